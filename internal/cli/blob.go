@@ -1,0 +1,94 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/haul-dev/haul/ref"
+)
+
+func newBlobCmd(e *env) *cobra.Command {
+	var out string
+	c := &cobra.Command{
+		Use:   "blob REPO@DIGEST",
+		Short: "Download one blob, verified",
+		Long: `Download the blob DIGEST of repository REPO (a layer or a config) to stdout or,
+with -o, to FILE. The bytes are checked against DIGEST as they arrive; FILE
+appears only once they have matched. On stdout, a mismatch is reported after the
+bytes were written, and the exit code is 1.`,
+		Example: "  haul blob alpine@sha256:… -o layer.tar.gz\n  haul blob localhost:5000/app@sha256:… | tar -tzf -",
+		Args:    exactArgs(1, "one REPO@DIGEST"),
+	}
+	c.Flags().StringVarP(&out, "output", "o", "", "write to FILE instead of stdout")
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		r, err := ref.Parse(args[0])
+		if err != nil {
+			return usageError{err}
+		}
+		if r.Digest() == "" {
+			return usagef("blob needs a digest: REPO@sha256:…")
+		}
+		cl, err := e.client(r.Registry())
+		if err != nil {
+			return err
+		}
+		d, err := cl.BlobDescriptor(cmd.Context(), r, r.Digest())
+		if err != nil {
+			return err
+		}
+		rc, err := cl.Blob(cmd.Context(), r, d)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		if out == "" || out == "-" {
+			_, err = io.Copy(e.Stdout, rc)
+			return err
+		}
+		return writeFileAtomic(out, func(w io.Writer) error {
+			_, err := io.Copy(w, rc)
+			return err
+		})
+	}
+	return c
+}
+
+// writeFileAtomic writes path through a temporary file beside it, renamed into
+// place only when write succeeded and the data reached the disk: a failure
+// leaves nothing at path.
+func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".haul-*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err := write(f); err != nil {
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,54 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/opencontainers/go-digest"
+	"github.com/spf13/cobra"
+)
+
+func newDigestCmd(e *env) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "digest REF",
+		Short: "Print the digest a tag points to",
+		Long: `Print the digest of the manifest or index REF points to. It asks with HEAD, which
+Docker Hub does not count against the pull limit, and prints the registry's
+Docker-Content-Digest; when that header is missing it GETs the manifest and hashes
+it (--trace says so). With --platform, an index is resolved to that platform's
+manifest (this needs GETs).`,
+		Example: `  haul digest alpine
+  haul digest --platform linux/arm64 alpine:3.20`,
+		Args: exactArgs(1, "one REF"),
+	}
+	platform := platformFlag(c)
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		r, err := parseRef(args[0])
+		if err != nil {
+			return err
+		}
+		p, err := platform()
+		if err != nil {
+			return err
+		}
+		cl, err := e.client(r.Registry())
+		if err != nil {
+			return err
+		}
+		var d digest.Digest
+		if cmd.Flags().Changed("platform") {
+			chain, err := cl.Resolve(cmd.Context(), r, p)
+			if err != nil {
+				return err
+			}
+			d = chain[len(chain)-1].Descriptor.Digest
+		} else if d, err = cl.Digest(cmd.Context(), r); err != nil {
+			return err
+		}
+		if e.g.json {
+			return e.printJSON(map[string]string{"reference": r.String(), "digest": d.String()})
+		}
+		_, err = fmt.Fprintln(e.Stdout, d)
+		return err
+	}
+	return c
+}

@@ -1,0 +1,80 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/haul-dev/haul/image"
+)
+
+func newManifestCmd(e *env) *cobra.Command {
+	var raw, resolve bool
+	c := &cobra.Command{
+		Use:   "manifest REF",
+		Short: "Print the manifest or index of an image",
+		Long: `Print the manifest or index REF points to. --raw prints the bytes exactly as the
+registry sent them (their sha256 is the image's digest); otherwise it is indented.
+With --platform, an index is resolved to that platform's manifest.`,
+		Example: `  haul manifest alpine:3.20
+  haul manifest --raw ghcr.io/org/app:1 | sha256sum
+  haul manifest --platform linux/arm64 alpine`,
+		Args: exactArgs(1, "one REF"),
+	}
+	platform := platformFlag(c)
+	c.Flags().BoolVar(&raw, "raw", false, "print the body exactly as the registry sent it")
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		r, err := parseRef(args[0])
+		if err != nil {
+			return err
+		}
+		resolve = cmd.Flags().Changed("platform")
+		p, err := platform()
+		if err != nil {
+			return err
+		}
+		cl, err := e.client(r.Registry())
+		if err != nil {
+			return err
+		}
+		var body []byte
+		var d image.Descriptor
+		if resolve {
+			chain, err := cl.Resolve(cmd.Context(), r, p)
+			if err != nil {
+				return err
+			}
+			m := chain[len(chain)-1]
+			body, d = m.Body, m.Descriptor
+		} else {
+			m, err := cl.Manifest(cmd.Context(), r)
+			if err != nil {
+				return err
+			}
+			body, d = m.Body, m.Descriptor
+		}
+		switch {
+		case e.g.json:
+			return e.printJSON(struct {
+				Reference string          `json:"reference"`
+				Digest    string          `json:"digest"`
+				MediaType string          `json:"mediaType"`
+				Size      int64           `json:"size"`
+				Manifest  json.RawMessage `json:"manifest"`
+			}{r.String(), d.Digest.String(), d.MediaType, d.Size, body})
+		case raw:
+			_, err := e.Stdout.Write(body)
+			return err
+		}
+		var out bytes.Buffer
+		if err := json.Indent(&out, body, "", "  "); err != nil {
+			return fmt.Errorf("indenting manifest: %w", err)
+		}
+		out.WriteByte('\n')
+		_, err = e.Stdout.Write(out.Bytes())
+		return err
+	}
+	return c
+}

@@ -1,0 +1,280 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/haul-dev/haul/auth"
+	"github.com/haul-dev/haul/image"
+	"github.com/haul-dev/haul/ref"
+	"github.com/haul-dev/haul/registry"
+)
+
+// Version is set at build time with -ldflags "-X github.com/haul-dev/haul/internal/cli.Version=…".
+var Version = "dev"
+
+// Exit codes, documented in `haul help`.
+const (
+	ExitOK    = 0
+	ExitError = 1
+	ExitUsage = 2
+)
+
+// IO is what a command reads and writes; main passes the process's.
+type IO struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+	// StdinIsTerminal reports whether a password may be prompted for.
+	StdinIsTerminal func() bool
+	// ReadPassword reads a line from the terminal without echo.
+	ReadPassword func() ([]byte, error)
+}
+
+// globals are the flags every command shares.
+type globals struct {
+	json          bool
+	trace         bool
+	traceSecrets  bool
+	insecure      bool
+	plainHTTP     bool
+	caFile        string
+	idleTimeout   time.Duration
+	username      string
+	passwordStdin bool
+	quiet         bool
+}
+
+// env is what a running command has: its IO, the global flags, and a way to get
+// a registry client.
+type env struct {
+	IO
+	g        *globals
+	password string // read once from stdin under --password-stdin
+	pwRead   bool
+}
+
+// usageError marks a mistake in how haul was called: exit code 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+// Run runs haul with args and returns the exit code.
+func Run(ctx context.Context, args []string, io IO) int {
+	if io.Getenv == nil {
+		io.Getenv = os.Getenv
+	}
+	root := newRoot(io)
+	root.SetArgs(args)
+	root.SetIn(io.Stdin)
+	root.SetOut(io.Stdout)
+	root.SetErr(io.Stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	printError(io.Stderr, err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		return ExitUsage
+	}
+	return ExitError
+}
+
+// printError writes err and, where the library can tell, what to do about it.
+func printError(w io.Writer, err error) {
+	fmt.Fprintf(w, "haul: %v\n", err)
+	var re *registry.Error
+	var te *auth.TokenError
+	switch {
+	case errors.As(err, &re):
+		if h := re.Hint(); h != "" {
+			fmt.Fprintf(w, "hint: %s\n", h)
+		}
+	case errors.As(err, &te):
+		fmt.Fprintf(w, "hint: %s\n", tokenHint(te))
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintln(w, "hint: interrupted; nothing was left half-written.")
+	}
+}
+
+// tokenHint advises on a refusal by the token realm.
+func tokenHint(te *auth.TokenError) string {
+	switch te.Status {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return fmt.Sprintf("the token service %s refused the credentials for service %q: check the user name and password; "+
+			"an access token (Docker Hub PAT, GitHub PAT) must have read scope.", te.Realm, te.Service)
+	case 0:
+		return fmt.Sprintf("the token service %s could not be reached or answered garbage.", te.Realm)
+	}
+	return fmt.Sprintf("the token service %s answered %d for service %q and scopes %v.", te.Realm, te.Status, te.Service, te.Scopes)
+}
+
+const rootLong = `haul pulls container images from Docker/OCI registries over their HTTP API,
+with no Docker daemon: Docker Hub, GHCR, Quay, Harbor, any registry:2.
+
+References are normalized as docker does: alpine is docker.io/library/alpine:latest.
+Registries on localhost and 127.0.0.0/8 are spoken to over plain HTTP.
+
+Credentials come from -u/--password-stdin or HAUL_USERNAME/HAUL_PASSWORD (for the
+registry of the reference given only), then docker's config.json (credHelpers,
+credsStore, auths) and its credential helpers, then podman's auth.json.
+
+Exit codes: 0 success, 1 failure, 2 usage error.`
+
+func newRoot(io IO) *cobra.Command {
+	g := &globals{}
+	e := &env{IO: io, g: g}
+	root := &cobra.Command{
+		Use:           "haul",
+		Short:         "Pull container images from any registry, no daemon needed",
+		Long:          rootLong,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       Version,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError{fmt.Errorf("%w (see haul %s --help)", err, c.Name())}
+	})
+	f := root.PersistentFlags()
+	f.BoolVar(&g.json, "json", false, "print machine-readable JSON")
+	f.BoolVar(&g.trace, "trace", false, "print every HTTP exchange to stderr as the curl command that repeats it")
+	f.BoolVar(&g.traceSecrets, "trace-secrets", false, "with --trace, print tokens and passwords instead of REDACTED")
+	f.BoolVar(&g.insecure, "insecure", false, "skip TLS certificate verification (dangerous)")
+	f.BoolVar(&g.plainHTTP, "plain-http", false, "speak plain HTTP to the registry (automatic for localhost)")
+	f.StringVar(&g.caFile, "ca-file", "", "PEM file of CA certificates to trust besides the system's")
+	f.DurationVar(&g.idleTimeout, "idle-timeout", 30*time.Second, "abandon a response that sends nothing for this long")
+	f.StringVarP(&g.username, "username", "u", "", "user name for the registry of the reference (else HAUL_USERNAME, then docker's config)")
+	f.BoolVar(&g.passwordStdin, "password-stdin", false, "read the password or token from stdin (else HAUL_PASSWORD)")
+	f.BoolVarP(&g.quiet, "quiet", "q", false, "print nothing but results and errors")
+
+	root.AddCommand(
+		newManifestCmd(e), newDigestCmd(e), newConfigCmd(e), newTagsCmd(e),
+		newBlobCmd(e), newInspectCmd(e), newLoginCmd(e), newLogoutCmd(e),
+	)
+	for _, c := range root.Commands() {
+		c.Flags().SortFlags = false
+	}
+	return root
+}
+
+// parseRef parses a command-line reference; a malformed one is a usage error.
+func parseRef(s string) (ref.Reference, error) {
+	r, err := ref.Parse(s)
+	if err != nil {
+		return ref.Reference{}, usageError{err}
+	}
+	return r, nil
+}
+
+// explicitCredential is what flags and HAUL_USERNAME/HAUL_PASSWORD give, for one registry.
+func (e *env) explicitCredential(registryName string) (auth.Static, error) {
+	user := e.g.username
+	if user == "" {
+		user = e.Getenv("HAUL_USERNAME")
+	}
+	pass := ""
+	if e.g.passwordStdin {
+		if !e.pwRead {
+			b, err := io.ReadAll(io.LimitReader(e.Stdin, 64<<10))
+			if err != nil {
+				return auth.Static{}, fmt.Errorf("reading password from stdin: %w", err)
+			}
+			e.password = strings.TrimRight(string(b), "\r\n")
+			e.pwRead = true
+		}
+		pass = e.password
+		if pass == "" {
+			return auth.Static{}, usagef("--password-stdin: stdin was empty")
+		}
+	} else if p := e.Getenv("HAUL_PASSWORD"); p != "" {
+		pass = p
+	}
+	switch {
+	case user == "" && pass == "":
+		return auth.Static{}, nil
+	case user == "":
+		return auth.Static{}, usagef("a password was given without a user name: add -u USER (or HAUL_USERNAME)")
+	case pass == "":
+		return auth.Static{}, usagef("a user name was given without a password: add --password-stdin (or HAUL_PASSWORD)")
+	}
+	return auth.Static{Registry: registryName, Cred: auth.Credential{Username: user, Password: pass}}, nil
+}
+
+// clientConfig is the registry.Config for one registry, from the global flags.
+func (e *env) clientConfig(registryName string) (registry.Config, error) {
+	explicit, err := e.explicitCredential(registryName)
+	if err != nil {
+		return registry.Config{}, err
+	}
+	c := registry.Config{
+		Registry:     registryName,
+		Creds:        auth.Default(explicit, e.Getenv),
+		CAFile:       e.g.caFile,
+		Insecure:     e.g.insecure,
+		PlainHTTP:    e.g.plainHTTP,
+		Version:      Version,
+		TraceSecrets: e.g.traceSecrets,
+		IdleTimeout:  e.g.idleTimeout,
+	}
+	if e.g.trace {
+		c.Trace = e.Stderr
+	}
+	if e.g.insecure && !e.g.quiet {
+		fmt.Fprintf(e.Stderr, "haul: warning: TLS verification is off for %s (--insecure): anyone on the path can read and change what is pulled\n", registryName)
+	}
+	return c, nil
+}
+
+func (e *env) client(registryName string) (*registry.Client, error) {
+	c, err := e.clientConfig(registryName)
+	if err != nil {
+		return nil, err
+	}
+	return registry.New(c)
+}
+
+// printJSON writes v as indented JSON to stdout.
+func (e *env) printJSON(v any) error {
+	enc := json.NewEncoder(e.Stdout)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// platformFlag adds --platform to c and returns a function reading it.
+func platformFlag(c *cobra.Command) func() (image.Platform, error) {
+	s := c.Flags().String("platform", "", "os/arch[/variant] to pick from an index (default: linux and this machine's architecture)")
+	return func() (image.Platform, error) {
+		if *s == "" {
+			return image.Host(), nil
+		}
+		p, err := image.ParsePlatform(*s)
+		if err != nil {
+			return image.Platform{}, usageError{err}
+		}
+		return p, nil
+	}
+}
+
+// exactArgs is cobra.ExactArgs with a usage error.
+func exactArgs(n int, names string) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usagef("%s takes %s (see haul %s --help)", c.Name(), names, c.Name())
+		}
+		return nil
+	}
+}

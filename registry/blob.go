@@ -1,0 +1,275 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/haul-dev/haul/image"
+	"github.com/haul-dev/haul/ref"
+)
+
+// Blob opens the blob d in r's repository as a verified stream: it yields at
+// most d.Size bytes and, at the end, io.EOF only if size and digest match
+// (*image.SizeError or *image.DigestError otherwise). A body that drops or stalls
+// is resumed with Range after the bytes already read and hashed, a bounded
+// number of times; a server that ignores Range has the bytes already read skipped.
+func (c *Client) Blob(ctx context.Context, r ref.Reference, d image.Descriptor) (io.ReadCloser, error) {
+	return c.BlobAt(ctx, r, d, 0, nil)
+}
+
+// BlobAt is Blob starting at offset: the caller already holds the first offset
+// bytes of the blob and has fed them to v, which must be a Verifier for d (nil
+// when offset is 0). That is how a partial download kept on disk is finished.
+func (c *Client) BlobAt(ctx context.Context, r ref.Reference, d image.Descriptor, offset int64, v *image.Verifier) (io.ReadCloser, error) {
+	what := "blob " + string(d.Digest) + " of " + r.Name()
+	if err := image.ValidateDescriptor(d); err != nil {
+		return nil, fmt.Errorf("fetching %s: %w", what, err)
+	}
+	if offset < 0 || offset > d.Size || (offset > 0 && (v == nil || v.Written() != offset)) {
+		return nil, fmt.Errorf("fetching %s: offset %d does not match what was hashed", what, offset)
+	}
+	if v == nil {
+		v = image.NewVerifier(d, what)
+	}
+	b := &blobReader{c: c, ctx: ctx, r: r, d: d, what: what, v: v, n: offset}
+	if offset == d.Size {
+		return b, nil // nothing left to ask for: Read checks and returns EOF
+	}
+	if err := b.open(); err != nil {
+		return nil, fmt.Errorf("fetching %s: %w", what, err)
+	}
+	return b, nil
+}
+
+type blobReader struct {
+	c      *Client
+	ctx    context.Context
+	r      ref.Reference
+	d      image.Descriptor
+	what   string
+	v      *image.Verifier
+	body   io.ReadCloser
+	n      int64 // bytes handed to the caller, and hashed
+	skip   int64 // bytes of the current body to discard: a 200 answered a Range request
+	resume int   // resumes so far
+	err    error // sticky
+}
+
+// open (re)requests the blob from b.n on.
+func (b *blobReader) open() error {
+	req, err := b.c.newRequest(b.ctx, http.MethodGet, b.c.url("/v2/"+b.r.Repository()+"/blobs/"+b.d.Digest.String()))
+	if err != nil {
+		return err
+	}
+	if b.n > 0 {
+		req.Header.Set("Range", "bytes="+strconv.FormatInt(b.n, 10)+"-")
+	}
+	resp, err := b.c.do(req, b.r.Repository())
+	if err != nil {
+		return err
+	}
+	b.skip = 0
+	switch {
+	case b.n > 0 && resp.StatusCode == http.StatusPartialContent:
+		start, total, err := parseContentRange(resp.Header.Get("Content-Range"))
+		if err != nil || start != b.n || (total >= 0 && total != b.d.Size) {
+			resp.Body.Close()
+			return fmt.Errorf("resuming at %d: the registry answered Content-Range %q", b.n, resp.Header.Get("Content-Range"))
+		}
+		if resp.ContentLength >= 0 && resp.ContentLength != b.d.Size-b.n {
+			resp.Body.Close()
+			return fmt.Errorf("resuming at %d: Content-Length %d, want %d", b.n, resp.ContentLength, b.d.Size-b.n)
+		}
+	case resp.StatusCode == http.StatusOK:
+		if resp.ContentLength >= 0 && resp.ContentLength != b.d.Size {
+			resp.Body.Close()
+			return fmt.Errorf("the registry says the blob is %d bytes; its descriptor says %d", resp.ContentLength, b.d.Size)
+		}
+		b.skip = b.n // the server ignored Range: discard what we already have
+	default:
+		resp.Body.Close()
+		return fmt.Errorf("unexpected status %s", resp.Status)
+	}
+	b.body = resp.Body
+	return nil
+}
+
+func (b *blobReader) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	for {
+		if b.n == b.d.Size {
+			// Everything expected has arrived: no byte more is read or accepted.
+			if err := b.v.Check(); err != nil {
+				b.err = err
+			} else {
+				b.err = io.EOF
+			}
+			b.closeBody()
+			return 0, b.err
+		}
+		if b.body == nil {
+			if err := b.reopen(nil); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		if b.skip > 0 {
+			k, err := io.CopyN(io.Discard, b.body, b.skip)
+			b.skip -= k
+			if err != nil {
+				if err := b.reopen(err); err != nil {
+					return 0, err
+				}
+			}
+			continue
+		}
+		if rest := b.d.Size - b.n; int64(len(p)) > rest {
+			p = p[:rest]
+		}
+		n, err := b.body.Read(p)
+		b.v.Write(p[:n])
+		b.n += int64(n)
+		if err == nil || n > 0 && err == io.EOF && b.n == b.d.Size {
+			return n, nil
+		}
+		if err == io.EOF {
+			if b.n < b.d.Size {
+				// A body that ends early is short, not dropped: the server says
+				// this is the whole blob. Say so rather than resume forever.
+				b.closeBody()
+				b.err = &image.SizeError{What: b.what, Want: b.d.Size, Got: b.n}
+				return n, b.err
+			}
+			continue
+		}
+		if rerr := b.reopen(err); rerr != nil {
+			return n, rerr
+		}
+		if n > 0 {
+			return n, nil
+		}
+	}
+}
+
+// reopen resumes after a failed read, if the failure is worth it and tries remain.
+func (b *blobReader) reopen(cause error) error {
+	b.closeBody()
+	if cause != nil {
+		if b.ctx.Err() != nil {
+			b.err = b.ctx.Err()
+			return b.err
+		}
+		if !retryableError(cause) || b.resume >= b.c.retry.Max {
+			b.err = fmt.Errorf("reading %s at byte %d: %w", b.what, b.n, cause)
+			return b.err
+		}
+	}
+	b.resume++
+	b.c.log.Debug("resuming blob", "blob", b.d.Digest, "offset", b.n, "cause", cause)
+	if err := b.open(); err != nil {
+		b.err = fmt.Errorf("resuming %s at byte %d: %w", b.what, b.n, err)
+		return b.err
+	}
+	return nil
+}
+
+func (b *blobReader) closeBody() {
+	if b.body != nil {
+		b.body.Close()
+		b.body = nil
+	}
+}
+
+func (b *blobReader) Close() error {
+	b.closeBody()
+	if b.err == nil {
+		b.err = errors.New("blob reader closed")
+	}
+	return nil
+}
+
+// parseContentRange reads "bytes START-END/TOTAL"; total is -1 for "*".
+func parseContentRange(v string) (start, total int64, err error) {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(v), "bytes ")
+	if !ok {
+		return 0, 0, fmt.Errorf("malformed Content-Range %q", v)
+	}
+	rng, tot, ok := strings.Cut(rest, "/")
+	if !ok {
+		return 0, 0, fmt.Errorf("malformed Content-Range %q", v)
+	}
+	s, e, ok := strings.Cut(rng, "-")
+	if !ok {
+		return 0, 0, fmt.Errorf("malformed Content-Range %q", v)
+	}
+	start, err1 := strconv.ParseInt(s, 10, 64)
+	end, err2 := strconv.ParseInt(e, 10, 64)
+	if err1 != nil || err2 != nil || start < 0 || end < start {
+		return 0, 0, fmt.Errorf("malformed Content-Range %q", v)
+	}
+	total = -1
+	if tot != "*" {
+		if total, err = strconv.ParseInt(tot, 10, 64); err != nil || total <= end {
+			return 0, 0, fmt.Errorf("malformed Content-Range %q", v)
+		}
+	}
+	return start, total, nil
+}
+
+// BlobDescriptor asks the registry (HEAD) for the size of blob dgst in r's
+// repository. The size only bounds the read: the digest still judges the bytes.
+func (c *Client) BlobDescriptor(ctx context.Context, r ref.Reference, dgst digest.Digest) (image.Descriptor, error) {
+	what := "blob " + string(dgst) + " of " + r.Name()
+	if err := image.ValidateDigest(dgst); err != nil {
+		return image.Descriptor{}, fmt.Errorf("checking %s: %w", what, err)
+	}
+	req, err := c.newRequest(ctx, http.MethodHead, c.url("/v2/"+r.Repository()+"/blobs/"+dgst.String()))
+	if err != nil {
+		return image.Descriptor{}, err
+	}
+	resp, err := c.do(req, r.Repository())
+	if err != nil {
+		return image.Descriptor{}, fmt.Errorf("checking %s: %w", what, err)
+	}
+	resp.Body.Close()
+	if resp.ContentLength < 0 {
+		return image.Descriptor{}, fmt.Errorf("checking %s: the registry did not say its size", what)
+	}
+	return image.Descriptor{Digest: dgst, Size: resp.ContentLength, MediaType: "application/octet-stream"}, nil
+}
+
+// BlobBytes reads a small blob (a config) whole, verified. Blobs larger than
+// limit are refused before any byte is read.
+func (c *Client) BlobBytes(ctx context.Context, r ref.Reference, d image.Descriptor, limit int64) ([]byte, error) {
+	if d.Size > limit {
+		return nil, fmt.Errorf("fetching blob %s of %s: %d bytes is over the limit of %d", d.Digest, r.Name(), d.Size, limit)
+	}
+	rc, err := c.Blob(ctx, r, d)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	buf := make([]byte, 0, max(d.Size, 0))
+	for {
+		n, err := rc.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)] // room for the final, verifying read
+		}
+	}
+}

@@ -1,0 +1,249 @@
+package registry
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/haul-dev/haul/auth"
+	"github.com/haul-dev/haul/ref"
+)
+
+// Config configures a Client for one registry. Zero values are the defaults.
+type Config struct {
+	// Registry is the registry's name as in a reference: "docker.io", "ghcr.io",
+	// "localhost:5000". Required.
+	Registry string
+	// Creds finds credentials for Registry; nil: anonymous.
+	Creds auth.Source
+	// Transport is the bottom of the stack; nil: a fresh *http.Transport with
+	// proxies from the environment and TLS from CAFile and Insecure.
+	Transport http.RoundTripper
+	// CAFile adds a PEM CA bundle to the system pool.
+	CAFile string
+	// Insecure skips TLS verification.
+	Insecure bool
+	// PlainHTTP speaks http instead of https. Loopback registries (localhost,
+	// 127.0.0.0/8, ::1) always use plain HTTP, as docker treats them.
+	PlainHTTP bool
+	// UserAgent; "": haul/<Version>.
+	UserAgent string
+	// Version is haul's version, for the default UserAgent.
+	Version string
+	// Trace, when set, receives each HTTP exchange as a curl command and the
+	// response's status and headers. TraceSecrets prints tokens and passwords.
+	Trace        io.Writer
+	TraceSecrets bool
+	// Retry bounds retries of idempotent requests and blob resumes.
+	Retry RetryPolicy
+	// IdleTimeout abandons a response that stalls this long; 0: 30 s.
+	IdleTimeout time.Duration
+	// Logger receives debug notes (fallbacks taken); nil: discard.
+	Logger *slog.Logger
+	// Now is the clock; nil: time.Now.
+	Now func() time.Time
+}
+
+// Client talks to one registry. It is safe for concurrent use.
+type Client struct {
+	registry string
+	base     *url.URL // scheme://host[:port]
+	http     *http.Client
+	retry    RetryPolicy
+	log      *slog.Logger
+	now      func() time.Time
+	creds    bool // whether any credential was found, for error advice
+	trace    io.Writer
+	traceMu  *sync.Mutex
+}
+
+// New validates c and builds the transport stack once.
+func New(c Config) (*Client, error) {
+	if c.Registry == "" {
+		return nil, errors.New("registry client: no registry given")
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 30 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.UserAgent == "" {
+		v := c.Version
+		if v == "" {
+			v = "dev"
+		}
+		c.UserAgent = fmt.Sprintf("haul/%s (%s/%s)", v, runtime.GOOS, runtime.GOARCH)
+	}
+	scheme := "https"
+	if c.PlainHTTP || ref.IsLoopback(c.Registry) {
+		scheme = "http"
+	}
+	base := &url.URL{Scheme: scheme, Host: ref.APIHost(c.Registry)}
+	if c.Insecure && c.Trace != nil {
+		fmt.Fprintf(c.Trace, "# warning: TLS verification is off for %s (--insecure)\n", c.Registry)
+	}
+	t := c.Transport
+	if t == nil {
+		tc, err := TLSConfig(c.CAFile, c.Insecure)
+		if err != nil {
+			return nil, err
+		}
+		t = newBaseTransport(tc, c.IdleTimeout)
+	}
+	cl := &Client{
+		registry: c.Registry,
+		base:     base,
+		retry:    c.Retry.withDefaults(),
+		log:      c.Logger,
+		now:      c.Now,
+		trace:    c.Trace,
+		traceMu:  &sync.Mutex{},
+	}
+	t = idleRT{next: t, timeout: c.IdleTimeout}
+	if c.Trace != nil {
+		t = traceRT{next: t, w: c.Trace, mu: cl.traceMu, secrets: c.TraceSecrets} // sees every retry and token request
+	}
+	t = userAgentRT{next: t, ua: c.UserAgent}
+	t = &retryRT{next: t, policy: cl.retry, now: c.Now}
+	t = &auth.Transport{Next: t, Registry: c.Registry, Origin: base.Scheme + "://" + base.Host, Creds: c.Creds, Now: c.Now}
+	cl.http = &http.Client{Transport: t, CheckRedirect: checkRedirect(c.PlainHTTP || ref.IsLoopback(c.Registry))}
+	if c.Creds != nil {
+		cl.creds = true
+	}
+	return cl, nil
+}
+
+// Registry is the registry name the client was made for.
+func (c *Client) Registry() string { return c.registry }
+
+// BaseURL is scheme://host[:port] of the registry's API.
+func (c *Client) BaseURL() string { return c.base.String() }
+
+// checkRedirect caps hops, allows only http(s), and refuses an https → http
+// downgrade unless the user allowed plain HTTP. Credentials on each hop are the
+// auth layer's business: it sends them to the registry's own origin only.
+func checkRedirect(allowPlain bool) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 10 {
+			return fmt.Errorf("stopped after 10 redirects (last to %s)", redactURL(req.URL))
+		}
+		switch req.URL.Scheme {
+		case "https":
+		case "http":
+			if via[len(via)-1].URL.Scheme == "https" && !allowPlain {
+				return fmt.Errorf("refusing redirect from https to %s (plain HTTP; use --plain-http if the registry is meant to do this)", redactURL(req.URL))
+			}
+		default:
+			return fmt.Errorf("refusing redirect to scheme %q", req.URL.Scheme)
+		}
+		return nil
+	}
+}
+
+// url builds an API URL; segments are already validated names and digests.
+func (c *Client) url(path string) *url.URL {
+	u := *c.base
+	u.Path = path
+	return &u
+}
+
+// do sends req and turns a non-2xx answer into an *Error. ok lists extra
+// statuses that are not errors.
+func (c *Client) do(req *http.Request, repo string, ok ...int) (*http.Response, error) {
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, c.wrapTransportError(req, err)
+	}
+	if resp.StatusCode/100 == 2 {
+		return resp, nil
+	}
+	for _, s := range ok {
+		if resp.StatusCode == s {
+			return resp, nil
+		}
+	}
+	return nil, newError(resp, c.registry, repo, c.creds)
+}
+
+// TLSError marks a failure to verify the registry's certificate.
+type TLSError struct {
+	Host string
+	Err  error
+}
+
+func (e *TLSError) Error() string {
+	return fmt.Sprintf("TLS with %s: %v (add its CA with --ca-file, or skip verification with --insecure)", e.Host, e.Err)
+}
+func (e *TLSError) Unwrap() error { return e.Err }
+
+func (c *Client) wrapTransportError(req *http.Request, err error) error {
+	if isTLSError(err) {
+		return &TLSError{Host: req.URL.Host, Err: err}
+	}
+	// net/http reports this with an untyped error; its text is all there is.
+	if strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
+		return fmt.Errorf("%w (the registry speaks plain HTTP: use --plain-http)", err)
+	}
+	return err
+}
+
+func isTLSError(err error) bool {
+	var cert *tls.CertificateVerificationError
+	var unknown x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	return errors.As(err, &cert) || errors.As(err, &unknown) || errors.As(err, &hostname) || errors.As(err, &invalid)
+}
+
+// newRequest makes a request with ctx; bodies are not used by the read API.
+func (c *Client) newRequest(ctx context.Context, method string, u *url.URL) (*http.Request, error) {
+	return http.NewRequestWithContext(ctx, method, u.String(), nil)
+}
+
+// Ping checks that the registry speaks the distribution API and that the
+// credentials, if any, are accepted for it.
+func (c *Client) Ping(ctx context.Context) error {
+	req, err := c.newRequest(ctx, http.MethodGet, c.url("/v2/"))
+	if err != nil {
+		return err
+	}
+	resp, err := c.do(req, "")
+	if err != nil {
+		return fmt.Errorf("ping %s: %w", c.registry, err)
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+	resp.Body.Close()
+	return nil
+}
+
+// Login checks cred against the registry (the token dance, or Basic) and
+// returns what should be stored: an identity (refresh) token where the realm
+// grants one, else cred itself. Nothing is stored here.
+func Login(ctx context.Context, c Config, cred auth.Credential) (auth.Credential, error) {
+	c.Creds = nil
+	cl, err := New(c)
+	if err != nil {
+		return auth.Credential{}, err
+	}
+	// Below the auth layer: Login does its own dance with these credentials.
+	next := cl.http.Transport.(*auth.Transport).Next
+	got, err := auth.Login(ctx, next, c.Registry, cl.BaseURL(), cred)
+	if err != nil {
+		return auth.Credential{}, fmt.Errorf("logging in to %s: %w", c.Registry, cl.wrapTransportError(&http.Request{URL: cl.base}, err))
+	}
+	return got, nil
+}

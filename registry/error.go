@@ -1,0 +1,208 @@
+package registry
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/haul-dev/haul/auth"
+)
+
+// Code is a distribution-spec error code; it is itself an error, so callers can
+// write errors.Is(err, registry.ErrManifestUnknown).
+type Code string
+
+func (c Code) Error() string { return string(c) }
+
+// The error codes of the distribution spec, and Docker Hub's rate limit code.
+const (
+	ErrBlobUnknown         Code = "BLOB_UNKNOWN"
+	ErrBlobUploadInvalid   Code = "BLOB_UPLOAD_INVALID"
+	ErrBlobUploadUnknown   Code = "BLOB_UPLOAD_UNKNOWN"
+	ErrDigestInvalid       Code = "DIGEST_INVALID"
+	ErrManifestBlobUnknown Code = "MANIFEST_BLOB_UNKNOWN"
+	ErrManifestInvalid     Code = "MANIFEST_INVALID"
+	ErrManifestUnknown     Code = "MANIFEST_UNKNOWN"
+	ErrNameInvalid         Code = "NAME_INVALID"
+	ErrNameUnknown         Code = "NAME_UNKNOWN"
+	ErrSizeInvalid         Code = "SIZE_INVALID"
+	ErrUnauthorized        Code = "UNAUTHORIZED"
+	ErrDenied              Code = "DENIED"
+	ErrUnsupported         Code = "UNSUPPORTED"
+	ErrTooManyRequests     Code = "TOOMANYREQUESTS"
+)
+
+// Detail is one entry of a registry's JSON error body.
+type Detail struct {
+	Code    Code            `json:"code"`
+	Message string          `json:"message"`
+	Detail  json.RawMessage `json:"detail,omitempty"`
+}
+
+// Error is a registry's non-2xx answer.
+type Error struct {
+	Method     string
+	URL        string // query secrets redacted
+	Status     int
+	Errors     []Detail
+	Registry   string // "docker.io"
+	Repository string // "" for requests not about one repository
+
+	// From a 401/403's Bearer challenge: what a token was asked for.
+	Realm, Service, Scope, ChallengeError string
+	HadCredentials                        bool
+
+	// From a 429: Docker Hub's pull-limit headers, and how long to wait.
+	RateLimit, RateRemaining string
+	RetryAfter               time.Duration
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s: %d %s", e.Method, e.URL, e.Status, http.StatusText(e.Status))
+	for _, d := range e.Errors {
+		fmt.Fprintf(&b, ": %s", d.Code)
+		if d.Message != "" {
+			fmt.Fprintf(&b, " (%s)", d.Message)
+		}
+	}
+	if e.Status == http.StatusTooManyRequests {
+		if e.RateLimit != "" {
+			fmt.Fprintf(&b, "; ratelimit-limit %s, ratelimit-remaining %s", e.RateLimit, orNone(e.RateRemaining))
+		}
+		if e.RetryAfter > 0 {
+			fmt.Fprintf(&b, "; retry after %s", e.RetryAfter.Round(time.Second))
+		}
+	}
+	return b.String()
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// Is lets errors.Is(err, ErrManifestUnknown) see through wrapping.
+func (e *Error) Is(target error) bool {
+	c, ok := target.(Code)
+	if !ok {
+		return false
+	}
+	return slices.ContainsFunc(e.Errors, func(d Detail) bool { return d.Code == c })
+}
+
+// Hint is advice for a person: what was asked, and the likely fix.
+func (e *Error) Hint() string {
+	switch e.Status {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		var b strings.Builder
+		if e.Realm != "" {
+			fmt.Fprintf(&b, "the token was asked of realm %s for service %q and scope %q. ", e.Realm, e.Service, e.Scope)
+		}
+		if e.ChallengeError == "insufficient_scope" || e.Status == http.StatusForbidden {
+			b.WriteString("The token does not grant pull on this repository: ")
+		}
+		switch {
+		case e.Registry == "docker.io" && e.Repository != "" && !strings.Contains(e.Repository, "/"):
+			b.WriteString("official Docker Hub images live under library/ (library/" + e.Repository + ").")
+		case !e.HadCredentials:
+			b.WriteString("the repository may be private or may not exist: log in with `haul login " + e.Registry + "`, or pass -u USER --password-stdin.")
+		default:
+			b.WriteString("check the repository name, that your account can read it, and that an access token has read scope (Docker Hub PATs need Read).")
+		}
+		return b.String()
+	case http.StatusNotFound:
+		switch {
+		case e.Is(ErrManifestUnknown):
+			return "the repository exists but has no such tag or digest: list its tags with `haul tags " + e.repoRef() + "`."
+		case e.Is(ErrNameUnknown):
+			return "the repository " + e.repoRef() + " does not exist on this registry (or is private and hides itself)."
+		case e.Is(ErrBlobUnknown):
+			return "the registry lacks a blob that the manifest names."
+		}
+	case http.StatusTooManyRequests:
+		if e.Registry == "docker.io" {
+			return "Docker Hub's pull limit is reached (each manifest GET counts; HEAD does not). Log in to raise it, or wait for the window to reset."
+		}
+		return "the registry is rate limiting; try again later or with fewer --jobs."
+	}
+	return ""
+}
+
+func (e *Error) repoRef() string {
+	if e.Registry == "docker.io" {
+		return strings.TrimPrefix(e.Repository, "library/")
+	}
+	return e.Registry + "/" + e.Repository
+}
+
+// maxErrorBody caps what is read of an error response.
+const maxErrorBody = 64 << 10
+
+// newError reads and closes resp's body and describes the answer.
+func newError(resp *http.Response, registry, repo string, hadCreds bool) *Error {
+	defer resp.Body.Close()
+	e := &Error{
+		Method:         resp.Request.Method,
+		URL:            redactURL(resp.Request.URL),
+		Status:         resp.StatusCode,
+		Registry:       registry,
+		Repository:     repo,
+		HadCredentials: hadCreds,
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	var parsed struct {
+		Errors []Detail `json:"errors"`
+	}
+	if json.Unmarshal(body, &parsed) == nil {
+		e.Errors = parsed.Errors
+	}
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+		for _, c := range auth.ParseChallenges(resp.Header.Values("Www-Authenticate")) {
+			if c.Scheme == "bearer" {
+				e.Realm, e.Service, e.Scope, e.ChallengeError = c.Params["realm"], c.Params["service"], c.Params["scope"], c.Params["error"]
+				break
+			}
+		}
+	}
+	e.RateLimit = resp.Header.Get("Ratelimit-Limit")
+	e.RateRemaining = resp.Header.Get("Ratelimit-Remaining")
+	e.RetryAfter, _ = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	return e
+}
+
+// parseRetryAfter reads Retry-After as delay-seconds or as an HTTP-date (RFC 9110 10.2.3).
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if s < 0 {
+			return 0, false
+		}
+		if s > 1<<31 {
+			s = 1 << 31
+		}
+		return time.Duration(s) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		d := t.Sub(now)
+		if d < 0 {
+			d = 0
+		}
+		return d, true
+	}
+	return 0, false
+}
+
+// errIdle is returned when a response stalls for longer than the idle timeout.
+var errIdle = errors.New("no data for the idle timeout")
