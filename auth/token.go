@@ -218,7 +218,10 @@ func (f *tokenFetch) fetch(ctx context.Context) (token, error) {
 		form := url.Values{"grant_type": {"password"}, "username": {c.Username}, "password": {c.Password}, "access_type": {"offline"}}
 		t, err := f.post(ctx, form)
 		if refused(err) {
-			return f.get(ctx, c.Username, c.Password)
+			// What to store is then the password: a refresh token comes only from the
+			// OAuth2 grant, and the GET is not asked for one.
+			t, err = f.get(ctx, c.Username, c.Password)
+			t.refresh = ""
 		}
 		return t, err
 	case c.IdentityToken != "":
@@ -261,10 +264,6 @@ func (f *tokenFetch) get(ctx context.Context, user, pass string) (token, error) 
 	}
 	for _, s := range f.scopes {
 		q.Add("scope", s)
-	}
-	if f.login {
-		q.Set("client_id", f.clientID)
-		q.Set("offline_token", "true") // docker login asks so, for registries that hand out refresh tokens
 	}
 	u.RawQuery = q.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)

@@ -1,0 +1,45 @@
+# haul: `make demo` builds haul and shows it pulling from a local registry;
+# `make test` runs every test CI runs.
+GO        ?= go
+BIN       ?= bin
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X github.com/haul-dev/haul/internal/cli.Version=$(VERSION)
+FUZZTIME  ?= 5s
+STATICCHECK_VERSION := v0.8.2
+
+.PHONY: build install demo test lint unit fuzz e2e clean
+
+build:
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/haul ./cmd/haul
+
+install:
+	$(GO) install -trimpath -ldflags "$(LDFLAGS)" ./cmd/haul
+
+demo: build
+	$(GO) build -o $(BIN)/haul-devregistry ./internal/cmd/devregistry
+	./scripts/demo.sh $(BIN)/haul $(BIN)/haul-devregistry
+
+test: lint unit fuzz e2e
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+# Each fuzz target runs briefly on top of its seeds (which `unit` runs too).
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$t"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg >/dev/null; \
+	  done; \
+	done
+
+e2e:
+	./test/e2e.sh
+
+clean:
+	rm -rf $(BIN)
