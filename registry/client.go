@@ -62,7 +62,7 @@ type Client struct {
 	retry    RetryPolicy
 	log      *slog.Logger
 	now      func() time.Time
-	creds    bool // whether any credential was found, for error advice
+	creds    auth.Source // asked again only to advise on a 401
 	trace    io.Writer
 	traceMu  *sync.Mutex
 }
@@ -121,9 +121,7 @@ func New(c Config) (*Client, error) {
 	t = &retryRT{next: t, policy: cl.retry, now: c.Now}
 	t = &auth.Transport{Next: t, Registry: c.Registry, Origin: base.Scheme + "://" + base.Host, Creds: c.Creds, Now: c.Now}
 	cl.http = &http.Client{Transport: t, CheckRedirect: checkRedirect(c.PlainHTTP || ref.IsLoopback(c.Registry))}
-	if c.Creds != nil {
-		cl.creds = true
-	}
+	cl.creds = c.Creds
 	return cl, nil
 }
 
@@ -176,7 +174,16 @@ func (c *Client) do(req *http.Request, repo string, ok ...int) (*http.Response, 
 			return resp, nil
 		}
 	}
-	return nil, newError(resp, c.registry, repo, c.creds)
+	return nil, newError(resp, c.registry, repo, c.hasCredential(req.Context(), resp.StatusCode))
+}
+
+// hasCredential tells error advice whether the user holds a credential here.
+func (c *Client) hasCredential(ctx context.Context, status int) bool {
+	if c.creds == nil || (status != http.StatusUnauthorized && status != http.StatusForbidden) {
+		return false
+	}
+	cred, err := c.creds.Credential(ctx, c.registry)
+	return err == nil && !cred.IsZero()
 }
 
 // TLSError marks a failure to verify the registry's certificate.

@@ -289,19 +289,46 @@ func TestTagsPaginate(t *testing.T) {
 func TestNotFound(t *testing.T) {
 	t.Parallel()
 	reg := registrytest.New(t, registrytest.Config{TokenAuth: true})
-	reg.MustPush(t, "team/app:1", registrytest.RandomImage(5, 1, 10))
+	img := registrytest.RandomImage(5, 1, 10)
+	for _, tag := range []string{"1.0", "1.1", "2.0", "latest"} {
+		reg.MustPush(t, "team/app:"+tag, img)
+	}
 	cl := newClient(t, reg, auth.Credential{})
-	_, err := cl.Manifest(t.Context(), mustRef(t, reg.Ref("team/app:2")))
-	if !errors.Is(err, registry.ErrManifestUnknown) {
-		t.Fatalf("missing tag: %v, want MANIFEST_UNKNOWN", err)
+	tests := []struct {
+		name, ref string
+		head      bool
+		missing   registry.Missing
+		near      []string
+	}{
+		{name: "tag by GET", ref: "team/app:1.2", missing: registry.MissingTag, near: []string{"1.0", "1.1", "2.0"}},
+		{name: "tag by HEAD", ref: "team/app:1.2", head: true, missing: registry.MissingTag, near: []string{"1.0", "1.1", "2.0"}},
+		{name: "nothing near", ref: "team/app:zzzzzzzzzzzz", head: true, missing: registry.MissingTag},
+		{name: "repository by GET", ref: "team/nothere:1", missing: registry.MissingRepository},
+		{name: "repository by HEAD", ref: "team/nothere:1", head: true, missing: registry.MissingRepository},
 	}
-	var re *registry.Error
-	if !errors.As(err, &re) || !strings.Contains(re.Hint(), "haul tags") {
-		t.Fatalf("missing tag hint: %v", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var err error
+			if tt.head {
+				_, err = cl.Head(t.Context(), mustRef(t, reg.Ref(tt.ref)))
+			} else {
+				_, err = cl.Manifest(t.Context(), mustRef(t, reg.Ref(tt.ref)))
+			}
+			var re *registry.Error
+			if !errors.As(err, &re) || re.Status != http.StatusNotFound {
+				t.Fatalf("err = %v, want a 404", err)
+			}
+			if re.Missing != tt.missing || !slices.Equal(re.NearTags, tt.near) {
+				t.Fatalf("Missing %q near %v, want %q near %v", re.Missing, re.NearTags, tt.missing, tt.near)
+			}
+			if re.Hint() == "" {
+				t.Fatal("no hint")
+			}
+		})
 	}
-	_, err = cl.Manifest(t.Context(), mustRef(t, reg.Ref("team/nothere:1")))
-	if !errors.Is(err, registry.ErrNameUnknown) && !errors.Is(err, registry.ErrManifestUnknown) {
-		t.Fatalf("missing repository: %v", err)
+	if _, err := cl.Manifest(t.Context(), mustRef(t, reg.Ref("team/app:9"))); !errors.Is(err, registry.ErrManifestUnknown) {
+		t.Fatalf("errors.Is(MANIFEST_UNKNOWN) through wrapping: %v", err)
 	}
 }
 

@@ -38,6 +38,15 @@ const (
 	ErrTooManyRequests     Code = "TOOMANYREQUESTS"
 )
 
+// Missing says what a 404 for a manifest lacked, when the client could tell.
+type Missing string
+
+// What a manifest 404 can lack.
+const (
+	MissingTag        Missing = "tag"
+	MissingRepository Missing = "repository"
+)
+
 // Detail is one entry of a registry's JSON error body.
 type Detail struct {
 	Code    Code            `json:"code"`
@@ -57,6 +66,10 @@ type Error struct {
 	// From a 401/403's Bearer challenge: what a token was asked for.
 	Realm, Service, Scope, ChallengeError string
 	HadCredentials                        bool
+
+	// From a 404 of a manifest: what is missing, and tags near the one asked for.
+	Missing  Missing
+	NearTags []string
 
 	// From a 429: Docker Hub's pull-limit headers, and how long to wait.
 	RateLimit, RateRemaining string
@@ -105,26 +118,26 @@ func (e *Error) Hint() string {
 	case http.StatusUnauthorized, http.StatusForbidden:
 		var b strings.Builder
 		if e.Realm != "" {
-			fmt.Fprintf(&b, "the token was asked of realm %s for service %q and scope %q. ", e.Realm, e.Service, e.Scope)
+			fmt.Fprintf(&b, "A token was asked of realm %s for service %q and scope %q. ", e.Realm, e.Service, e.Scope)
 		}
 		if e.ChallengeError == "insufficient_scope" || e.Status == http.StatusForbidden {
-			b.WriteString("The token does not grant pull on this repository: ")
+			fmt.Fprintf(&b, "It does not grant pull on %s. ", e.repoRef())
 		}
-		switch {
-		case e.Registry == "docker.io" && e.Repository != "" && !strings.Contains(e.Repository, "/"):
-			b.WriteString("official Docker Hub images live under library/ (library/" + e.Repository + ").")
-		case !e.HadCredentials:
-			b.WriteString("the repository may be private or may not exist: log in with `haul login " + e.Registry + "`, or pass -u USER --password-stdin.")
-		default:
-			b.WriteString("check the repository name, that your account can read it, and that an access token has read scope (Docker Hub PATs need Read).")
+		if !e.HadCredentials {
+			b.WriteString("The repository may be private: log in with `haul login " + e.Registry + "`, or pass -u USER --password-stdin. " +
+				"Or it may not exist: registries such as Docker Hub answer 401, not 404, for a missing repository.")
+		} else {
+			b.WriteString("Check the repository name, that this account can read it, and that an access token has read scope (a Docker Hub PAT needs Read).")
 		}
 		return b.String()
 	case http.StatusNotFound:
 		switch {
-		case e.Is(ErrManifestUnknown):
-			return "the repository exists but has no such tag or digest: list its tags with `haul tags " + e.repoRef() + "`."
-		case e.Is(ErrNameUnknown):
-			return "the repository " + e.repoRef() + " does not exist on this registry (or is private and hides itself)."
+		case e.Missing == MissingTag && len(e.NearTags) > 0:
+			return fmt.Sprintf("%s has no such tag; near ones: %s (all: `haul tags %s`).", e.repoRef(), strings.Join(e.NearTags, ", "), e.repoRef())
+		case e.Missing == MissingTag || e.Is(ErrManifestUnknown):
+			return fmt.Sprintf("%s exists but has no such tag or digest: list its tags with `haul tags %s`.", e.repoRef(), e.repoRef())
+		case e.Missing == MissingRepository || e.Is(ErrNameUnknown):
+			return fmt.Sprintf("the repository %s does not exist on this registry (or is private and hides itself).", e.repoRef())
 		case e.Is(ErrBlobUnknown):
 			return "the registry lacks a blob that the manifest names."
 		}

@@ -37,6 +37,7 @@ func acceptHeader() string { return strings.Join(image.ManifestMediaTypes(), ", 
 func (c *Client) Manifest(ctx context.Context, r ref.Reference) (*Manifest, error) {
 	m, err := c.manifest(ctx, r, image.Descriptor{Digest: r.Digest(), Size: -1})
 	if err != nil {
+		c.explainNotFound(ctx, r, err)
 		return nil, fmt.Errorf("fetching manifest of %s: %w", r, err)
 	}
 	return m, nil
@@ -149,6 +150,7 @@ func (c *Client) Head(ctx context.Context, r ref.Reference) (image.Descriptor, e
 	req.Header.Set("Accept", acceptHeader())
 	resp, err := c.do(req, r.Repository())
 	if err != nil {
+		c.explainNotFound(ctx, r, err)
 		return image.Descriptor{}, fmt.Errorf("checking manifest of %s: %w", r, err)
 	}
 	resp.Body.Close()

@@ -137,7 +137,11 @@ func printInspection(w io.Writer, in inspection) error {
 	fmt.Fprintf(tw, "Digest:\t%s\n", in.Digest)
 	fmt.Fprintf(tw, "Media type:\t%s\n", in.MediaType)
 	if len(in.Platforms) > 0 {
-		fmt.Fprintf(tw, "Platforms:\t\n")
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintln(w, "Platforms:")
+		pw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		for _, p := range in.Platforms {
 			mark := " "
 			if p.Selected {
@@ -147,7 +151,10 @@ func printInspection(w io.Writer, in inspection) error {
 			if p.Attestation {
 				kind = "(attestation)"
 			}
-			fmt.Fprintf(tw, "  %s %s\t%s\t%s %s\n", mark, p.Platform, p.Digest, human(p.Size), kind)
+			fmt.Fprintf(pw, "  %s %s\t%s\t%s\t%s\n", mark, p.Platform, p.Digest, human(p.Size), kind)
+		}
+		if err := pw.Flush(); err != nil {
+			return err
 		}
 		fmt.Fprintf(tw, "Image:\t%s\n", in.Image.Digest)
 	}
@@ -176,10 +183,14 @@ func printInspection(w io.Writer, in inspection) error {
 	}
 	fmt.Fprintf(tw, "Config:\t%s\n", in.Image.Config)
 	fmt.Fprintf(tw, "Layers:\t%d, %s compressed\n", len(in.Layers), human(in.TotalSize))
-	for _, l := range in.Layers {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", l.Digest, human(l.Size), l.MediaType)
+	if err := tw.Flush(); err != nil {
+		return err
 	}
-	return tw.Flush()
+	lw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, l := range in.Layers {
+		fmt.Fprintf(lw, "  %s\t%s\t%s\n", l.Digest, human(l.Size), l.MediaType)
+	}
+	return lw.Flush()
 }
 
 // human writes a byte count the way a person reads it.

@@ -1,0 +1,80 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/haul-dev/haul/ref"
+)
+
+// maxNearTags is how many similar tags a "no such tag" error lists.
+const maxNearTags = 5
+
+// explainNotFound tells a missing repository from a missing tag after a
+// manifest 404 (a HEAD's 404 has no body to say which), by asking for the first
+// page of tags, and lists tags near the one asked for.
+func (c *Client) explainNotFound(ctx context.Context, r ref.Reference, err error) {
+	var re *Error
+	if !errors.As(err, &re) || re.Status != http.StatusNotFound || ctx.Err() != nil {
+		return
+	}
+	tags, _, terr := c.tagsPage(ctx, r, c.url("/v2/"+r.Repository()+"/tags/list"))
+	var te *Error
+	switch {
+	case terr == nil:
+		re.Missing = MissingTag
+		if r.Tag() != "" && r.Digest() == "" {
+			re.NearTags = nearTags(r.Tag(), tags)
+		}
+	case errors.As(terr, &te) && te.Status == http.StatusNotFound:
+		re.Missing = MissingRepository
+	}
+}
+
+// nearTags picks tags that share a prefix with want or are a short edit away.
+func nearTags(want string, tags []string) []string {
+	type scored struct {
+		tag  string
+		dist int
+	}
+	var near []scored
+	for _, t := range tags {
+		d := editDistance(want, t)
+		if d <= max(2, len(want)/3) || (len(want) >= 2 && strings.HasPrefix(t, want)) {
+			near = append(near, scored{t, d})
+		}
+	}
+	slices.SortStableFunc(near, func(a, b scored) int { return a.dist - b.dist })
+	out := make([]string, 0, min(len(near), maxNearTags))
+	for _, s := range near[:min(len(near), maxNearTags)] {
+		out = append(out, s.tag)
+	}
+	return out
+}
+
+// editDistance is Levenshtein's distance, on bytes; tags are ASCII.
+func editDistance(a, b string) int {
+	if len(a) > 128 || len(b) > 128 {
+		return max(len(a), len(b))
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
