@@ -74,9 +74,11 @@ func parse(s string) (Reference, error) {
 
 // hint turns the grammar's terse errors into advice for the two common slips.
 func hint(s string, err error) error {
+	lower := strings.ToLower(s)
+	_, lerr := reference.ParseNormalizedNamed(lower)
 	switch {
-	case errors.Is(err, reference.ErrNameContainsUppercase):
-		return fmt.Errorf("%w (repository names are lower case: %q)", err, strings.ToLower(s))
+	case lower != s && lerr == nil:
+		return fmt.Errorf("%w (repository names are lower case: did you mean %q?)", err, lower)
 	case strings.Contains(s, "://"):
 		return fmt.Errorf("%w (give the registry without a scheme, as in localhost:5000/app)", err)
 	}
