@@ -1,0 +1,491 @@
+#!/usr/bin/env bash
+# End-to-end test of haul against real registries on loopback.
+#
+# It builds haul, starts two CNCF distribution registries (docker-registry, from
+# Debian's package) on free 127.0.0.1 ports - A open, B behind htpasswd Basic
+# auth - pushes small random images to them with crane, and checks what haul
+# says against crane, skopeo, sha256sum and tar.
+#
+# Needs: go, docker-registry, jq, curl, tar, sha256sum (and skopeo, whose check
+# is skipped when it is missing). crane is installed with `go install` into
+# ${HAUL_E2E_TOOLS:-$HOME/.cache/haul-e2e/bin} when it is not there yet.
+#
+# Prints `ok - ...` / `not ok - ...` per check and ends with `N passed, M failed`;
+# exits 1 when a check failed. HAUL_E2E_KEEP=1 keeps the work directory.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TOOLS=${HAUL_E2E_TOOLS:-$HOME/.cache/haul-e2e/bin}
+CRANE_VERSION=v0.22.1
+START=$SECONDS
+
+die() { echo "e2e: error: $*" >&2; exit 1; }
+note() { echo "# $*"; }
+
+# ---------------------------------------------------------------- prerequisites
+need() { # need CMD WHY
+	command -v "$1" >/dev/null 2>&1 || die "'$1' is not installed: $2"
+}
+need go "install Go (https://go.dev/dl) to build haul"
+need docker-registry "apt-get install docker-registry (the CNCF distribution registry)"
+need jq "apt-get install jq"
+need curl "apt-get install curl"
+need tar "apt-get install tar"
+need gzip "apt-get install gzip"
+need sha256sum "apt-get install coreutils"
+need stat "apt-get install coreutils"
+HAVE_SKOPEO=1
+command -v skopeo >/dev/null 2>&1 || HAVE_SKOPEO=0
+
+# ---------------------------------------------------------------- work dirs, cleanup
+BUILD=$(mktemp -d "${TMPDIR:-/tmp}/haul-e2e-build.XXXXXX")
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/haul-e2e-work.XXXXXX")
+REG_PIDS=()
+cleanup() {
+	local rc=$?
+	local pid
+	for pid in "${REG_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
+	for pid in "${REG_PIDS[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	rm -rf "$BUILD"
+	if [[ ${HAUL_E2E_KEEP:-} == 1 ]]; then
+		echo "# work directory kept: $WORK" >&2
+	else
+		rm -rf "$WORK"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------- tools
+crane_ok() { [[ -x $1 ]] && [[ $("$1" version 2>/dev/null) == "$CRANE_VERSION" ]]; }
+CRANE=$TOOLS/crane
+if ! crane_ok "$CRANE"; then
+	if command -v crane >/dev/null 2>&1 && crane_ok "$(command -v crane)"; then
+		CRANE=$(command -v crane)
+	else
+		note "installing crane $CRANE_VERSION into $TOOLS"
+		mkdir -p "$TOOLS"
+		(cd "$WORK" && GOBIN=$TOOLS GOFLAGS=-buildvcs=false \
+			go install "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION") ||
+			die "could not install crane $CRANE_VERSION with go install"
+		crane_ok "$CRANE" || die "$CRANE is not crane $CRANE_VERSION"
+	fi
+fi
+
+# bcrypt_hash PASSWORD prints a bcrypt hash for an htpasswd file.
+bcrypt_hash() {
+	if command -v htpasswd >/dev/null 2>&1; then
+		htpasswd -nbB -C 5 x "$1" | head -n1 | cut -d: -f2-
+		return
+	fi
+	local tool=$TOOLS/haul-e2e-bcrypt
+	if [[ ! -x $tool ]]; then
+		note "building a bcrypt helper into $TOOLS (htpasswd is not installed)" >&2
+		local src=$WORK/bcrypt-src ver
+		ver=$(cd "$ROOT" && go list -m -f '{{.Version}}' golang.org/x/crypto 2>/dev/null) || ver=latest
+		mkdir -p "$src" "$TOOLS"
+		cat >"$src/main.go" <<-'EOF'
+			package main
+
+			import (
+				"bufio"
+				"fmt"
+				"os"
+				"strings"
+
+				"golang.org/x/crypto/bcrypt"
+			)
+
+			func main() {
+				pw, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+				h, err := bcrypt.GenerateFromPassword([]byte(strings.TrimRight(pw, "\n")), bcrypt.MinCost)
+				if err != nil {
+					fmt.Fprintln(os.Stderr, err)
+					os.Exit(1)
+				}
+				fmt.Println(string(h))
+			}
+		EOF
+		(
+			cd "$src" && export GOFLAGS=-buildvcs=false &&
+				go mod init haul-e2e-bcrypt >/dev/null 2>&1 &&
+				go get "golang.org/x/crypto@$ver" >/dev/null 2>&1 &&
+				go build -o "$tool.tmp" . && mv "$tool.tmp" "$tool"
+		) || die "could not build the bcrypt helper (golang.org/x/crypto@$ver)"
+	fi
+	printf '%s\n' "$1" | "$tool"
+}
+
+# ---------------------------------------------------------------- build haul
+note "building haul"
+(cd "$ROOT" && go build -o "$BUILD/haul" ./cmd/haul) || die "go build ./cmd/haul failed"
+HAUL=$BUILD/haul
+
+# ---------------------------------------------------------------- registries
+port_in_use() { # port_in_use PORT
+	if command -v ss >/dev/null 2>&1 && [[ -n $(ss -Htln "sport = :$1" 2>/dev/null) ]]; then
+		return 0
+	fi
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# start_registry NAME EXTRA_YAML: starts a registry on a free port, sets PORT.
+start_registry() {
+	local name=$1 extra=$2 try port pid code deadline
+	mkdir -p "$WORK/$name/data"
+	for try in 1 2 3 4 5; do
+		port=$((20000 + RANDOM % 20001))
+		port_in_use "$port" && continue
+		cat >"$WORK/$name/config.yml" <<-EOF
+			version: 0.1
+			log:
+			  level: error
+			  accesslog:
+			    disabled: true
+			storage:
+			  filesystem:
+			    rootdirectory: $WORK/$name/data
+			  delete:
+			    enabled: true
+			http:
+			  addr: 127.0.0.1:$port
+			  secret: e2e-$RANDOM$RANDOM
+			$extra
+		EOF
+		docker-registry serve "$WORK/$name/config.yml" >"$WORK/$name/log" 2>&1 &
+		pid=$!
+		REG_PIDS+=("$pid")
+		deadline=$((SECONDS + 10))
+		while ((SECONDS < deadline)); do
+			kill -0 "$pid" 2>/dev/null || break
+			code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$port/v2/" || true)
+			if [[ $code == 200 || $code == 401 ]]; then
+				# The answer must come from our registry, not another listener.
+				sleep 0.1
+				kill -0 "$pid" 2>/dev/null || break
+				PORT=$port
+				note "registry $name (pid $pid) on 127.0.0.1:$port answers /v2/ with $code"
+				return 0
+			fi
+			sleep 0.1
+		done
+		echo "# registry $name did not come up on port $port; its log:" >&2
+		sed 's/^/#   /' "$WORK/$name/log" >&2
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	die "could not start registry $name"
+}
+
+USER_B=alice
+PASS_B=e2e-pw-$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')
+printf '%s:%s\n' "$USER_B" "$(bcrypt_hash "$PASS_B")" >"$WORK/htpasswd"
+[[ $(cut -d: -f2 "$WORK/htpasswd") == '$2'* ]] || die "bad htpasswd line: $(cat "$WORK/htpasswd")"
+
+start_registry a ""
+A=127.0.0.1:$PORT
+start_registry b "auth:
+  htpasswd:
+    realm: e2e
+    path: $WORK/htpasswd"
+B=127.0.0.1:$PORT
+[[ $(curl -s -o /dev/null -w '%{http_code}' "http://$B/v2/") == 401 ]] || die "registry B does not require auth"
+
+# ---------------------------------------------------------------- test images
+note "pushing test images with crane"
+CRANE_DC=$WORK/crane-docker # crane's own DOCKER_CONFIG, never haul's
+mkdir -p "$CRANE_DC"
+crane() { DOCKER_CONFIG=$CRANE_DC "$CRANE" --insecure "$@"; }
+
+mk_layer() { # mk_layer NAME FILE...: a gzipped tarball of FILEs with random content
+	local name=$1 f
+	shift
+	mkdir -p "$WORK/$name"
+	for f in "$@"; do
+		mkdir -p "$(dirname "$WORK/$name/$f")"
+		{ echo "$name $f"; od -An -tx1 -N64 /dev/urandom; } >"$WORK/$name/$f"
+	done
+	tar -czf "$WORK/$name.tar.gz" -C "$WORK/$name" "$@"
+}
+mk_layer layer1 hello.txt etc/e2e.conf
+mk_layer layer2 bin/run.sh
+LAYER1_FILES=$(printf '%s\n' hello.txt etc/e2e.conf | sort)
+
+APP=$A/e2e/app
+MULTI=$A/e2e/multi
+PRIV=$B/e2e/private
+{
+	crane append -f "$WORK/layer1.tar.gz" -f "$WORK/layer2.tar.gz" -t "$APP:1"
+	crane tag "$APP:1" 2
+	crane tag "$APP:1" 3
+	crane mutate --set-platform linux/amd64 -t "$MULTI:amd64" "$APP:1"
+	crane mutate --set-platform linux/arm64 -l e2e.arch=arm64 -t "$MULTI:arm64" "$APP:1"
+	crane index append -m "$MULTI:amd64" -m "$MULTI:arm64" -t "$MULTI:index"
+	crane auth login "$B" -u "$USER_B" -p "$PASS_B"
+	crane copy "$APP:1" "$PRIV:1"
+} >"$WORK/crane.log" 2>&1 || {
+	sed 's/^/#   /' "$WORK/crane.log" >&2
+	die "pushing the test images with crane failed"
+}
+
+# ---------------------------------------------------------------- harness
+PASSED=0
+FAILED=0
+OUT=$WORK/stdout
+ERR=$WORK/stderr
+HHOME=$WORK/home   # haul's HOME: no stray credentials from the machine
+DC=$WORK/docker    # haul's DOCKER_CONFIG
+mkdir -p "$HHOME" "$DC"
+RC=0
+LAST=""
+
+# run [VAR=value]... CMD ARG...: runs with a clean credential environment;
+# stdout in $OUT, stderr in $ERR, exit code in $RC. Stdin is $STDIN (default empty).
+run() {
+	LAST=$(printf '%q ' "$@")
+	LAST=${LAST//"$BUILD/"/}
+	RC=0
+	printf '%s' "${STDIN:-}" | env -u HAUL_USERNAME -u HAUL_PASSWORD -u REGISTRY_AUTH_FILE \
+		HOME="$HHOME" DOCKER_CONFIG="$DC" XDG_RUNTIME_DIR="$HHOME/run" XDG_CONFIG_HOME="$HHOME/.config" \
+		"$@" >"$OUT" 2>"$ERR" || RC=$?
+}
+
+ok() { PASSED=$((PASSED + 1)); echo "ok - $1"; }
+# not_ok DESC [DETAIL...]: a failure, with the last command, its exit code and output.
+not_ok() {
+	FAILED=$((FAILED + 1))
+	echo "not ok - $1"
+	shift
+	local l
+	for l in "$@"; do echo "#   $l"; done
+	echo "#   command: $LAST"
+	echo "#   exit code: $RC"
+	if [[ -s $OUT ]] && ! grep -qI . "$OUT"; then
+		echo "#   stdout: $(wc -c <"$OUT") bytes, not text"
+	elif [[ -s $OUT ]]; then
+		echo "#   stdout:"
+		head -c 2000 "$OUT" | head -n 15 | sed 's/^/#     /'
+	fi
+	if [[ -s $ERR ]]; then
+		echo "#   stderr:"
+		head -c 4000 "$ERR" | head -n 25 | sed 's/^/#     /'
+	fi
+}
+skip() { echo "ok - # SKIP $1"; }
+
+expect_eq() { # expect_eq DESC WANT GOT
+	if [[ $2 == "$3" ]]; then ok "$1"; else not_ok "$1" "want: $2" "got:  $3"; fi
+}
+expect_rc() { # expect_rc DESC WANT: checks $RC
+	if [[ $RC == "$2" ]]; then ok "$1"; else not_ok "$1" "want exit code $2, got $RC"; fi
+}
+# expect_success DESC: exit 0 (a failure here prints stderr)
+expect_success() { expect_rc "$1" 0; }
+expect_in() { # expect_in DESC FILE FIXED-STRING
+	if grep -qF -- "$3" "$2"; then ok "$1"; else not_ok "$1" "$(basename "$2") lacks: $3"; fi
+}
+expect_not_in() { # expect_not_in DESC FILE FIXED-STRING
+	if ! grep -qF -- "$3" "$2"; then ok "$1"; else not_ok "$1" "$(basename "$2") contains: $3"; fi
+}
+sha() { sha256sum "$1" | cut -d' ' -f1 | sed 's/^/sha256:/'; }
+out() { tr -d '\n' <"$OUT"; } # stdout of the last run, on one line
+
+# crane's view, as the reference answers.
+crane_q() { crane "$@" 2>"$WORK/crane.err" || die "crane $* failed: $(cat "$WORK/crane.err")"; }
+APP_DIGEST=$(crane_q digest "$APP:1")
+INDEX_DIGEST=$(crane_q digest "$MULTI:index")
+ARM_DIGEST=$(crane_q digest --platform linux/arm64 "$MULTI:index")
+AMD_DIGEST=$(crane_q digest --platform linux/amd64 "$MULTI:index")
+APP_MANIFEST=$(crane_q manifest "$APP:1")
+CONFIG_DIGEST=$(jq -r .config.digest <<<"$APP_MANIFEST")
+LAYER1_DIGEST=$(jq -r '.layers[0].digest' <<<"$APP_MANIFEST")
+LAYER_DIGESTS=$(jq -r '.layers[].digest' <<<"$APP_MANIFEST")
+APP_TAGS=$(crane_q ls "$APP" | sort)
+[[ $INDEX_DIGEST != "$ARM_DIGEST" && $ARM_DIGEST != "$AMD_DIGEST" ]] || die "the index was not built as expected"
+note "setup took $((SECONDS - START))s; image $APP:1 = $APP_DIGEST, index $MULTI:index = $INDEX_DIGEST"
+
+# ---------------------------------------------------------------- 1. digest
+run "$HAUL" digest "$APP:1"
+expect_eq "digest of a tag equals crane digest" "$APP_DIGEST" "$(out)"
+run "$HAUL" digest "$MULTI:index"
+expect_eq "digest of an index equals crane digest" "$INDEX_DIGEST" "$(out)"
+run "$HAUL" --json digest "$APP:2"
+expect_eq "digest --json .digest of another tag of the same image" "$APP_DIGEST" "$(jq -r .digest "$OUT" 2>&1)"
+run "$HAUL" digest "$APP@$APP_DIGEST"
+expect_eq "digest of a digest reference is that digest" "$APP_DIGEST" "$(out)"
+run "$HAUL" digest --platform linux/arm64 "$MULTI:index"
+expect_eq "digest --platform linux/arm64 of the index equals crane's" "$ARM_DIGEST" "$(out)"
+
+# ---------------------------------------------------------------- 2. tags
+run "$HAUL" tags "$APP"
+expect_eq "tags equals crane ls (sorted)" "$APP_TAGS" "$(sort "$OUT")"
+run "$HAUL" tags --json "$APP"
+expect_eq "tags --json .tags equals crane ls (sorted)" "$APP_TAGS" "$(jq -r '.tags[]' "$OUT" 2>&1 | sort)"
+run "$HAUL" ls "$MULTI"
+expect_eq "ls (alias) of the index repository" "$(printf '%s\n' amd64 arm64 index)" "$(sort "$OUT")"
+
+# ---------------------------------------------------------------- 3. manifest --raw
+run "$HAUL" manifest --raw "$APP:1"
+expect_eq "manifest --raw of a tag hashes to its digest" "$APP_DIGEST" "$(sha "$OUT")"
+run "$HAUL" manifest --raw "$MULTI:index"
+expect_eq "manifest --raw of an index hashes to its digest" "$INDEX_DIGEST" "$(sha "$OUT")"
+run "$HAUL" manifest "$APP:1"
+expect_eq "manifest (indented) has the same content as crane manifest" \
+	"$(jq -cS . <<<"$APP_MANIFEST")" "$(jq -cS . "$OUT" 2>&1)"
+
+# ---------------------------------------------------------------- 4. manifest --platform
+run "$HAUL" manifest --raw --platform linux/arm64 "$MULTI:index"
+expect_eq "manifest --raw --platform linux/arm64 hashes to crane's arm64 digest" "$ARM_DIGEST" "$(sha "$OUT")"
+run "$HAUL" --json manifest --platform linux/arm64 "$MULTI:index"
+expect_eq "manifest --json --platform linux/arm64 .digest equals crane's" "$ARM_DIGEST" "$(jq -r .digest "$OUT" 2>&1)"
+run "$HAUL" manifest --raw --platform linux/amd64 "$MULTI:index"
+expect_eq "manifest --raw --platform linux/amd64 hashes to crane's amd64 digest" "$AMD_DIGEST" "$(sha "$OUT")"
+
+# ---------------------------------------------------------------- 5. config
+run "$HAUL" config --raw "$APP:1"
+expect_eq "config --raw hashes to the manifest's config digest" "$CONFIG_DIGEST" "$(sha "$OUT")"
+run "$HAUL" config "$APP:1"
+expect_eq "config (indented) has the same content as crane config" \
+	"$(crane_q config "$APP:1" | jq -cS .)" "$(jq -cS . "$OUT" 2>&1)"
+run "$HAUL" config --platform linux/arm64 "$MULTI:index"
+expect_eq "config --platform linux/arm64 of the index is the arm64 config" \
+	"arm64 arm64" "$(jq -r '.architecture + " " + .config.Labels["e2e.arch"]' "$OUT" 2>&1)"
+
+# ---------------------------------------------------------------- 6. blob
+run "$HAUL" blob "$APP@$LAYER1_DIGEST" -o "$WORK/layer.out"
+expect_success "blob -o FILE exits 0"
+expect_eq "blob -o FILE: the file hashes to the layer digest" "$LAYER1_DIGEST" "$(sha "$WORK/layer.out" 2>&1)"
+expect_eq "blob -o FILE: the file is the layer pushed" "$(sha "$WORK/layer1.tar.gz")" "$(sha "$WORK/layer.out" 2>&1)"
+run "$HAUL" blob "$APP@$LAYER1_DIGEST"
+expect_eq "blob to stdout | tar -tzf lists the files put in" "$LAYER1_FILES" "$(tar -tzf - <"$OUT" 2>&1 | sort)"
+run "$HAUL" blob "$APP@$CONFIG_DIGEST"
+expect_eq "blob of the config digest hashes to it" "$CONFIG_DIGEST" "$(sha "$OUT")"
+BOGUS=sha256:$(printf 'no such blob %s' "$RANDOM" | sha256sum | cut -d' ' -f1)
+run "$HAUL" blob "$APP@$BOGUS" -o "$WORK/bogus.out"
+expect_rc "blob of an unknown digest exits 1" 1
+if [[ ! -e $WORK/bogus.out ]]; then ok "blob of an unknown digest leaves no file"; else not_ok "blob of an unknown digest leaves no file"; fi
+
+# ---------------------------------------------------------------- 7. inspect
+run "$HAUL" inspect --json "$APP:1"
+expect_eq "inspect --json: digest" "$APP_DIGEST" "$(jq -r .digest "$OUT" 2>&1)"
+expect_eq "inspect --json: layer count" "2" "$(jq -r '.layers | length' "$OUT" 2>&1)"
+expect_eq "inspect --json: layer digests" "$LAYER_DIGESTS" "$(jq -r '.layers[].digest' "$OUT" 2>&1)"
+expect_eq "inspect --json: config digest" "$CONFIG_DIGEST" "$(jq -r .image.config "$OUT" 2>&1)"
+run "$HAUL" inspect --json --platform linux/arm64 "$MULTI:index"
+expect_eq "inspect --json of the index: digest, platforms and selected image" \
+	"$INDEX_DIGEST linux/amd64,linux/arm64 $ARM_DIGEST" \
+	"$(jq -r '[.digest, ([.platforms[].platform] | sort | join(",")), .image.digest] | join(" ")' "$OUT" 2>&1)"
+run "$HAUL" inspect "$APP:1"
+expect_in "inspect (text) names the digest" "$OUT" "$APP_DIGEST"
+
+# ---------------------------------------------------------------- 8. Basic auth registry
+run "$HAUL" digest "$PRIV:1"
+expect_rc "auth registry, no credentials: exit 1" 1
+expect_in "auth registry, no credentials: stderr mentions 401" "$ERR" "401"
+expect_in "auth registry, no credentials: hint mentions haul login" "$ERR" "haul login"
+
+run HAUL_USERNAME="$USER_B" HAUL_PASSWORD="$PASS_B" "$HAUL" digest "$PRIV:1"
+expect_eq "auth registry, HAUL_USERNAME/HAUL_PASSWORD: digest works" "$APP_DIGEST" "$(out)"
+STDIN=$PASS_B run "$HAUL" digest -u "$USER_B" --password-stdin "$PRIV:1"
+expect_eq "auth registry, -u --password-stdin: digest works" "$APP_DIGEST" "$(out)"
+run HAUL_USERNAME="$USER_B" HAUL_PASSWORD="wrong-$PASS_B" "$HAUL" digest "$PRIV:1"
+expect_rc "auth registry, wrong password in env: exit 1" 1
+
+printf '{"psFormat":"x"}\n' >"$DC/config.json"
+chmod 644 "$DC/config.json"
+STDIN=$PASS_B run "$HAUL" login "$B" -u "$USER_B" --password-stdin
+expect_success "login with the right password exits 0"
+expect_eq "login: config.json has mode 600" "600" "$(stat -c %a "$DC/config.json" 2>&1)"
+expect_eq "login: config.json has an auths entry for $B" "true" \
+	"$(jq --arg r "$B" '.auths[$r].auth != null' "$DC/config.json" 2>&1)"
+expect_eq "login: the auths entry decodes to user:password" "$USER_B:$PASS_B" \
+	"$(jq -r --arg r "$B" '.auths[$r].auth' "$DC/config.json" 2>/dev/null | base64 -d 2>&1)"
+expect_eq "login: the unrelated key psFormat is kept" "x" "$(jq -r .psFormat "$DC/config.json" 2>&1)"
+
+run "$HAUL" digest "$PRIV:1"
+expect_eq "after login, digest works with no env credentials" "$APP_DIGEST" "$(out)"
+run "$HAUL" tags "$B/e2e/private"
+expect_eq "after login, tags works" "1" "$(out)"
+
+run "$HAUL" logout "$B"
+expect_success "logout exits 0"
+expect_eq "logout: the auths entry is gone" "false" \
+	"$(jq --arg r "$B" '(.auths // {}) | has($r)' "$DC/config.json" 2>&1)"
+expect_eq "logout: the unrelated key psFormat is kept" "x" "$(jq -r .psFormat "$DC/config.json" 2>&1)"
+run "$HAUL" digest "$PRIV:1"
+expect_rc "after logout, digest exits 1 again" 1
+
+cp "$DC/config.json" "$WORK/config.before"
+STDIN=wrong-$PASS_B run "$HAUL" login "$B" -u "$USER_B" --password-stdin
+expect_rc "login with a wrong password exits 1" 1
+if cmp -s "$DC/config.json" "$WORK/config.before"; then
+	ok "login with a wrong password leaves config.json unchanged"
+else
+	not_ok "login with a wrong password leaves config.json unchanged" "config.json: $(cat "$DC/config.json")"
+fi
+
+# ---------------------------------------------------------------- 9. --trace
+run "$HAUL" --trace digest "$APP:1"
+expect_in "--trace prints curl commands" "$ERR" "curl"
+expect_eq "--trace keeps stdout to the result" "$APP_DIGEST" "$(out)"
+run HAUL_USERNAME="$USER_B" HAUL_PASSWORD="$PASS_B" "$HAUL" --trace manifest --raw "$PRIV:1"
+expect_in "--trace with credentials prints curl" "$ERR" "curl"
+expect_in "--trace with credentials prints REDACTED" "$ERR" "REDACTED"
+expect_not_in "--trace with credentials never prints the password" "$ERR" "$PASS_B"
+expect_not_in "--trace with credentials never prints the Basic credential" "$ERR" \
+	"$(printf '%s:%s' "$USER_B" "$PASS_B" | base64 -w0)"
+STDIN=$PASS_B run "$HAUL" --trace login "$B" -u "$USER_B" --password-stdin
+expect_not_in "--trace login never prints the password" "$ERR" "$PASS_B"
+run "$HAUL" logout "$B"
+
+# ---------------------------------------------------------------- 10. usage errors
+# Every malformed reference names the loopback registry, so that a haul that
+# wrongly accepted one would still send nothing off this machine. (Docker's
+# grammar reads 'UPPER/case' as repository "case" on a registry host "UPPER", a
+# valid reference, so it is no usage error.)
+run "$HAUL" digest "$A/e2e/UPPER:1"
+expect_rc "usage error: digest of an upper-case repository exits 2" 2
+expect_in "usage error: the message says repository names are lower case" "$ERR" "lowercase"
+run "$HAUL" digest "$A/e2e/app:-bad"
+expect_rc "usage error: digest of a malformed tag exits 2" 2
+run "$HAUL" blob "$A/e2e/app@sha256:1234"
+expect_rc "usage error: blob of a malformed digest exits 2" 2
+run "$HAUL" blob "$A/e2e/app:1"
+expect_rc "usage error: blob without a digest exits 2" 2
+run "$HAUL" tags "$A/e2e/app:1"
+expect_rc "usage error: tags of a reference with a tag exits 2" 2
+run "$HAUL" digest
+expect_rc "usage error: digest with no argument exits 2" 2
+run "$HAUL" --nonsense
+expect_rc "usage error: unknown flag exits 2" 2
+run "$HAUL" manifest --platform 'not a platform' "$MULTI:index"
+expect_rc "usage error: a malformed --platform exits 2" 2
+
+# ---------------------------------------------------------------- 11. missing tag
+run "$HAUL" digest "$APP:no-such-tag"
+expect_rc "missing tag: digest exits 1" 1
+expect_in "missing tag: digest's hint mentions haul tags" "$ERR" "haul tags"
+run "$HAUL" manifest "$APP:no-such-tag"
+expect_rc "missing tag: manifest exits 1" 1
+expect_in "missing tag: manifest's hint mentions haul tags" "$ERR" "haul tags"
+
+# ---------------------------------------------------------------- 12. skopeo
+if ((HAVE_SKOPEO)); then
+	run "$HAUL" digest "$APP:1"
+	HAUL_DIGEST=$(out)
+	run skopeo inspect --tls-verify=false "docker://$APP:1"
+	expect_eq "skopeo inspect .Digest equals haul digest" "$HAUL_DIGEST" "$(jq -r .Digest "$OUT" 2>&1)"
+else
+	skip "skopeo inspect .Digest equals haul digest (skopeo is not installed)"
+fi
+
+# ---------------------------------------------------------------- summary
+note "took $((SECONDS - START))s"
+echo "$PASSED passed, $FAILED failed"
+((FAILED == 0)) || exit 1
