@@ -235,4 +235,3 @@ func (c *Client) Resolve(ctx context.Context, r ref.Reference, platform image.Pl
 	}
 	return chain, nil
 }
-
