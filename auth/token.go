@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/haul-dev/haul/ref"
 )
 
 const (
@@ -171,9 +173,10 @@ func newTokenFetch(next http.RoundTripper, origin *url.URL, ch Challenge, scopes
 			Err: errors.New("the registry's bearer challenge names no http(s) realm")}
 	}
 	realm.Fragment = ""
-	// Credentials go to the realm over TLS, unless the registry itself is plain HTTP (a
-	// local test registry): a challenge must not downgrade the password to cleartext.
-	if realm.Scheme == "http" && origin.Scheme == "https" && (cred.Password != "" || cred.IdentityToken != "") {
+	// Credentials go to the realm over TLS, unless the registry itself is plain HTTP or
+	// the realm is on this machine (a local registry, which docker lets speak plain
+	// HTTP): a challenge must not downgrade the password to cleartext on a network.
+	if realm.Scheme == "http" && origin.Scheme == "https" && !ref.IsLoopback(realm.Host) && (cred.Password != "" || cred.IdentityToken != "") {
 		r := *realm
 		r.RawQuery = ""
 		return nil, &TokenError{Realm: r.String(), Service: ch.Params["service"], Scopes: scopes,

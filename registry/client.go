@@ -34,7 +34,8 @@ type Config struct {
 	// Insecure skips TLS verification.
 	Insecure bool
 	// PlainHTTP speaks http instead of https. Loopback registries (localhost,
-	// 127.0.0.0/8, ::1) always use plain HTTP, as docker treats them.
+	// 127.0.0.0/8, ::1) are tried with https and fall back to http when the
+	// server answers TLS with plain HTTP, as docker treats them.
 	PlainHTTP bool
 	// UserAgent; "": haul/<Version>.
 	UserAgent string
@@ -89,7 +90,7 @@ func New(c Config) (*Client, error) {
 		c.UserAgent = fmt.Sprintf("haul/%s (%s/%s)", v, runtime.GOOS, runtime.GOARCH)
 	}
 	scheme := "https"
-	if c.PlainHTTP || ref.IsLoopback(c.Registry) {
+	if c.PlainHTTP {
 		scheme = "http"
 	}
 	base := &url.URL{Scheme: scheme, Host: ref.APIHost(c.Registry)}
@@ -116,6 +117,9 @@ func New(c Config) (*Client, error) {
 	t = idleRT{next: t, timeout: c.IdleTimeout}
 	if c.Trace != nil {
 		t = traceRT{next: t, w: c.Trace, mu: cl.traceMu, secrets: c.TraceSecrets} // sees every retry and token request
+	}
+	if scheme == "https" && ref.IsLoopback(c.Registry) {
+		t = &plainFallbackRT{next: t, host: base.Host}
 	}
 	t = userAgentRT{next: t, ua: c.UserAgent}
 	t = &retryRT{next: t, policy: cl.retry, now: c.Now}

@@ -11,7 +11,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -195,6 +197,53 @@ func (b *idleBody) Close() error {
 		b.cancel(nil)
 	})
 	return b.rc.Close()
+}
+
+// plainFallbackRT lets a loopback registry speak plain HTTP, as docker allows:
+// requests go out as https until the server answers TLS with plain HTTP, and
+// from then on as http. Above it, the request keeps its https URL, so the auth
+// layer's origin check and Link resolution see one origin.
+type plainFallbackRT struct {
+	next  http.RoundTripper
+	host  string
+	plain atomic.Bool
+}
+
+func (t *plainFallbackRT) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme != "https" || req.URL.Host != t.host {
+		return t.next.RoundTrip(req)
+	}
+	if !t.plain.Load() {
+		resp, err := t.next.RoundTrip(req)
+		if err == nil || !answeredPlainHTTP(err) {
+			return resp, err
+		}
+		t.plain.Store(true)
+		if req.Body != nil && req.GetBody == nil {
+			return nil, err
+		}
+	}
+	r := req.Clone(req.Context())
+	r.URL.Scheme = "http"
+	if req.GetBody != nil {
+		body, err := req.GetBody()
+		if err != nil {
+			return nil, err
+		}
+		r.Body = body
+	}
+	resp, err := t.next.RoundTrip(r)
+	if resp != nil {
+		resp.Request = req
+	}
+	return resp, err
+}
+
+// answeredPlainHTTP reports whether a TLS handshake met a plain HTTP server.
+// net/http reports it with an untyped error, so its text is all there is.
+func answeredPlainHTTP(err error) bool {
+	var rec tls.RecordHeaderError
+	return errors.As(err, &rec) || strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")
 }
 
 // TLSConfig builds the client TLS settings: the system pool plus caFile, or no

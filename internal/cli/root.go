@@ -126,7 +126,7 @@ const rootLong = `haul pulls container images from Docker/OCI registries over th
 with no Docker daemon: Docker Hub, GHCR, Quay, Harbor, any registry:2.
 
 References are normalized as docker does: alpine is docker.io/library/alpine:latest.
-Registries on localhost and 127.0.0.0/8 are spoken to over plain HTTP.
+Registries on localhost and 127.0.0.0/8 may speak plain HTTP (https is tried first).
 
 Credentials come from -u/--password-stdin or HAUL_USERNAME/HAUL_PASSWORD (for the
 registry of the reference given only), then docker's config.json (credHelpers,
@@ -153,7 +153,7 @@ func newRoot(io IO) *cobra.Command {
 	f.BoolVar(&g.trace, "trace", false, "print every HTTP exchange to stderr as the curl command that repeats it")
 	f.BoolVar(&g.traceSecrets, "trace-secrets", false, "with --trace, print tokens and passwords instead of REDACTED")
 	f.BoolVar(&g.insecure, "insecure", false, "skip TLS certificate verification (dangerous)")
-	f.BoolVar(&g.plainHTTP, "plain-http", false, "speak plain HTTP to the registry (automatic for localhost)")
+	f.BoolVar(&g.plainHTTP, "plain-http", false, "speak plain HTTP to the registry (localhost falls back to it by itself)")
 	f.StringVar(&g.caFile, "ca-file", "", "PEM file of CA certificates to trust besides the system's")
 	f.DurationVar(&g.idleTimeout, "idle-timeout", 30*time.Second, "abandon a response that sends nothing for this long")
 	f.StringVarP(&g.username, "username", "u", "", "user name for the registry of the reference (else HAUL_USERNAME, then docker's config)")
