@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/haul-dev/haul/auth"
 )
@@ -77,6 +78,21 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	return printable(e.message())
+}
+
+// printable keeps a registry's words from reaching a terminal as control
+// sequences or broken UTF-8.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || (r < 0x20 && r != '\t') || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return '?'
+		}
+		return r
+	}, strings.ToValidUTF8(s, "?"))
+}
+
+func (e *Error) message() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s: %d %s", e.Method, e.URL, e.Status, http.StatusText(e.Status))
 	for _, d := range e.Errors {

@@ -94,7 +94,11 @@ func (c *Client) getManifest(ctx context.Context, r ref.Reference, want image.De
 	if want.Size >= 0 {
 		limit = min(limit, want.Size)
 	}
+	what := "manifest " + r.String()
 	if resp.ContentLength > limit {
+		if want.Size >= 0 {
+			return nil, &image.SizeError{What: what, Want: want.Size, Got: want.Size + 1}
+		}
 		return nil, fmt.Errorf("manifest is %d bytes, over the limit of %d", resp.ContentLength, limit)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
@@ -102,10 +106,13 @@ func (c *Client) getManifest(ctx context.Context, r ref.Reference, want image.De
 		return nil, fmt.Errorf("reading manifest: %w", err)
 	}
 	if int64(len(body)) > limit {
+		if want.Size >= 0 {
+			return nil, &image.SizeError{What: what, Want: want.Size, Got: want.Size + 1}
+		}
 		return nil, fmt.Errorf("manifest is over the limit of %d bytes", limit)
 	}
 	if want.Size >= 0 && int64(len(body)) != want.Size {
-		return nil, &image.SizeError{What: "manifest " + r.String(), Want: want.Size, Got: int64(len(body))}
+		return nil, &image.SizeError{What: what, Want: want.Size, Got: int64(len(body))}
 	}
 	if err := checkManifestDigest(body, want.Digest, resp.Header.Get("Docker-Content-Digest"), r.String()); err != nil {
 		return nil, err

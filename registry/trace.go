@@ -99,7 +99,10 @@ func curlCommand(req *http.Request, secrets bool) string {
 }
 
 func curlAuth(v string, secrets bool) string {
-	scheme, cred, _ := strings.Cut(v, " ")
+	scheme, cred, ok := strings.Cut(v, " ")
+	if !ok && !secrets {
+		return "-H " + shellQuote("Authorization: REDACTED")
+	}
 	if strings.EqualFold(scheme, "basic") {
 		if raw, err := base64.StdEncoding.DecodeString(cred); err == nil {
 			user, pass, _ := strings.Cut(string(raw), ":")
@@ -130,7 +133,7 @@ func isSecretParam(name string) bool {
 
 func redactForm(body []byte) []byte {
 	vals, err := url.ParseQuery(string(body))
-	if err != nil {
+	if err != nil || strings.HasPrefix(strings.TrimSpace(string(body)), "{") {
 		return []byte("REDACTED")
 	}
 	changed := false
@@ -153,7 +156,11 @@ func redactURL(u *url.URL) string {
 		c.User = url.User(c.User.Username())
 	}
 	if c.RawQuery != "" {
-		q := c.Query()
+		q, err := url.ParseQuery(c.RawQuery)
+		if err != nil {
+			c.RawQuery = "REDACTED"
+			return c.String()
+		}
 		changed := false
 		for k := range q {
 			if isSecretParam(k) {

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -60,9 +61,9 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 // backoff is the wait before retry number try (0-based): exponential, full jitter
 // in its upper half so that many clients do not retry in step.
 func (p RetryPolicy) backoff(try int) time.Duration {
-	d := p.Base << min(try, 20)
-	if d > p.MaxBackoff || d <= 0 {
-		d = p.MaxBackoff
+	d := p.MaxBackoff
+	if shift := min(try, 20); p.Base <= p.MaxBackoff>>shift {
+		d = p.Base << shift
 	}
 	return d/2 + rand.N(d/2+1)
 }
@@ -127,6 +128,12 @@ func (t *retryRT) RoundTrip(req *http.Request) (*http.Response, error) {
 // retryableError tells a dropped or refused connection and a stalled response
 // (worth another try) from a TLS or URL error (not worth one).
 func retryableError(err error) bool {
+	// *url.Error has Timeout and Temporary methods, so it passes for a net.Error
+	// whatever it wraps: judge what it wraps (a refused redirect is not worth a retry).
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
 	var cert *tls.CertificateVerificationError
 	var unknown x509.UnknownAuthorityError
 	var hostname x509.HostnameError
