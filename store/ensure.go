@@ -1,0 +1,280 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/haul-dev/haul/image"
+)
+
+// Fetcher returns the blob's bytes from offset on; v has already been fed bytes
+// [0, offset). The returned reader yields io.EOF only once v (the same one) has
+// checked size and digest, as registry.Client.BlobAt does (it calls v.Write for
+// every byte and v.Check at the end).
+type Fetcher func(ctx context.Context, offset int64, v *image.Verifier) (io.ReadCloser, error)
+
+// Result says where a blob is and what it cost.
+type Result struct {
+	Path    string // the blob's final path
+	Cached  int64  // bytes that did not cross the network this time: the whole blob if it was present, or a resumed partial's prefix
+	Fetched int64  // bytes read from fetch
+}
+
+// Ensure makes blob d present, fetching only what is missing: nothing if it is
+// in the store, the rest of it if a partial download was left by an earlier
+// pull. Only one caller at a time, in any process, downloads a given blob;
+// the others wait for it (until ctx is done) and find the blob present.
+//
+// progress, which may be nil, is called with the byte count of each chunk as
+// it is written, and once with the size of a resumed prefix. If that prefix
+// turns out not to be the blob's, the blob is fetched again from the start,
+// whose bytes are counted too: the calls may then add up to more than d.Size.
+//
+// A failure to verify deletes the partial download: nothing corrupt is kept.
+// Any other failure (the network, ctx) keeps the bytes written so far for the
+// next call to resume from. On error the Result is zero.
+//
+// Neither partials nor blobs are fsynced: a cache can always fetch again. A
+// power failure may leave a partial whose tail is zeroes, which the digest
+// check at the end of its resumption catches, and then the blob is fetched
+// again. It may also leave a blob renamed just before it short, which Has
+// rejects, or, on some filesystems, zero-filled at its full size, which only
+// pruning the store removes.
+func (s *Store) Ensure(ctx context.Context, d image.Descriptor, fetch Fetcher, progress func(int64)) (Result, error) {
+	what := "blob " + string(d.Digest)
+	if err := image.ValidateDescriptor(d); err != nil {
+		return Result{}, fmt.Errorf("fetching %s: %w", what, err)
+	}
+	final, _ := s.layout.BlobPath(d.Digest)
+	if ok, err := s.layout.Has(d); err != nil || ok {
+		return cached(final, d, err)
+	}
+	if progress == nil {
+		progress = func(int64) {}
+	}
+	f, err := lockPartial(ctx, s.partialPath(d))
+	if err != nil {
+		return Result{}, fmt.Errorf("fetching %s: %w", what, err)
+	}
+	defer f.Close() // releases the lock
+	// Whoever held the lock before may have finished the blob.
+	if ok, err := s.layout.Has(d); err != nil || ok {
+		os.Remove(f.Name()) // of no use now; we hold its lock, so it is ours to remove
+		return cached(final, d, err)
+	}
+	res, err := s.fill(ctx, d, f, fetch, progress)
+	if err != nil {
+		return Result{}, fmt.Errorf("fetching %s: %w", what, err)
+	}
+	if err := commit(f, final); err != nil {
+		return Result{}, fmt.Errorf("storing %s: %w", what, err)
+	}
+	res.Path = final
+	return res, nil
+}
+
+func cached(path string, d image.Descriptor, err error) (Result, error) {
+	if err != nil {
+		return Result{}, fmt.Errorf("fetching blob %s: %w", d.Digest, err)
+	}
+	return Result{Path: path, Cached: d.Size}, nil
+}
+
+// lockPartial opens (or creates) the partial file at name and locks it.
+func lockPartial(ctx context.Context, name string) (*os.File, error) {
+	for {
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		if err := lock(ctx, f); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("waiting for the partial download %s: %w", name, err)
+		}
+		// The holder before us may have renamed the file into place or removed it,
+		// and f would then be a file no one will ever find: open the name again.
+		if isNamed(f, name) {
+			return f, nil
+		}
+		f.Close()
+	}
+}
+
+// isNamed reports whether name is f's file.
+func isNamed(f *os.File, name string) bool {
+	fi, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	ni, err := os.Stat(name)
+	return err == nil && os.SameFile(fi, ni)
+}
+
+// fill completes the locked partial f with blob d's bytes, verified.
+func (s *Store) fill(ctx context.Context, d image.Descriptor, f *os.File, fetch Fetcher, progress func(int64)) (Result, error) {
+	n, v, err := s.prefix(ctx, f, d)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Cached: n}
+	if n > 0 {
+		progress(n)
+	}
+	if n == d.Size { // a complete partial, already checked, or the empty blob: no request
+		if err := v.Check(); err != nil {
+			os.Remove(f.Name())
+			return Result{}, err
+		}
+		return res, nil
+	}
+	for {
+		rc, off, fv, err := fetchFrom(ctx, d, fetch, n, v)
+		if err != nil {
+			return Result{}, err // the partial is kept, to be resumed
+		}
+		if off != n {
+			n, v, res.Cached = off, fv, 0
+		}
+		if err := f.Truncate(n); err != nil {
+			rc.Close()
+			return Result{}, err
+		}
+		k, err := s.copyAt(ctx, f, n, rc, v, d, progress)
+		rc.Close()
+		res.Fetched += k
+		var de *image.DigestError
+		var se *image.SizeError
+		if err == nil || !errors.As(err, &de) && !errors.As(err, &se) {
+			return res, err // on error, the bytes written are kept, to be resumed
+		}
+		if n == 0 {
+			os.Remove(f.Name()) // we hold its lock, so it is still ours
+			return Result{}, err
+		}
+		// The prefix on disk was not the blob's (a crash left zeroes in it, or
+		// the disk lost a bit): once more, from zero.
+		n, v, res.Cached = 0, newVerifier(d), 0
+	}
+}
+
+// prefix hashes the bytes of the partial f into a new Verifier and returns
+// how many of them a download can resume after: none if f is longer than the
+// blob, or is complete but not the blob.
+func (s *Store) prefix(ctx context.Context, f *os.File, d image.Descriptor) (int64, *image.Verifier, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, nil, err
+	}
+	n := fi.Size()
+	if n == 0 || n > d.Size {
+		return 0, newVerifier(d), nil
+	}
+	v := newVerifier(d)
+	if err := s.hashPrefix(ctx, f, n, v); err != nil {
+		return 0, nil, err
+	}
+	if n == d.Size && v.Check() != nil {
+		return 0, newVerifier(d), nil
+	}
+	return n, v, nil
+}
+
+// fetchFrom calls fetch for d from n on, with v. If a resumption is refused
+// outright, it asks for the whole blob instead, since a registry that will
+// not resume (416, a bad Content-Range) would otherwise fail every later pull
+// at this same offset; it returns the offset and Verifier it went with. If
+// that fails too, the first error is returned and the partial is kept.
+func fetchFrom(ctx context.Context, d image.Descriptor, fetch Fetcher, n int64, v *image.Verifier) (io.ReadCloser, int64, *image.Verifier, error) {
+	rc, err := fetch(ctx, n, v)
+	if err == nil || n == 0 || ctx.Err() != nil {
+		return rc, n, v, err
+	}
+	v0 := newVerifier(d)
+	if rc0, err0 := fetch(ctx, 0, v0); err0 == nil {
+		return rc0, 0, v0, nil
+	}
+	return nil, n, v, err
+}
+
+func newVerifier(d image.Descriptor) *image.Verifier {
+	return image.NewVerifier(d, "blob "+string(d.Digest))
+}
+
+// hashPrefix feeds f's first n bytes to v.
+func (s *Store) hashPrefix(ctx context.Context, f *os.File, n int64, v *image.Verifier) error {
+	buf := s.bufs.Get().(*[]byte)
+	defer s.bufs.Put(buf)
+	_, err := io.CopyBuffer(v, io.NewSectionReader(ctxReaderAt{ctx, f}, 0, n), *buf)
+	return err
+}
+
+// copyAt writes rc's bytes to f from offset off on, until rc's io.EOF, which
+// says v has checked the whole blob. It returns how many bytes it read.
+func (s *Store) copyAt(ctx context.Context, f *os.File, off int64, rc io.Reader, v *image.Verifier, d image.Descriptor, progress func(int64)) (int64, error) {
+	buf := s.bufs.Get().(*[]byte)
+	defer s.bufs.Put(buf)
+	var read int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return read, err
+		}
+		k, rerr := rc.Read(*buf)
+		read += int64(k)
+		if k > 0 {
+			if _, err := f.WriteAt((*buf)[:k], off); err != nil {
+				return read, err
+			}
+			off += int64(k)
+			progress(int64(k))
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return read, rerr
+		}
+	}
+	// io.EOF means the fetcher's check passed. Make sure it was of this v, and
+	// that the bytes it checked are the ones written.
+	if err := v.Check(); err != nil {
+		return read, err
+	}
+	if off != d.Size {
+		return read, &image.SizeError{What: "blob " + string(d.Digest), Want: d.Size, Got: off}
+	}
+	return read, nil
+}
+
+// commit renames the verified partial f to its blob's name, still under the
+// lock, so a waiter finds the blob and not a partial. A blob never changes, so
+// it is then made read-only (best effort: the blob is already in place), so
+// that an output layout which hardlinks it cannot edit it in place.
+func commit(f *os.File, final string) error {
+	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), final); err != nil {
+		return err
+	}
+	if fi, err := f.Stat(); err == nil {
+		f.Chmod(fi.Mode().Perm() &^ 0o222)
+	}
+	return nil
+}
+
+// ctxReaderAt stops reading a partial file when ctx is done.
+type ctxReaderAt struct {
+	ctx context.Context
+	r   io.ReaderAt
+}
+
+func (c ctxReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.ReadAt(p, off)
+}
