@@ -34,8 +34,10 @@ type IO struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string
-	// StdinIsTerminal reports whether a password may be prompted for.
-	StdinIsTerminal func() bool
+	// StdinIsTerminal reports whether a password may be prompted for;
+	// StderrIsTerminal whether progress bars may be drawn.
+	StdinIsTerminal  func() bool
+	StderrIsTerminal func() bool
 	// ReadPassword reads a line from the terminal without echo.
 	ReadPassword func() ([]byte, error)
 }
@@ -163,6 +165,7 @@ func newRoot(io IO) *cobra.Command {
 	root.AddCommand(
 		newManifestCmd(e), newDigestCmd(e), newConfigCmd(e), newTagsCmd(e),
 		newBlobCmd(e), newInspectCmd(e), newLoginCmd(e), newLogoutCmd(e),
+		newPullCmd(e), newCacheCmd(e),
 	)
 	for _, c := range root.Commands() {
 		c.Flags().SortFlags = false

@@ -1,0 +1,116 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+
+	"github.com/haul-dev/haul/pull"
+)
+
+// pullProgress shows a pull as it goes: bars on a terminal, else a line per
+// finished blob and a progress line every few seconds.
+type pullProgress struct {
+	w       io.Writer
+	quiet   bool
+	bars    *mpb.Progress
+	total   *mpb.Bar
+	blobs   map[string]*mpb.Bar
+	started time.Time
+	lastLog time.Time
+	size    int64
+	done_   int64
+	now     func() time.Time
+}
+
+func newPullProgress(e *env, toStdout bool) *pullProgress {
+	p := &pullProgress{w: e.Stderr, quiet: e.g.quiet || e.g.json, blobs: map[string]*mpb.Bar{}, now: time.Now}
+	p.started = p.now()
+	p.lastLog = p.started
+	if !p.quiet && e.StderrIsTerminal != nil && e.StderrIsTerminal() {
+		p.bars = mpb.New(mpb.WithOutput(e.Stderr), mpb.WithWidth(32), mpb.WithRefreshRate(150*time.Millisecond))
+	}
+	return p
+}
+
+func short(d string) string {
+	if len(d) > 19 {
+		return d[:19]
+	}
+	return d
+}
+
+func (p *pullProgress) event(ev pull.Event) {
+	if p.quiet {
+		return
+	}
+	switch ev.Kind {
+	case pull.Resolved:
+		if p.bars == nil {
+			fmt.Fprintf(p.w, "resolved %s to %s\n", ev.Ref.Familiar(), ev.Digest)
+		}
+	case pull.BlobStart:
+		p.size += ev.Size
+		if p.bars == nil {
+			return
+		}
+		if p.total == nil {
+			p.total = p.bars.New(0, mpb.BarStyle(), mpb.BarPriority(1<<30),
+				mpb.PrependDecorators(decor.Name("total", decor.WC{C: decor.DindentRight | decor.DextraSpace, W: 20})),
+				mpb.AppendDecorators(decor.CountersKibiByte("% .1f / % .1f"), decor.Name(" "), decor.AverageSpeed(decor.SizeB1024(0), "% .1f")))
+		}
+		p.total.SetTotal(p.size, false)
+		p.blobs[ev.Digest] = p.bars.New(ev.Size, mpb.BarStyle(), mpb.BarRemoveOnComplete(),
+			mpb.PrependDecorators(decor.Name(short(ev.Digest), decor.WC{C: decor.DindentRight | decor.DextraSpace, W: 20})),
+			mpb.AppendDecorators(decor.CountersKibiByte("% .1f / % .1f")))
+	case pull.BlobBytes:
+		p.done_ += ev.N
+		if p.bars != nil {
+			if b := p.blobs[ev.Digest]; b != nil {
+				b.IncrInt64(ev.N)
+			}
+			if p.total != nil {
+				p.total.IncrInt64(ev.N)
+			}
+			return
+		}
+		if now := p.now(); now.Sub(p.lastLog) >= 5*time.Second && p.size > 0 {
+			p.lastLog = now
+			rate := float64(p.done_) / now.Sub(p.started).Seconds()
+			fmt.Fprintf(p.w, "%d%% of %s, %s/s\n", p.done_*100/p.size, human(p.size), human(int64(rate)))
+		}
+	case pull.BlobDone:
+		if p.bars != nil {
+			if b := p.blobs[ev.Digest]; b != nil {
+				b.SetTotal(ev.Size, true)
+			}
+			return
+		}
+		note := ""
+		if ev.Cached == ev.Size {
+			note = " (cached)"
+		} else if ev.Cached > 0 {
+			note = fmt.Sprintf(" (resumed at %s)", human(ev.Cached))
+		}
+		fmt.Fprintf(p.w, "%s %s%s\n", short(ev.Digest), human(ev.Size), note)
+	case pull.Writing:
+		if p.total != nil {
+			p.total.SetTotal(p.size, true)
+		}
+	}
+}
+
+func (p *pullProgress) done() {
+	if p.bars != nil {
+		if p.total != nil {
+			p.total.Abort(false)
+		}
+		for _, b := range p.blobs {
+			b.Abort(true)
+		}
+		p.bars.Wait()
+	}
+}

@@ -1,0 +1,220 @@
+package cli
+
+import (
+	"fmt"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/haul-dev/haul/image"
+	"github.com/haul-dev/haul/pull"
+	"github.com/haul-dev/haul/ref"
+	"github.com/haul-dev/haul/store"
+)
+
+const pullLong = `Pull one or more images and write them as one file or directory:
+
+  docker       (default) one tar that is both an OCI image layout and a
+               docker-load archive: docker load, podman load, ctr import and
+               skopeo all read it
+  oci          an OCI image layout directory; pulling into an existing one adds
+               the image beside those already there
+  oci-archive  the OCI layout as a tar
+
+An index is resolved to linux and this machine's architecture; --platform picks
+another (linux/arm64, linux/arm/v7), a comma list picks several, and
+--platform all keeps the whole index and fetches every child, attestations
+included. On Docker Hub each platform fetched counts as a pull.
+
+Blobs are fetched concurrently, verified against their digests, and kept in a
+cache ($XDG_CACHE_HOME/haul, --cache-dir), so a second pull of an image, or of
+one sharing layers, downloads only what is missing. A pull that is interrupted
+keeps its partial downloads, and the next pull continues them. Nothing is left
+at PATH unless the pull succeeded.
+
+Several REFs make one bundle (-o required): every image with its tags, each
+shared blob once, restored by one docker load.`
+
+func newPullCmd(e *env) *cobra.Command {
+	var (
+		out, format, platform, cacheDir string
+		jobs                            int
+		noCache                         bool
+	)
+	c := &cobra.Command{
+		Use:   "pull REF... [-o PATH]",
+		Short: "Pull images into a docker or OCI archive, or an OCI layout",
+		Long:  pullLong,
+		Example: `  haul pull alpine:3.20                      # writes alpine_3.20.tar
+  haul pull alpine nginx -o bundle.tar       # one bundle for an air gap
+  haul pull --format oci -o layout/ ghcr.io/org/app:1
+  haul pull --platform linux/arm64 alpine -o - | ssh host docker load`,
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usagef("pull takes one or more REF (see haul pull --help)")
+			}
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVarP(&out, "output", "o", "", "file or directory to write; - for stdout (default NAME_TAG.tar)")
+	f.StringVar(&format, "format", "docker", "docker, oci or oci-archive")
+	f.StringVar(&platform, "platform", "", "os/arch[/variant], a comma list, or all (default: linux and this machine's architecture)")
+	f.IntVar(&jobs, "jobs", pull.DefaultJobs, "blobs fetched at once")
+	f.StringVar(&cacheDir, "cache-dir", "", "blob cache directory (default $XDG_CACHE_HOME/haul)")
+	f.BoolVar(&noCache, "no-cache", false, "use no cache: blobs go straight into the output")
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		refs := make([]ref.Reference, 0, len(args))
+		for _, a := range args {
+			r, err := parseRef(a)
+			if err != nil {
+				return err
+			}
+			refs = append(refs, r)
+		}
+		cfg := pull.Config{Jobs: jobs, Stdout: e.Stdout}
+		var ok bool
+		if cfg.Format, ok = pull.ParseFormat(format); !ok {
+			return usagef("--format %q: want docker, oci or oci-archive", format)
+		}
+		if err := parsePlatforms(platform, &cfg); err != nil {
+			return err
+		}
+		cfg.Output = out
+		if out == "" {
+			if len(refs) > 1 {
+				return usagef("several images go into one bundle: name it with -o FILE")
+			}
+			cfg.Output = defaultOutput(refs[0], cfg.Format)
+		}
+		if cfg.Output == "-" && cfg.Format == pull.OCI {
+			return usagef("an oci layout is a directory: use --format docker or oci-archive with -o -")
+		}
+		if !noCache {
+			st, err := store.Open(store.Config{Dir: cacheDir, Env: e.Getenv})
+			if err != nil {
+				return fmt.Errorf("opening the cache: %w", err)
+			}
+			cfg.Store = st
+		}
+		// Credentials and clients are made once per registry.
+		clients := map[string]pull.Source{}
+		cfg.Source = func(name string) (pull.Source, error) {
+			if cl, ok := clients[name]; ok {
+				return cl, nil
+			}
+			cl, err := e.client(name)
+			if err != nil {
+				return nil, err
+			}
+			clients[name] = cl
+			return cl, nil
+		}
+		pr := newPullProgress(e, cfg.Output == "-")
+		cfg.Progress = pr.event
+		res, err := pull.Pull(cmd.Context(), refs, cfg)
+		pr.done()
+		if err != nil {
+			return err
+		}
+		return e.pullSummary(cfg, res)
+	}
+	return c
+}
+
+// parsePlatforms reads --platform: "", "all", or a comma list.
+func parsePlatforms(s string, c *pull.Config) error {
+	switch strings.TrimSpace(s) {
+	case "":
+		return nil
+	case "all":
+		c.AllPlatforms = true
+		return nil
+	}
+	for _, part := range strings.Split(s, ",") {
+		p, err := image.ParsePlatform(part)
+		if err != nil {
+			return usageError{err}
+		}
+		c.Platforms = append(c.Platforms, p)
+	}
+	return nil
+}
+
+// defaultOutput names the output after the image's last path component and
+// tag, safe as a path: alpine_3.20.tar, app_1.tar.
+func defaultOutput(r ref.Reference, f pull.Format) string {
+	name := path.Base(r.Repository())
+	if r.Tag() != "" && r.Digest() == "" {
+		name += "_" + r.Tag()
+	} else if r.Digest() != "" {
+		name += "_" + r.Digest().Encoded()[:12]
+	}
+	name = strings.Map(func(c rune) rune {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '-', c == '_':
+			return c
+		}
+		return '_'
+	}, name)
+	name = strings.TrimLeft(name, ".")
+	if f == pull.OCI {
+		return filepath.Clean(name)
+	}
+	return name + ".tar"
+}
+
+func (e *env) pullSummary(c pull.Config, res *pull.Result) error {
+	if e.g.json {
+		type image struct {
+			Reference string   `json:"reference"`
+			Digest    string   `json:"digest"`
+			MediaType string   `json:"mediaType"`
+			Platforms []string `json:"platforms,omitempty"`
+		}
+		var imgs []image
+		for _, p := range res.Images {
+			imgs = append(imgs, image{p.Ref.String(), p.Digest, p.MediaType, nonEmpty(p.Platforms)})
+		}
+		return e.printJSON(map[string]any{
+			"output": c.Output, "format": c.Format, "images": imgs, "blobs": res.Blobs, "bytes": res.Bytes,
+			"fetched": res.Fetched, "cached": res.Cached, "seconds": res.Elapsed.Seconds(),
+		})
+	}
+	if e.g.quiet {
+		return nil
+	}
+	w := e.Stderr
+	for _, p := range res.Images {
+		plat := strings.Join(nonEmpty(p.Platforms), ", ")
+		if plat != "" {
+			plat = " (" + plat + ")"
+		}
+		fmt.Fprintf(w, "%s: %s%s\n", p.Ref.Familiar(), p.Digest, plat)
+	}
+	secs := res.Elapsed.Seconds()
+	rate := ""
+	if secs > 0 && res.Fetched > 0 {
+		rate = fmt.Sprintf(", %s/s", human(int64(float64(res.Fetched)/secs)))
+	}
+	dest := c.Output
+	if dest == "-" {
+		dest = "stdout"
+	}
+	fmt.Fprintf(w, "wrote %s (%s): %d blobs, %s; fetched %s, %s from cache, in %s%s\n",
+		dest, c.Format, res.Blobs, human(res.Bytes), human(res.Fetched), human(res.Cached), res.Elapsed.Round(time.Millisecond), rate)
+	return nil
+}
+
+func nonEmpty(s []string) []string {
+	var out []string
+	for _, x := range s {
+		if x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
+}

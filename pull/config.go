@@ -1,0 +1,111 @@
+package pull
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/haul-dev/haul/image"
+	"github.com/haul-dev/haul/ref"
+	"github.com/haul-dev/haul/registry"
+	"github.com/haul-dev/haul/store"
+)
+
+// Source is what pull needs of a registry; *registry.Client satisfies it.
+type Source interface {
+	Manifest(ctx context.Context, r ref.Reference) (*registry.Manifest, error)
+	ManifestByDescriptor(ctx context.Context, r ref.Reference, d image.Descriptor) (*registry.Manifest, error)
+	BlobAt(ctx context.Context, r ref.Reference, d image.Descriptor, offset int64, v *image.Verifier) (io.ReadCloser, error)
+}
+
+// Format is what a pull writes.
+type Format string
+
+// The formats: docker is a tar that is both an OCI layout and a docker-load
+// archive; oci an OCI layout directory; oci-archive that layout as a tar.
+const (
+	Docker     Format = "docker"
+	OCI        Format = "oci"
+	OCIArchive Format = "oci-archive"
+)
+
+// ParseFormat checks a --format value.
+func ParseFormat(s string) (Format, bool) {
+	switch f := Format(s); f {
+	case Docker, OCI, OCIArchive:
+		return f, true
+	}
+	return "", false
+}
+
+// Config configures a pull. Zero values are the documented defaults.
+type Config struct {
+	// Source returns the client for a registry name ("docker.io"). Required.
+	Source func(registry string) (Source, error)
+	// Platforms to keep from an index; nil: image.Host(). Ignored with AllPlatforms.
+	Platforms []image.Platform
+	// AllPlatforms keeps a whole index and fetches every child, attestations included.
+	AllPlatforms bool
+	// Format of the output; "": Docker.
+	Format Format
+	// Output is a file (docker, oci-archive) or directory (oci) path, or "-"
+	// for Stdout. Required.
+	Output string
+	// Stdout receives the tar when Output is "-".
+	Stdout io.Writer
+	// Store is the blob cache; nil: no cache (blobs go straight into the output,
+	// or through a temporary store that is removed afterwards).
+	Store *store.Store
+	// Jobs is how many blobs are fetched at once; <= 0: DefaultJobs.
+	Jobs int
+	// Progress, when set, receives events; calls are serialized.
+	Progress func(Event)
+	// Now is the clock; nil: time.Now.
+	Now func() time.Time
+}
+
+// DefaultJobs is how many blobs are fetched at once by default: the transfer is
+// network- and disk-bound, not CPU-bound, and registries serve a few parallel
+// streams per client well.
+const DefaultJobs = 8
+
+// EventKind tells what an Event reports.
+type EventKind int
+
+// The events of a pull, in the order they happen for each blob.
+const (
+	Resolved  EventKind = iota // an image was resolved: Ref, Digest
+	BlobStart                  // a blob is wanted: Digest, Size, Cached (bytes already held)
+	BlobBytes                  // N more bytes of it arrived
+	BlobDone                   // it is verified and stored
+	Writing                    // the output is being written
+)
+
+// Event is one step of a pull, for progress display.
+type Event struct {
+	Kind   EventKind
+	Ref    ref.Reference
+	Digest string
+	Media  string
+	Size   int64
+	Cached int64
+	N      int64
+}
+
+// Result summarizes a pull.
+type Result struct {
+	Images  []Pulled
+	Blobs   int   // distinct blobs in the output
+	Bytes   int64 // their total size
+	Fetched int64 // bytes that crossed the network
+	Cached  int64 // bytes that came from the cache
+	Elapsed time.Duration
+}
+
+// Pulled is one reference as pulled.
+type Pulled struct {
+	Ref       ref.Reference
+	Digest    string   // of the manifest or index the reference points to
+	MediaType string   // of that manifest or index
+	Platforms []string // of the images kept
+}

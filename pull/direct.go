@@ -1,0 +1,105 @@
+package pull
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/haul-dev/haul/archive"
+)
+
+// copyBufSize is the buffer of each blob copy: large enough that a 1 GiB blob
+// costs few syscalls, small enough that Jobs of them stay within the memory budget.
+const copyBufSize = 1 << 20
+
+// pullDirect writes a tar without a cache: its layout is known from the
+// descriptors before any byte arrives, so every blob streams from the network,
+// hashed on the way, straight to its final offset in the output, concurrently.
+// Each byte crosses user space once.
+func pullDirect(ctx context.Context, c Config, p *plan, pr *progress, res *Result) (err error) {
+	plan, err := archive.NewPlan(archive.Format(c.Format), p.images)
+	if err != nil {
+		return err
+	}
+	count(plan.Blobs(), res)
+	dir, base := filepath.Split(c.Output)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".haul-*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", c.Output, err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err := f.Truncate(plan.Size()); err != nil {
+		return fmt.Errorf("writing %s: %w", c.Output, err)
+	}
+	if err := plan.WriteSkeleton(f); err != nil {
+		return fmt.Errorf("writing %s: %w", c.Output, err)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.Jobs)
+	var mu sync.Mutex
+	for _, d := range plan.Blobs() {
+		off, _ := plan.Offset(d.Digest)
+		if body, ok := p.manifests[d.Digest]; ok {
+			if _, err := f.WriteAt(body, off); err != nil {
+				return fmt.Errorf("writing %s: %w", c.Output, err)
+			}
+			continue
+		}
+		g.Go(func() error {
+			pr.emit(Event{Kind: BlobStart, Digest: d.Digest.String(), Media: d.MediaType, Size: d.Size})
+			rc, err := p.fetcher(d)(gctx, 0, nil)
+			if err != nil {
+				return err
+			}
+			defer rc.Close()
+			w := &progressWriter{w: io.NewOffsetWriter(f, off), emit: func(n int64) {
+				pr.emit(Event{Kind: BlobBytes, Digest: d.Digest.String(), N: n})
+			}}
+			n, err := io.CopyBuffer(w, rc, make([]byte, copyBufSize))
+			if err != nil {
+				return fmt.Errorf("pull %s: %w", p.origins[d.Digest].ref, err)
+			}
+			mu.Lock()
+			res.Fetched += n
+			mu.Unlock()
+			pr.emit(Event{Kind: BlobDone, Digest: d.Digest.String(), Size: d.Size})
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	pr.emit(Event{Kind: Writing})
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", c.Output, err)
+	}
+	if err := os.Rename(f.Name(), c.Output); err != nil {
+		return fmt.Errorf("writing %s: %w", c.Output, err)
+	}
+	return nil
+}
+
+// progressWriter reports each write's size.
+type progressWriter struct {
+	w    io.Writer
+	emit func(int64)
+}
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	p.emit(int64(n))
+	return n, err
+}

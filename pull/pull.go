@@ -1,0 +1,252 @@
+package pull
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/haul-dev/haul/archive"
+	"github.com/haul-dev/haul/image"
+	"github.com/haul-dev/haul/layout"
+	"github.com/haul-dev/haul/ref"
+	"github.com/haul-dev/haul/store"
+)
+
+// Pull resolves refs, fetches what they need and writes c.Output. On failure
+// or cancellation nothing is left at c.Output; the store keeps verified blobs
+// and partial downloads, which the next pull resumes.
+func Pull(ctx context.Context, refs []ref.Reference, c Config) (*Result, error) {
+	if len(refs) == 0 {
+		return nil, errors.New("pull: no reference given")
+	}
+	if c.Source == nil {
+		return nil, errors.New("pull: no Source")
+	}
+	if c.Output == "" {
+		return nil, errors.New("pull: no output given")
+	}
+	if c.Format == "" {
+		c.Format = Docker
+	}
+	if _, ok := ParseFormat(string(c.Format)); !ok {
+		return nil, fmt.Errorf("pull: unknown format %q (docker, oci or oci-archive)", c.Format)
+	}
+	if c.Output == "-" && c.Format == OCI {
+		return nil, errors.New("pull: an oci layout is a directory and cannot go to stdout; use --format oci-archive or docker")
+	}
+	if c.Jobs <= 0 {
+		c.Jobs = DefaultJobs
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	start := c.Now()
+	pr := &progress{fn: c.Progress}
+
+	p := newPlan()
+	for _, r := range refs {
+		if err := p.resolve(ctx, c, r); err != nil {
+			return nil, fmt.Errorf("pull %s: %w", r, err)
+		}
+		last := p.pulled[len(p.pulled)-1]
+		pr.emit(Event{Kind: Resolved, Ref: r, Digest: last.Digest, Media: last.MediaType})
+	}
+
+	res := &Result{Images: p.pulled}
+	var err error
+	switch {
+	case c.Store == nil && c.Format != OCI && c.Output != "-":
+		err = pullDirect(ctx, c, p, pr, res)
+	default:
+		st := c.Store
+		if st == nil {
+			dir, derr := os.MkdirTemp(outputDir(c.Output), ".haul-nocache-*")
+			if derr != nil {
+				return nil, fmt.Errorf("pull: temporary store: %w", derr)
+			}
+			defer os.RemoveAll(dir)
+			if st, err = store.Open(store.Config{Dir: dir}); err != nil {
+				return nil, err
+			}
+		}
+		err = pullCached(ctx, c, st, p, pr, res)
+	}
+	if err != nil {
+		return nil, err
+	}
+	res.Elapsed = c.Now().Sub(start)
+	return res, nil
+}
+
+func outputDir(out string) string {
+	if out == "-" {
+		return os.TempDir()
+	}
+	return filepath.Dir(out)
+}
+
+// fetcher reads blob d from where the plan found it.
+func (p *plan) fetcher(d image.Descriptor) store.Fetcher {
+	o := p.origins[d.Digest]
+	return func(ctx context.Context, offset int64, v *image.Verifier) (io.ReadCloser, error) {
+		return o.src.BlobAt(ctx, o.ref, d, offset, v)
+	}
+}
+
+// pullCached fills the store, then writes the output from it.
+func pullCached(ctx context.Context, c Config, st *store.Store, p *plan, pr *progress, res *Result) error {
+	for dg, body := range p.manifests {
+		d := image.Descriptor{Digest: dg, Size: int64(len(body))}
+		if err := st.Put(ctx, d, body); err != nil {
+			return fmt.Errorf("storing manifest %s: %w", dg, err)
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.Jobs)
+	var mu sync.Mutex
+	for _, d := range p.blobs {
+		g.Go(func() error {
+			pr.emit(Event{Kind: BlobStart, Digest: d.Digest.String(), Media: d.MediaType, Size: d.Size})
+			r, err := st.Ensure(gctx, d, p.fetcher(d), func(n int64) {
+				pr.emit(Event{Kind: BlobBytes, Digest: d.Digest.String(), N: n})
+			})
+			if err != nil {
+				return fmt.Errorf("pull %s: %w", p.origins[d.Digest].ref, err)
+			}
+			mu.Lock()
+			res.Fetched += r.Fetched
+			res.Cached += r.Cached
+			mu.Unlock()
+			pr.emit(Event{Kind: BlobDone, Digest: d.Digest.String(), Size: d.Size, Cached: r.Cached})
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	pr.emit(Event{Kind: Writing})
+	src := storeSource{st}
+	if c.Format == OCI {
+		return writeLayout(ctx, c, p, st, res)
+	}
+	plan, err := archive.NewPlan(archive.Format(c.Format), p.images)
+	if err != nil {
+		return err
+	}
+	count(plan.Blobs(), res)
+	if c.Output == "-" {
+		_, err := plan.WriteTo(ctx, c.Stdout, src)
+		return err
+	}
+	return plan.WriteFile(ctx, c.Output, src, c.Jobs)
+}
+
+func count(blobs []image.Descriptor, res *Result) {
+	res.Blobs = len(blobs)
+	for _, d := range blobs {
+		res.Bytes += d.Size
+	}
+}
+
+type storeSource struct{ st *store.Store }
+
+func (s storeSource) Open(d image.Descriptor) (*os.File, error) {
+	path, ok := s.st.Path(d)
+	if !ok {
+		return nil, fmt.Errorf("blob %s is not in the store", d.Digest)
+	}
+	return os.Open(path)
+}
+
+// writeLayout adds the images to an OCI layout directory: blobs first
+// (hardlinked from the store where it can), then index.json under the
+// layout's lock.
+func writeLayout(ctx context.Context, c Config, p *plan, st *store.Store, res *Result) error {
+	l, err := layout.Create(c.Output)
+	if err != nil {
+		return err
+	}
+	seen := map[digest.Digest]bool{}
+	var blobs []image.Descriptor
+	for _, img := range p.images {
+		for _, d := range img.Blobs {
+			if !seen[d.Digest] {
+				seen[d.Digest] = true
+				blobs = append(blobs, d)
+			}
+		}
+	}
+	count(blobs, res)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.Jobs)
+	for _, d := range blobs {
+		g.Go(func() error {
+			path, ok := st.Path(d)
+			if !ok {
+				return fmt.Errorf("blob %s is not in the store", d.Digest)
+			}
+			return l.LinkBlob(gctx, d, path)
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return l.UpdateIndex(ctx, func(idx *image.Index) error {
+		for _, img := range p.images {
+			addToIndex(idx, img)
+		}
+		return nil
+	})
+}
+
+// addToIndex lists img.Root in idx under its name, replacing an entry of the
+// same name and platform (a re-pull of a tag that moved).
+func addToIndex(idx *image.Index, img archive.Image) {
+	d := img.Root
+	d.Annotations = map[string]string{}
+	for k, v := range img.Root.Annotations {
+		d.Annotations[k] = v
+	}
+	if img.Name != "" {
+		d.Annotations["org.opencontainers.image.ref.name"] = img.Name
+		d.Annotations["io.containerd.image.name"] = img.Name
+	}
+	kept := idx.Manifests[:0]
+	for _, m := range idx.Manifests {
+		same := img.Name != "" && m.Annotations["org.opencontainers.image.ref.name"] == img.Name && samePlatform(m.Platform, d.Platform)
+		if !same {
+			kept = append(kept, m)
+		}
+	}
+	idx.Manifests = append(kept, d)
+}
+
+func samePlatform(a, b *image.Platform) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return image.FormatPlatform(image.Normalize(*a)) == image.FormatPlatform(image.Normalize(*b))
+}
+
+// progress serializes events to the caller's function.
+type progress struct {
+	mu sync.Mutex
+	fn func(Event)
+}
+
+func (p *progress) emit(e Event) {
+	if p.fn == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.fn(e)
+}

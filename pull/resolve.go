@@ -1,0 +1,198 @@
+package pull
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/haul-dev/haul/archive"
+	"github.com/haul-dev/haul/image"
+	"github.com/haul-dev/haul/ref"
+	"github.com/haul-dev/haul/registry"
+)
+
+// maxIndexDepth bounds nested indexes, as the registry client does.
+const maxIndexDepth = 8
+
+// origin says where a blob is fetched from.
+type origin struct {
+	src Source
+	ref ref.Reference
+}
+
+// plan is what resolution decided: the images to write, the manifests already
+// in hand, and where each blob comes from.
+type plan struct {
+	images    []archive.Image
+	manifests map[digest.Digest][]byte // manifests and indexes, fetched while resolving
+	blobs     []image.Descriptor       // configs and layers to fetch, each once
+	origins   map[digest.Digest]origin
+	pulled    []Pulled
+}
+
+func newPlan() *plan {
+	return &plan{manifests: map[digest.Digest][]byte{}, origins: map[digest.Digest]origin{}}
+}
+
+// addBlob notes a blob to fetch, once.
+func (p *plan) addBlob(d image.Descriptor, o origin) {
+	if _, ok := p.origins[d.Digest]; ok {
+		return
+	}
+	p.origins[d.Digest] = o
+	if _, ok := p.manifests[d.Digest]; !ok {
+		p.blobs = append(p.blobs, d)
+	}
+}
+
+func (p *plan) addManifest(m *registry.Manifest, o origin) {
+	if _, ok := p.manifests[m.Descriptor.Digest]; !ok {
+		p.manifests[m.Descriptor.Digest] = m.Body
+	}
+	if _, ok := p.origins[m.Descriptor.Digest]; !ok {
+		p.origins[m.Descriptor.Digest] = o
+	}
+}
+
+// resolve fetches r's manifest and decides what of it to keep.
+func (p *plan) resolve(ctx context.Context, c Config, r ref.Reference) error {
+	src, err := c.Source(r.Registry())
+	if err != nil {
+		return err
+	}
+	o := origin{src: src, ref: r}
+	top, err := src.Manifest(ctx, r)
+	if err != nil {
+		return err
+	}
+	p.addManifest(top, o)
+	name, repoTag := r.String(), ""
+	if r.Digest() == "" {
+		repoTag = r.Familiar()
+	}
+	pulled := Pulled{Ref: r, Digest: top.Descriptor.Digest.String(), MediaType: top.Descriptor.MediaType}
+	switch {
+	case top.Parsed.Manifest != nil:
+		img := p.image(name, repoTag, top.Descriptor, top, o)
+		p.images = append(p.images, img)
+		pulled.Platforms = append(pulled.Platforms, "")
+	case c.AllPlatforms:
+		img := archive.Image{Name: name, RepoTag: repoTag, Root: top.Descriptor, Blobs: []image.Descriptor{top.Descriptor}}
+		var children []*registry.Manifest
+		if err := p.walkAll(ctx, o, top, 0, map[digest.Digest]bool{top.Descriptor.Digest: true}, &img, &children); err != nil {
+			return err
+		}
+		// manifest.json holds one image per tag: the host's, as docker load keeps.
+		if d, err := image.Select(top.Parsed.Index, image.Host()); err == nil {
+			for _, m := range children {
+				if m.Descriptor.Digest == d.Digest && m.Parsed.Manifest != nil {
+					md := m.Descriptor
+					img.Manifest, img.Config, img.Layers = &md, m.Parsed.Manifest.Config, m.Parsed.Manifest.Layers
+				}
+			}
+		}
+		for _, d := range top.Parsed.Index.Manifests {
+			if d.Platform != nil && !image.IsAttestation(d) {
+				pulled.Platforms = append(pulled.Platforms, image.FormatPlatform(*d.Platform))
+			}
+		}
+		p.images = append(p.images, img)
+	default:
+		platforms := c.Platforms
+		if len(platforms) == 0 {
+			platforms = []image.Platform{image.Host()}
+		}
+		for i, want := range platforms {
+			m, d, err := p.selectPlatform(ctx, o, top, want)
+			if err != nil {
+				return fmt.Errorf("resolving %s: %w", r, err)
+			}
+			tag := repoTag
+			if i > 0 {
+				tag = "" // docker load keeps one image per tag: the first platform asked for
+			}
+			img := p.image(name, tag, d, m, o)
+			if i > 0 {
+				img.Manifest = nil
+			}
+			p.images = append(p.images, img)
+			pulled.Platforms = append(pulled.Platforms, image.FormatPlatform(want))
+		}
+	}
+	p.pulled = append(p.pulled, pulled)
+	return nil
+}
+
+// image is the archive entry for one image manifest m, listed under root.
+func (p *plan) image(name, repoTag string, root image.Descriptor, m *registry.Manifest, o origin) archive.Image {
+	mf := m.Parsed.Manifest
+	md := m.Descriptor
+	img := archive.Image{Name: name, RepoTag: repoTag, Root: root, Manifest: &md, Config: mf.Config, Layers: mf.Layers}
+	img.Blobs = append(img.Blobs, md, mf.Config)
+	img.Blobs = append(img.Blobs, mf.Layers...)
+	p.addBlob(mf.Config, o)
+	for _, l := range mf.Layers {
+		p.addBlob(l, o)
+	}
+	return img
+}
+
+// selectPlatform walks from an index down to the image manifest for want.
+func (p *plan) selectPlatform(ctx context.Context, o origin, top *registry.Manifest, want image.Platform) (*registry.Manifest, image.Descriptor, error) {
+	m := top
+	seen := map[digest.Digest]bool{top.Descriptor.Digest: true}
+	var d image.Descriptor
+	for depth := 0; m.Parsed.Index != nil; depth++ {
+		if depth >= maxIndexDepth {
+			return nil, d, fmt.Errorf("indexes nested more than %d deep", maxIndexDepth)
+		}
+		var err error
+		if d, err = image.Select(m.Parsed.Index, want); err != nil {
+			return nil, d, err
+		}
+		if seen[d.Digest] {
+			return nil, d, fmt.Errorf("index %s refers back to itself", d.Digest)
+		}
+		seen[d.Digest] = true
+		if m, err = o.src.ManifestByDescriptor(ctx, o.ref, d); err != nil {
+			return nil, d, err
+		}
+		p.addManifest(m, o)
+	}
+	return m, d, nil
+}
+
+// walkAll fetches every child of an index, recursively, and notes every blob.
+func (p *plan) walkAll(ctx context.Context, o origin, idx *registry.Manifest, depth int, seen map[digest.Digest]bool, img *archive.Image, children *[]*registry.Manifest) error {
+	if depth >= maxIndexDepth {
+		return fmt.Errorf("resolving %s: indexes nested more than %d deep", o.ref, maxIndexDepth)
+	}
+	for _, d := range idx.Parsed.Index.Manifests {
+		if seen[d.Digest] {
+			continue
+		}
+		seen[d.Digest] = true
+		m, err := o.src.ManifestByDescriptor(ctx, o.ref, d)
+		if err != nil {
+			return err
+		}
+		p.addManifest(m, o)
+		*children = append(*children, m)
+		img.Blobs = append(img.Blobs, m.Descriptor)
+		if m.Parsed.Index != nil {
+			if err := p.walkAll(ctx, o, m, depth+1, seen, img, children); err != nil {
+				return err
+			}
+			continue
+		}
+		mf := m.Parsed.Manifest
+		img.Blobs = append(img.Blobs, mf.Config)
+		img.Blobs = append(img.Blobs, mf.Layers...)
+		p.addBlob(mf.Config, o)
+		for _, l := range mf.Layers {
+			p.addBlob(l, o)
+		}
+	}
+	return nil
+}
