@@ -15,6 +15,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/haul-dev/haul/image"
+	"github.com/haul-dev/haul/internal/flock"
 )
 
 // The files at the root of a layout.
@@ -360,7 +361,7 @@ func (l *Layout) UpdateIndex(ctx context.Context, fn func(*image.Index) error) e
 		return fmt.Errorf("locking layout %s: %w", l.dir, err)
 	}
 	defer lf.Close() // releases the lock
-	if err := lock(ctx, lf); err != nil {
+	if err := flock.Lock(ctx, lf); err != nil {
 		return fmt.Errorf("locking layout %s: %w", l.dir, err)
 	}
 	idx, err := l.ReadIndex()

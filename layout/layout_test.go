@@ -18,6 +18,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/haul-dev/haul/image"
+	"github.com/haul-dev/haul/internal/flock"
 )
 
 func desc(content string) image.Descriptor {
@@ -418,7 +419,7 @@ func TestUpdateIndexFails(t *testing.T) {
 					t.Fatal(err)
 				}
 				t.Cleanup(func() { lf.Close() })
-				if err := lock(t.Context(), lf); err != nil {
+				if err := flock.Lock(t.Context(), lf); err != nil {
 					t.Fatal(err)
 				}
 				ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/haul-dev/haul/image"
+	"github.com/haul-dev/haul/internal/flock"
 )
 
 // Fetcher returns the blob's bytes from offset on; v has already been fed bytes
@@ -91,7 +92,7 @@ func lockPartial(ctx context.Context, name string) (*os.File, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := lock(ctx, f); err != nil {
+		if err := flock.Lock(ctx, f); err != nil {
 			f.Close()
 			return nil, fmt.Errorf("waiting for the partial download %s: %w", name, err)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/haul-dev/haul/image"
+	"github.com/haul-dev/haul/internal/flock"
 )
 
 // Entry is a blob in the store, or a partial download of one.
@@ -109,7 +110,7 @@ func removePartial(name string, all bool, cutoff time.Time) (int64, bool, error)
 		return 0, false, err
 	}
 	defer f.Close()
-	if ok, err := tryLock(f); !ok || err != nil {
+	if ok, err := flock.TryLock(f); !ok || err != nil {
 		return 0, false, err // being downloaded
 	}
 	if !isNamed(f, name) {

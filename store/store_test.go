@@ -19,6 +19,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/haul-dev/haul/image"
+	"github.com/haul-dev/haul/internal/flock"
 )
 
 var errNet = errors.New("connection reset by fake peer")
@@ -345,7 +346,7 @@ func TestEnsureLockWaitEndsWithContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer holder.Close()
-	if err := lock(t.Context(), holder); err != nil {
+	if err := flock.Lock(t.Context(), holder); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
@@ -483,7 +484,7 @@ func TestListPrune(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer held.Close()
-	if err := lock(t.Context(), held); err != nil {
+	if err := flock.Lock(t.Context(), held); err != nil {
 		t.Fatal(err)
 	}
 	oldTemp := filepath.Join(dir, "blobs", "sha256", ".tmp-crashed")

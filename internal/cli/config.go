@@ -1,10 +1,6 @@
 package cli
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
-
 	"github.com/spf13/cobra"
 )
 
@@ -21,15 +17,7 @@ REF, verified against its digest. An index is resolved to --platform.`,
 	platform := platformFlag(c)
 	c.Flags().BoolVar(&raw, "raw", false, "print the bytes exactly as the registry sent them")
 	c.RunE = func(cmd *cobra.Command, args []string) error {
-		r, err := parseRef(args[0])
-		if err != nil {
-			return err
-		}
-		p, err := platform()
-		if err != nil {
-			return err
-		}
-		cl, err := e.client(r.Registry())
+		r, p, cl, err := e.target(args[0], platform)
 		if err != nil {
 			return err
 		}
@@ -41,13 +29,7 @@ REF, verified against its digest. An index is resolved to --platform.`,
 			_, err = e.Stdout.Write(img.ConfigBody)
 			return err
 		}
-		var out bytes.Buffer
-		if err := json.Indent(&out, img.ConfigBody, "", "  "); err != nil {
-			return fmt.Errorf("indenting config: %w", err)
-		}
-		out.WriteByte('\n')
-		_, err = e.Stdout.Write(out.Bytes())
-		return err
+		return e.printIndented(img.ConfigBody, "config")
 	}
 	return c
 }

@@ -22,15 +22,7 @@ manifest (this needs GETs).`,
 	}
 	platform := platformFlag(c)
 	c.RunE = func(cmd *cobra.Command, args []string) error {
-		r, err := parseRef(args[0])
-		if err != nil {
-			return err
-		}
-		p, err := platform()
-		if err != nil {
-			return err
-		}
-		cl, err := e.client(r.Registry())
+		r, p, cl, err := e.target(args[0], platform)
 		if err != nil {
 			return err
 		}

@@ -63,15 +63,7 @@ its creation time, entrypoint, command, environment and layers with sizes.`,
 	}
 	platform := platformFlag(c)
 	c.RunE = func(cmd *cobra.Command, args []string) error {
-		r, err := parseRef(args[0])
-		if err != nil {
-			return err
-		}
-		p, err := platform()
-		if err != nil {
-			return err
-		}
-		cl, err := e.client(r.Registry())
+		r, p, cl, err := e.target(args[0], platform)
 		if err != nil {
 			return err
 		}

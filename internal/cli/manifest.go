@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"bytes"
 	"encoding/json"
-	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -26,16 +24,8 @@ With --platform, an index is resolved to that platform's manifest.`,
 	platform := platformFlag(c)
 	c.Flags().BoolVar(&raw, "raw", false, "print the body exactly as the registry sent it")
 	c.RunE = func(cmd *cobra.Command, args []string) error {
-		r, err := parseRef(args[0])
-		if err != nil {
-			return err
-		}
 		resolve = cmd.Flags().Changed("platform")
-		p, err := platform()
-		if err != nil {
-			return err
-		}
-		cl, err := e.client(r.Registry())
+		r, p, cl, err := e.target(args[0], platform)
 		if err != nil {
 			return err
 		}
@@ -68,13 +58,7 @@ With --platform, an index is resolved to that platform's manifest.`,
 			_, err := e.Stdout.Write(body)
 			return err
 		}
-		var out bytes.Buffer
-		if err := json.Indent(&out, body, "", "  "); err != nil {
-			return fmt.Errorf("indenting manifest: %w", err)
-		}
-		out.WriteByte('\n')
-		_, err = e.Stdout.Write(out.Bytes())
-		return err
+		return e.printIndented(body, "manifest")
 	}
 	return c
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -247,6 +248,35 @@ func (e *env) client(registryName string) (*registry.Client, error) {
 		return nil, err
 	}
 	return registry.New(c)
+}
+
+// target parses a read command's REF and --platform, and makes the client for
+// the reference's registry.
+func (e *env) target(arg string, platform func() (image.Platform, error)) (ref.Reference, image.Platform, *registry.Client, error) {
+	r, err := parseRef(arg)
+	if err != nil {
+		return ref.Reference{}, image.Platform{}, nil, err
+	}
+	p, err := platform()
+	if err != nil {
+		return ref.Reference{}, image.Platform{}, nil, err
+	}
+	cl, err := e.client(r.Registry())
+	if err != nil {
+		return ref.Reference{}, image.Platform{}, nil, err
+	}
+	return r, p, cl, nil
+}
+
+// printIndented writes a JSON document indented, as a person reads it.
+func (e *env) printIndented(body []byte, what string) error {
+	var out bytes.Buffer
+	if err := json.Indent(&out, body, "", "  "); err != nil {
+		return fmt.Errorf("indenting %s: %w", what, err)
+	}
+	out.WriteByte('\n')
+	_, err := e.Stdout.Write(out.Bytes())
+	return err
 }
 
 // printJSON writes v as indented JSON to stdout.

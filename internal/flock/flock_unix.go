@@ -1,6 +1,9 @@
 //go:build unix
 
-package store
+// Package flock takes exclusive advisory locks on open files, waiting in a way
+// that a context can end. The store locks each partial download with it, and a
+// layout the writers of its index.json.
+package flock
 
 import (
 	"context"
@@ -11,21 +14,21 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// lockPoll is how often a busy lock is tried again. flock has no timeout and a
+// poll is how often a busy lock is tried again. flock has no timeout and a
 // blocking flock cannot be interrupted by ctx, so the wait polls LOCK_NB.
-const lockPoll = 20 * time.Millisecond
+const poll = 20 * time.Millisecond
 
-// lock takes an exclusive flock on f, waiting until it is free or ctx is done.
+// Lock takes an exclusive flock on f, waiting until it is free or ctx is done.
 // The lock belongs to f's open file description, so it also excludes other
 // goroutines of this process that opened the file themselves. Closing f, or
 // the death of the process, releases it.
-func lock(ctx context.Context, f *os.File) error {
+func Lock(ctx context.Context, f *os.File) error {
 	for {
-		ok, err := tryLock(f)
+		ok, err := TryLock(f)
 		if ok || err != nil {
 			return err
 		}
-		t := time.NewTimer(lockPoll)
+		t := time.NewTimer(poll)
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -35,8 +38,8 @@ func lock(ctx context.Context, f *os.File) error {
 	}
 }
 
-// tryLock takes an exclusive flock on f if no one holds one.
-func tryLock(f *os.File) (bool, error) {
+// TryLock takes an exclusive flock on f if no one holds one.
+func TryLock(f *os.File) (bool, error) {
 	for {
 		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 		switch {
