@@ -3,8 +3,8 @@
 # auth, a seeded multi-platform image, a private one) and run haul against it, so
 # a newcomer sees haul work with no internet and no Docker.
 set -euo pipefail
-haul=${1:-bin/haul}
-devreg=${2:-bin/haul-devregistry}
+haul=$(realpath "${1:-bin/haul}")
+devreg=$(realpath "${2:-bin/haul-devregistry}")
 port=${HAUL_DEMO_PORT:-5055}
 addr=127.0.0.1:$port
 work=$(mktemp -d)
@@ -35,4 +35,12 @@ password=$(sed -n 's/.*password \([^ )]*\).*/\1/p' "$work/registry.log" | head -
 printf '%s' "$password" | run "$haul" login "$addr" -u alice --password-stdin
 run "$haul" manifest "$addr/private/secret:1"
 run "$haul" logout "$addr"
+
+printf '\n# pull: a docker/OCI tar (docker load, podman load, skopeo), then an OCI layout from the cache\n'
+cd "$work"
+run "$haul" pull --cache-dir "$work/cache" "$addr/demo/hello:latest" -o hello.tar
+run "$haul" pull --cache-dir "$work/cache" --format oci "$addr/demo/hello:latest" --platform linux/arm64 -o hello-oci
+run tar -tvf hello.tar
+run cat hello-oci/index.json
+echo
 printf '\nThe demo ran against %s (log: the registry printed above its seeds).\n' "$addr"
