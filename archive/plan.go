@@ -176,10 +176,13 @@ func (b *builder) add(img *Image) error {
 		}
 	}
 	b.addIndexEntry(img)
-	if prev, ok := b.byName[img.Name]; ok && img.Name != "" && prev != img.Root.Digest {
+	// One name may stand for one image per platform (a pull of several
+	// platforms of an index), never for two images of one platform.
+	key := img.Name + "\x00" + platformKey(img.Root.Platform)
+	if prev, ok := b.byName[key]; ok && img.Name != "" && prev != img.Root.Digest {
 		return fmt.Errorf("name %s given to both %s and %s", img.Name, prev, img.Root.Digest)
 	}
-	b.byName[img.Name] = img.Root.Digest
+	b.byName[key] = img.Root.Digest
 
 	if img.Manifest == nil {
 		return nil
@@ -354,4 +357,11 @@ func (p *Plan) Blobs() []image.Descriptor { return slices.Clone(p.blobs) }
 func (p *Plan) Offset(d digest.Digest) (int64, bool) {
 	off, ok := p.offsets[d]
 	return off, ok
+}
+
+func platformKey(p *image.Platform) string {
+	if p == nil {
+		return ""
+	}
+	return image.FormatPlatform(image.Normalize(*p))
 }

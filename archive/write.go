@@ -151,52 +151,119 @@ func openBlob(src Source, d image.Descriptor) (*os.File, error) {
 	return f, nil
 }
 
-// WriteFile writes the tar to path. It creates a temporary file beside path,
-// sizes it, writes the skeleton, copies every blob from src to its offset with
-// copy_file_range (falling back to reads and writes across filesystems or
-// where the kernel lacks it), jobs blobs at a time (jobs <= 0: 4), syncs it and
-// renames it to path. On any error, ctx's end included, the temporary file is
+// WriteFile writes the tar to path: Create, every blob copied from src to its
+// offset with copy_file_range (falling back to reads and writes across
+// filesystems or where the kernel lacks it), jobs blobs at a time (jobs <= 0:
+// 4), then Commit. On any error, ctx's end included, the temporary file is
 // removed and path is left as it was.
 func (p *Plan) WriteFile(ctx context.Context, path string, src Source, jobs int) (err error) {
-	if path == "" {
-		return errors.New("write archive: no path")
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("write archive %s: %w", path, err)
-	}
 	if jobs <= 0 {
 		jobs = 4
+	}
+	o, err := p.Create(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			o.Abort()
+			err = fmt.Errorf("write archive %s: %w", path, err)
+		}
+	}()
+	if err := p.copyBlobs(ctx, o.f, src, jobs); err != nil {
+		return err
+	}
+	return o.Commit()
+}
+
+// Output is a tar being written under a temporary name beside its final path:
+// its skeleton is in place, and each blob's bytes go to the blob's offset, in
+// any order and concurrently. Commit renames it into place; Abort removes it.
+type Output struct {
+	p    *Plan
+	f    *os.File
+	tmp  string
+	path string
+}
+
+// Create makes the temporary file for path, sized, with every header and
+// small file written. The caller fills each blob's region (CopyBlob, or
+// WriterAt for bytes that arrive from elsewhere), then calls Commit or Abort.
+func (p *Plan) Create(ctx context.Context, path string) (_ *Output, err error) {
+	if path == "" {
+		return nil, errors.New("write archive: no path")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("write archive %s: %w", path, err)
 	}
 	dir, base := filepath.Split(path)
 	tmp := filepath.Join(dir, "."+base+"."+rand.Text()+".tmp")
 	// O_EXCL: a name never used before; 0o666 lets the umask decide, as os.Create does.
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
 	if err != nil {
-		return fmt.Errorf("write archive %s: %w", path, err)
+		return nil, fmt.Errorf("write archive %s: %w", path, err)
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-			err = fmt.Errorf("write archive %s: %w", path, err)
-		}
-	}()
+	o := &Output{p: p, f: f, tmp: tmp, path: path}
 	if err := f.Truncate(p.size); err != nil {
-		return err
+		o.Abort()
+		return nil, fmt.Errorf("write archive %s: %w", path, err)
 	}
 	if err := p.WriteSkeleton(f); err != nil {
-		return err
+		o.Abort()
+		return nil, fmt.Errorf("write archive %s: %w", path, err)
 	}
-	if err := p.copyBlobs(ctx, f, src, jobs); err != nil {
-		return err
+	return o, nil
+}
+
+// CopyBlob copies blob d from src into its region.
+func (o *Output) CopyBlob(ctx context.Context, d image.Descriptor, src Source) error {
+	return o.p.copyBlob(ctx, o.f, src, d)
+}
+
+// WriterAt returns a writer for blob d's region, which refuses to write past it.
+func (o *Output) WriterAt(d image.Descriptor) (io.Writer, error) {
+	off, ok := o.p.offsets[d.Digest]
+	if !ok {
+		return nil, fmt.Errorf("blob %s is not in the archive", d.Digest)
 	}
-	if err := f.Sync(); err != nil {
-		return err
+	return &regionWriter{w: io.NewOffsetWriter(o.f, off), left: d.Size}, nil
+}
+
+type regionWriter struct {
+	w    io.Writer
+	left int64
+}
+
+func (r *regionWriter) Write(b []byte) (int, error) {
+	if int64(len(b)) > r.left {
+		return 0, errors.New("write past the end of a blob's region")
 	}
-	if err := f.Close(); err != nil {
-		return err
+	n, err := r.w.Write(b)
+	r.left -= int64(n)
+	return n, err
+}
+
+// Commit syncs the file and renames it to its path.
+func (o *Output) Commit() error {
+	if err := o.f.Sync(); err != nil {
+		o.Abort()
+		return fmt.Errorf("write archive %s: %w", o.path, err)
 	}
-	return os.Rename(tmp, path)
+	if err := o.f.Close(); err != nil {
+		os.Remove(o.tmp)
+		return fmt.Errorf("write archive %s: %w", o.path, err)
+	}
+	if err := os.Rename(o.tmp, o.path); err != nil {
+		os.Remove(o.tmp)
+		return fmt.Errorf("write archive %s: %w", o.path, err)
+	}
+	return nil
+}
+
+// Abort removes the temporary file; nothing is left at the path.
+func (o *Output) Abort() {
+	o.f.Close()
+	os.Remove(o.tmp)
 }
 
 // copyBlobs copies every blob into f, jobs at a time; the first error stops the rest.

@@ -4,18 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/haul-dev/haul/archive"
 )
-
-// copyBufSize is the buffer of each blob copy: large enough that a 1 GiB blob
-// costs few syscalls, small enough that Jobs of them stay within the memory budget.
-const copyBufSize = 1 << 20
 
 // pullDirect writes a tar without a cache: its layout is known from the
 // descriptors before any byte arrives, so every blob streams from the network,
@@ -27,33 +21,25 @@ func pullDirect(ctx context.Context, c Config, p *plan, pr *progress, res *Resul
 		return err
 	}
 	count(plan.Blobs(), res)
-	dir, base := filepath.Split(c.Output)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".haul-*")
+	out, err := plan.Create(ctx, c.Output)
 	if err != nil {
-		return fmt.Errorf("writing %s: %w", c.Output, err)
+		return err
 	}
 	defer func() {
 		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
+			out.Abort()
 		}
 	}()
-	if err := f.Truncate(plan.Size()); err != nil {
-		return fmt.Errorf("writing %s: %w", c.Output, err)
-	}
-	if err := plan.WriteSkeleton(f); err != nil {
-		return fmt.Errorf("writing %s: %w", c.Output, err)
-	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.Jobs)
 	var mu sync.Mutex
 	for _, d := range plan.Blobs() {
-		off, _ := plan.Offset(d.Digest)
+		w, err := out.WriterAt(d)
+		if err != nil {
+			return err
+		}
 		if body, ok := p.manifests[d.Digest]; ok {
-			if _, err := f.WriteAt(body, off); err != nil {
+			if _, err := w.Write(body); err != nil {
 				return fmt.Errorf("writing %s: %w", c.Output, err)
 			}
 			continue
@@ -65,10 +51,10 @@ func pullDirect(ctx context.Context, c Config, p *plan, pr *progress, res *Resul
 				return err
 			}
 			defer rc.Close()
-			w := &progressWriter{w: io.NewOffsetWriter(f, off), emit: func(n int64) {
+			pw := &progressWriter{w: w, emit: func(n int64) {
 				pr.emit(Event{Kind: BlobBytes, Digest: d.Digest.String(), N: n})
 			}}
-			n, err := io.CopyBuffer(w, rc, make([]byte, copyBufSize))
+			n, err := io.Copy(pw, rc)
 			if err != nil {
 				return fmt.Errorf("pull %s: %w", p.origins[d.Digest].ref, err)
 			}
@@ -83,13 +69,7 @@ func pullDirect(ctx context.Context, c Config, p *plan, pr *progress, res *Resul
 		return err
 	}
 	pr.emit(Event{Kind: Writing})
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", c.Output, err)
-	}
-	if err := os.Rename(f.Name(), c.Output); err != nil {
-		return fmt.Errorf("writing %s: %w", c.Output, err)
-	}
-	return nil
+	return out.Commit()
 }
 
 // progressWriter reports each write's size.

@@ -67,6 +67,12 @@ func Pull(ctx context.Context, refs []ref.Reference, c Config) (*Result, error) 
 		err = pullDirect(ctx, c, p, pr, res)
 	default:
 		st := c.Store
+		if c.Format == OCI {
+			// The layout and the temporary store beside it need the parent.
+			if err := os.MkdirAll(filepath.Dir(c.Output), 0o755); err != nil {
+				return nil, fmt.Errorf("pull: %w", err)
+			}
+		}
 		if st == nil {
 			dir, derr := os.MkdirTemp(outputDir(c.Output), ".haul-nocache-*")
 			if derr != nil {
@@ -101,12 +107,41 @@ func (p *plan) fetcher(d image.Descriptor) store.Fetcher {
 	}
 }
 
-// pullCached fills the store, then writes the output from it.
-func pullCached(ctx context.Context, c Config, st *store.Store, p *plan, pr *progress, res *Result) error {
+// pullCached fills the store and writes the output from it. A tar is created
+// before the first blob arrives, and each blob is copied into it (in the
+// kernel) as soon as it is verified, while the others still download.
+func pullCached(ctx context.Context, c Config, st *store.Store, p *plan, pr *progress, res *Result) (err error) {
 	for dg, body := range p.manifests {
 		d := image.Descriptor{Digest: dg, Size: int64(len(body))}
 		if err := st.Put(ctx, d, body); err != nil {
 			return fmt.Errorf("storing manifest %s: %w", dg, err)
+		}
+	}
+	src := storeSource{st}
+	var out *archive.Output
+	var plan *archive.Plan
+	if c.Format != OCI {
+		if plan, err = archive.NewPlan(archive.Format(c.Format), p.images); err != nil {
+			return err
+		}
+		count(plan.Blobs(), res)
+		if c.Output != "-" {
+			if out, err = plan.Create(ctx, c.Output); err != nil {
+				return err
+			}
+			defer func() {
+				if err != nil {
+					out.Abort()
+				}
+			}()
+			for dg, body := range p.manifests {
+				d := image.Descriptor{Digest: dg, Size: int64(len(body))}
+				if _, ok := plan.Offset(dg); ok {
+					if err := out.CopyBlob(ctx, d, src); err != nil {
+						return err
+					}
+				}
+			}
 		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
@@ -125,6 +160,11 @@ func pullCached(ctx context.Context, c Config, st *store.Store, p *plan, pr *pro
 			res.Fetched += r.Fetched
 			res.Cached += r.Cached
 			mu.Unlock()
+			if out != nil {
+				if err := out.CopyBlob(gctx, d, src); err != nil {
+					return err
+				}
+			}
 			pr.emit(Event{Kind: BlobDone, Digest: d.Digest.String(), Size: d.Size, Cached: r.Cached})
 			return nil
 		})
@@ -133,20 +173,14 @@ func pullCached(ctx context.Context, c Config, st *store.Store, p *plan, pr *pro
 		return err
 	}
 	pr.emit(Event{Kind: Writing})
-	src := storeSource{st}
-	if c.Format == OCI {
+	switch {
+	case c.Format == OCI:
 		return writeLayout(ctx, c, p, st, res)
+	case out != nil:
+		return out.Commit()
 	}
-	plan, err := archive.NewPlan(archive.Format(c.Format), p.images)
-	if err != nil {
-		return err
-	}
-	count(plan.Blobs(), res)
-	if c.Output == "-" {
-		_, err := plan.WriteTo(ctx, c.Stdout, src)
-		return err
-	}
-	return plan.WriteFile(ctx, c.Output, src, c.Jobs)
+	_, err = plan.WriteTo(ctx, c.Stdout, src)
+	return err
 }
 
 func count(blobs []image.Descriptor, res *Result) {
