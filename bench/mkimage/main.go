@@ -1,0 +1,376 @@
+// Command mkimage pushes the pull benchmark's deterministic synthetic images to
+// a plain-HTTP registry, with nothing but net/http: layers are generated from a
+// seeded ChaCha8 stream and uploaded as they are made (a streamed PATCH, then a
+// PUT with the digest), so no layer ever touches this machine's disk.
+//
+//	go run ./bench/mkimage -registry 127.0.0.1:5000 -blobs blobs.txt
+//
+// Images (every byte a function of the seed):
+//
+//	bench/big:1     docker schema2, one uncompressed layer
+//	                (application/vnd.docker.image.rootfs.diff.tar): a tar
+//	                holding one 1 GiB file of random bytes (-big-mib)
+//	bench/many:1    docker schema2, 40 uncompressed layers (-many-layers), each
+//	                a tar holding one 10 MiB random file (-many-mib)
+//	bench/tiny:1    docker schema2, one gzip layer holding a 4 KiB file
+//	bench/multi:1   OCI index: linux/amd64 + linux/arm64, each an OCI manifest
+//	                with one small gzip layer
+//
+// -blobs FILE gets one line per blob of each image's linux/amd64 manifest
+// ("REPO DIGEST SIZE", config first), for the curl limits in pull.sh.
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+const (
+	mtDockerManifest = "application/vnd.docker.distribution.manifest.v2+json"
+	mtDockerConfig   = "application/vnd.docker.container.image.v1+json"
+	mtDockerLayer    = "application/vnd.docker.image.rootfs.diff.tar"
+	mtDockerLayerGz  = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+	mtOCIIndex       = "application/vnd.oci.image.index.v1+json"
+	mtOCIManifest    = "application/vnd.oci.image.manifest.v1+json"
+	mtOCIConfig      = "application/vnd.oci.image.config.v1+json"
+	mtOCILayerGz     = "application/vnd.oci.image.layer.v1.tar+gzip"
+)
+
+var (
+	registry = flag.String("registry", "", "registry host:port (plain HTTP)")
+	blobsOut = flag.String("blobs", "", "write REPO DIGEST SIZE lines here")
+	bigMiB   = flag.Int("big-mib", 1024, "size of bench/big's one file, MiB")
+	manyN    = flag.Int("many-layers", 40, "layers of bench/many")
+	manyMiB  = flag.Int("many-mib", 10, "size of each bench/many layer's file, MiB")
+	only     = flag.String("only", "big,many,tiny,multi", "comma list of images to push")
+	client   = &http.Client{Timeout: 10 * time.Minute}
+	blobList strings.Builder
+)
+
+type desc struct {
+	MediaType string    `json:"mediaType"`
+	Digest    string    `json:"digest"`
+	Size      int64     `json:"size"`
+	Platform  *platform `json:"platform,omitempty"`
+}
+
+type platform struct {
+	Architecture string `json:"architecture"`
+	OS           string `json:"os"`
+}
+
+type manifest struct {
+	SchemaVersion int    `json:"schemaVersion"`
+	MediaType     string `json:"mediaType"`
+	Config        desc   `json:"config"`
+	Layers        []desc `json:"layers"`
+}
+
+type index struct {
+	SchemaVersion int    `json:"schemaVersion"`
+	MediaType     string `json:"mediaType"`
+	Manifests     []desc `json:"manifests"`
+}
+
+var epoch = time.Unix(1700000000, 0).UTC()
+
+// tarOneFile writes a tar with one regular file of size bytes read from src.
+func tarOneFile(w io.Writer, name string, size int64, src io.Reader) error {
+	tw := tar.NewWriter(w)
+	if err := tw.WriteHeader(&tar.Header{
+		Typeflag: tar.TypeReg, Name: name, Size: size, Mode: 0o644,
+		ModTime: epoch, Format: tar.FormatPAX,
+	}); err != nil {
+		return err
+	}
+	if _, err := io.CopyN(tw, src, size); err != nil {
+		return err
+	}
+	return tw.Close()
+}
+
+func seeded(seed uint64) io.Reader {
+	var s [32]byte
+	copy(s[:], fmt.Sprintf("haul-bench-%020d", seed))
+	return rand.NewChaCha8(s)
+}
+
+// pushStream uploads what gen writes as one blob, hashing as it goes, and
+// returns its digest and size.
+func pushStream(repo string, gen func(io.Writer) error) (string, int64, error) {
+	loc, err := startUpload(repo)
+	if err != nil {
+		return "", 0, err
+	}
+	pr, pw := io.Pipe()
+	h := sha256.New()
+	var n int64
+	go func() {
+		cw := &countWriter{w: io.MultiWriter(pw, h), n: &n}
+		pw.CloseWithError(gen(cw))
+	}()
+	req, _ := http.NewRequest(http.MethodPatch, loc, pr)
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", 0, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		return "", 0, fmt.Errorf("PATCH %s: %s", repo, resp.Status)
+	}
+	loc, err = resolve(loc, resp.Header.Get("Location"))
+	if err != nil {
+		return "", 0, err
+	}
+	dgst := "sha256:" + hex.EncodeToString(h.Sum(nil))
+	return dgst, n, finishUpload(loc, dgst, nil)
+}
+
+type countWriter struct {
+	w io.Writer
+	n *int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	*c.n += int64(n)
+	return n, err
+}
+
+func pushBytes(repo string, b []byte) (string, error) {
+	sum := sha256.Sum256(b)
+	dgst := "sha256:" + hex.EncodeToString(sum[:])
+	loc, err := startUpload(repo)
+	if err != nil {
+		return "", err
+	}
+	return dgst, finishUpload(loc, dgst, b)
+}
+
+func startUpload(repo string) (string, error) {
+	base := "http://" + *registry + "/v2/" + repo + "/blobs/uploads/"
+	resp, err := client.Post(base, "", nil)
+	if err != nil {
+		return "", err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		return "", fmt.Errorf("POST %s: %s", base, resp.Status)
+	}
+	return resolve(base, resp.Header.Get("Location"))
+}
+
+func finishUpload(loc, dgst string, body []byte) error {
+	u, err := url.Parse(loc)
+	if err != nil {
+		return err
+	}
+	q := u.Query()
+	q.Set("digest", dgst)
+	u.RawQuery = q.Encode()
+	req, _ := http.NewRequest(http.MethodPut, u.String(), bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	msg, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		return fmt.Errorf("PUT blob %s: %s %s", dgst, resp.Status, msg)
+	}
+	return nil
+}
+
+func resolve(base, loc string) (string, error) {
+	b, err := url.Parse(base)
+	if err != nil {
+		return "", err
+	}
+	l, err := url.Parse(loc)
+	if err != nil {
+		return "", err
+	}
+	return b.ResolveReference(l).String(), nil
+}
+
+func putManifest(repo, tag, mt string, v any) (desc, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return desc{}, err
+	}
+	u := "http://" + *registry + "/v2/" + repo + "/manifests/" + tag
+	req, _ := http.NewRequest(http.MethodPut, u, bytes.NewReader(b))
+	req.Header.Set("Content-Type", mt)
+	resp, err := client.Do(req)
+	if err != nil {
+		return desc{}, err
+	}
+	msg, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		return desc{}, fmt.Errorf("PUT %s: %s %s", u, resp.Status, msg)
+	}
+	sum := sha256.Sum256(b)
+	return desc{MediaType: mt, Digest: "sha256:" + hex.EncodeToString(sum[:]), Size: int64(len(b))}, nil
+}
+
+func configJSON(arch string, diffIDs []string) []byte {
+	b, _ := json.Marshal(map[string]any{
+		"architecture": arch,
+		"os":           "linux",
+		"created":      epoch.Format(time.RFC3339),
+		"config":       map[string]any{"Cmd": []string{"/bin/true"}},
+		"rootfs":       map[string]any{"type": "layers", "diff_ids": diffIDs},
+	})
+	return b
+}
+
+// rawImage pushes a docker schema2 image of uncompressed single-file layers.
+func rawImage(repo string, seeds []uint64, size int64) error {
+	var layers []desc
+	var diffs []string
+	for i, seed := range seeds {
+		name := fmt.Sprintf("data/layer-%02d.bin", i)
+		d, n, err := pushStream(repo, func(w io.Writer) error { return tarOneFile(w, name, size, seeded(seed)) })
+		if err != nil {
+			return err
+		}
+		layers = append(layers, desc{MediaType: mtDockerLayer, Digest: d, Size: n})
+		diffs = append(diffs, d)
+	}
+	return finishImage(repo, "amd64", mtDockerManifest, mtDockerConfig, layers, diffs, true)
+}
+
+func finishImage(repo, arch, mt, cmt string, layers []desc, diffs []string, tag bool) error {
+	_, err := finishImageDesc(repo, arch, mt, cmt, layers, diffs, tag)
+	return err
+}
+
+func finishImageDesc(repo, arch, mt, cmt string, layers []desc, diffs []string, tag bool) (desc, error) {
+	cfg := configJSON(arch, diffs)
+	cd, err := pushBytes(repo, cfg)
+	if err != nil {
+		return desc{}, err
+	}
+	m := manifest{SchemaVersion: 2, MediaType: mt, Config: desc{MediaType: cmt, Digest: cd, Size: int64(len(cfg))}, Layers: layers}
+	ref := "1"
+	if !tag {
+		b, _ := json.Marshal(m)
+		sum := sha256.Sum256(b)
+		ref = "sha256:" + hex.EncodeToString(sum[:])
+	}
+	md, err := putManifest(repo, ref, mt, m)
+	if err != nil {
+		return desc{}, err
+	}
+	if arch == "amd64" {
+		fmt.Fprintf(&blobList, "%s %s %d\n", repo, cd, len(cfg))
+		for _, l := range layers {
+			fmt.Fprintf(&blobList, "%s %s %d\n", repo, l.Digest, l.Size)
+		}
+	}
+	return md, nil
+}
+
+// gzLayer pushes a small gzip layer and returns it with its diff ID.
+func gzLayer(repo, mt string, seed uint64, size int64) (desc, string, error) {
+	var tb bytes.Buffer
+	if err := tarOneFile(&tb, "data/small.bin", size, seeded(seed)); err != nil {
+		return desc{}, "", err
+	}
+	diff := sha256.Sum256(tb.Bytes())
+	var gb bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gb, gzip.BestSpeed)
+	zw.Write(tb.Bytes())
+	zw.Close()
+	d, err := pushBytes(repo, gb.Bytes())
+	if err != nil {
+		return desc{}, "", err
+	}
+	return desc{MediaType: mt, Digest: d, Size: int64(gb.Len())}, "sha256:" + hex.EncodeToString(diff[:]), nil
+}
+
+func run() error {
+	want := map[string]bool{}
+	for _, s := range strings.Split(*only, ",") {
+		want[s] = true
+	}
+	t0 := time.Now()
+	if want["big"] {
+		if err := rawImage("bench/big", []uint64{1}, int64(*bigMiB)<<20); err != nil {
+			return fmt.Errorf("bench/big: %w", err)
+		}
+		fmt.Fprintf(os.Stderr, "mkimage: bench/big:1 pushed (%s)\n", time.Since(t0).Round(time.Millisecond))
+	}
+	if want["many"] {
+		var seeds []uint64
+		for i := 0; i < *manyN; i++ {
+			seeds = append(seeds, uint64(100+i))
+		}
+		if err := rawImage("bench/many", seeds, int64(*manyMiB)<<20); err != nil {
+			return fmt.Errorf("bench/many: %w", err)
+		}
+		fmt.Fprintf(os.Stderr, "mkimage: bench/many:1 pushed (%s)\n", time.Since(t0).Round(time.Millisecond))
+	}
+	if want["tiny"] {
+		l, diff, err := gzLayer("bench/tiny", mtDockerLayerGz, 7, 4096)
+		if err == nil {
+			err = finishImage("bench/tiny", "amd64", mtDockerManifest, mtDockerConfig, []desc{l}, []string{diff}, true)
+		}
+		if err != nil {
+			return fmt.Errorf("bench/tiny: %w", err)
+		}
+	}
+	if want["multi"] {
+		idx := index{SchemaVersion: 2, MediaType: mtOCIIndex}
+		for i, arch := range []string{"amd64", "arm64"} {
+			l, diff, err := gzLayer("bench/multi", mtOCILayerGz, uint64(50+i), 64<<10)
+			if err != nil {
+				return fmt.Errorf("bench/multi: %w", err)
+			}
+			md, err := finishImageDesc("bench/multi", arch, mtOCIManifest, mtOCIConfig, []desc{l}, []string{diff}, false)
+			if err != nil {
+				return fmt.Errorf("bench/multi: %w", err)
+			}
+			md.Platform = &platform{Architecture: arch, OS: "linux"}
+			idx.Manifests = append(idx.Manifests, md)
+		}
+		if _, err := putManifest("bench/multi", "1", mtOCIIndex, idx); err != nil {
+			return fmt.Errorf("bench/multi: %w", err)
+		}
+	}
+	fmt.Fprintf(os.Stderr, "mkimage: all pushed (%s)\n", time.Since(t0).Round(time.Millisecond))
+	if *blobsOut != "" {
+		return os.WriteFile(*blobsOut, []byte(blobList.String()), 0o644)
+	}
+	return nil
+}
+
+func main() {
+	flag.Parse()
+	if *registry == "" {
+		fmt.Fprintln(os.Stderr, "mkimage: -registry is required")
+		os.Exit(2)
+	}
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "mkimage:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,418 @@
+#!/usr/bin/env bash
+# Pull benchmark: haul against crane, regctl and skopeo, and against curl (the
+# limits), on a local Debian docker-registry holding deterministic synthetic
+# images. See bench/README.md for what it measures and its knobs.
+#
+# Writes bench/results/<date>.md (and <date>-raw.tsv beside it) and prints the
+# table. Never run in CI.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ROUNDS=${ROUNDS:-5}
+IMAGES=${IMAGES:-big many tiny multi}
+ALL_TOOLS="haul-tar haul-tar-nocache haul-oci haul-oci-repull crane-tar crane-oci regctl-tar skopeo-tar skopeo-oci curl-null curl-file"
+TOOLS=${TOOLS:-$ALL_TOOLS}
+BIG_MIB=${BIG_MIB:-1024}
+MANY_LAYERS=${MANY_LAYERS:-40}
+MANY_MIB=${MANY_MIB:-10}
+HAUL_JOBS=${HAUL_JOBS:-}
+BENCH_TOOLS=${HAUL_BENCH_TOOLS:-$HOME/.cache/haul-bench/bin}
+CRANE_VERSION=v0.22.1
+REGCTL_VERSION=v0.11.7
+DATE=$(date +%F)
+OUT=${OUT:-$ROOT/bench/results/$DATE.md}
+RAW=${OUT%.md}-raw.tsv
+REPULL_TARGET_MS=${REPULL_TARGET_MS:-25}
+T_START=$SECONDS
+
+die() { echo "bench: error: $*" >&2; exit 1; }
+note() { echo "# $*" >&2; }
+
+# ---------------------------------------------------------------- prerequisites
+for c in go docker-registry curl xargs sha256sum; do
+	command -v "$c" >/dev/null 2>&1 || die "'$c' is not installed"
+done
+if [[ ! -x /usr/bin/time ]]; then
+	note "installing GNU time (apt-get install -y time)"
+	apt-get install -y time >/dev/null || die "GNU time is needed at /usr/bin/time"
+fi
+mkdir -p "$BENCH_TOOLS"
+install_go_tool() { # NAME MODULE VERSION CHECK
+	local name=$1 mod=$2 ver=$3
+	if [[ -x $BENCH_TOOLS/$name && -f $BENCH_TOOLS/$name.version && $(cat "$BENCH_TOOLS/$name.version") == "$ver" ]]; then
+		return
+	fi
+	note "installing $name $ver into $BENCH_TOOLS"
+	(cd /tmp && GOBIN=$BENCH_TOOLS GOFLAGS=-buildvcs=false go install "$mod@$ver") || die "go install $mod@$ver failed"
+	echo "$ver" >"$BENCH_TOOLS/$name.version"
+}
+install_go_tool crane github.com/google/go-containerregistry/cmd/crane "$CRANE_VERSION"
+install_go_tool regctl github.com/regclient/regclient/cmd/regctl "$REGCTL_VERSION"
+CRANE=$BENCH_TOOLS/crane
+REGCTL=$BENCH_TOOLS/regctl
+SKOPEO=$(command -v skopeo || true)
+if [[ -z $SKOPEO ]]; then
+	note "skopeo is not installed (apt-get install skopeo): its rows are skipped"
+	TOOLS=$(tr ' ' '\n' <<<"$TOOLS" | grep -v '^skopeo' | tr '\n' ' ')
+fi
+
+# ---------------------------------------------------------------- work dir
+WORK=$(mktemp -d "${HAUL_BENCH_TMP:-${TMPDIR:-/tmp}}/haul-bench.XXXXXX")
+REG_PID=
+cleanup() {
+	local rc=$?
+	if [[ -n $REG_PID ]]; then
+		kill "$REG_PID" 2>/dev/null || true
+		wait "$REG_PID" 2>/dev/null || true
+	fi
+	if [[ ${KEEP:-} == 1 ]]; then
+		note "work directory kept: $WORK"
+	else
+		rm -rf "$WORK"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------- haul, mkimage
+if [[ -n ${HAUL:-} ]]; then
+	[[ -x $HAUL ]] || die "HAUL=$HAUL is not executable"
+else
+	note "building haul (make build)"
+	make -s -C "$ROOT" build BIN="$WORK/bin" >/dev/null || die "make build failed"
+	HAUL=$WORK/bin/haul
+fi
+(cd "$ROOT" && go build -o "$WORK/bin/mkimage" ./bench/mkimage) || die "building bench/mkimage failed"
+HAUL_VERSION=$("$HAUL" --version 2>/dev/null | awk '{print $NF}')
+GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- . ':!bench' 2>/dev/null || echo ', tree dirty')
+
+# ---------------------------------------------------------------- registry
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+start_registry() {
+	local try port code deadline
+	mkdir -p "$WORK/registry/data"
+	for try in 1 2 3 4 5; do
+		port=$((20000 + RANDOM % 20001))
+		port_in_use "$port" && continue
+		cat >"$WORK/registry/config.yml" <<-EOF
+			version: 0.1
+			log:
+			  level: error
+			storage:
+			  filesystem:
+			    rootdirectory: $WORK/registry/data
+			http:
+			  addr: 127.0.0.1:$port
+			  secret: bench-$RANDOM$RANDOM
+		EOF
+		# The access log (on stdout) counts blob requests per run.
+		docker-registry serve "$WORK/registry/config.yml" >"$WORK/registry/access.log" 2>"$WORK/registry/error.log" &
+		REG_PID=$!
+		deadline=$((SECONDS + 10))
+		while ((SECONDS < deadline)); do
+			kill -0 "$REG_PID" 2>/dev/null || break
+			code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$port/v2/" || true)
+			if [[ $code == 200 ]]; then
+				REG=127.0.0.1:$port
+				return 0
+			fi
+			sleep 0.1
+		done
+		kill "$REG_PID" 2>/dev/null || true
+		wait "$REG_PID" 2>/dev/null || true
+		REG_PID=
+	done
+	die "could not start docker-registry: $(cat "$WORK/registry/error.log")"
+}
+start_registry
+note "docker-registry (pid $REG_PID) on $REG"
+
+note "pushing images (big: 1 x ${BIG_MIB} MiB, many: ${MANY_LAYERS} x ${MANY_MIB} MiB, tiny, multi)"
+only=$(tr ' ' ',' <<<"$IMAGES")
+"$WORK/bin/mkimage" -registry "$REG" -blobs "$WORK/blobs.txt" -only "$only" \
+	-big-mib "$BIG_MIB" -many-layers "$MANY_LAYERS" -many-mib "$MANY_MIB" || die "mkimage failed"
+
+# payload IMAGE: bytes of the blobs of the image's linux/amd64 manifest
+payload() { awk -v r="bench/$1" '$1 == r { s += $3 } END { printf "%d", s }' "$WORK/blobs.txt"; }
+
+# Warm the page cache with the registry's blobs (and every tool's binary).
+note "warming the page cache"
+find "$WORK/registry/data" -type f -exec cat {} + >/dev/null
+cat "$HAUL" "$CRANE" "$REGCTL" ${SKOPEO:+"$SKOPEO"} >/dev/null
+
+# ---------------------------------------------------------------- peers' config
+REGCTL_HOME=$WORK/regctl-home
+mkdir -p "$REGCTL_HOME" "$WORK/crane-docker"
+HOME=$REGCTL_HOME "$REGCTL" registry set --tls disabled "$REG" >/dev/null || die "regctl registry set failed"
+
+# ---------------------------------------------------------------- one timed run
+RUN=$WORK/run
+LOG_LINES=0
+log_mark() { LOG_LINES=$(wc -l <"$WORK/registry/access.log"); }
+blob_requests() { # since the last log_mark: GET and HEAD of /blobs/
+	tail -n "+$((LOG_LINES + 1))" "$WORK/registry/access.log" | grep -c '"\(GET\|HEAD\) /v2/[^ ]*/blobs/sha256:' || true
+}
+
+# set_cmd TOOL IMAGE: CMD is the command line to time.
+set_cmd() {
+	local tool=$1 img=$2 ref=$REG/bench/$2:1 jobs=() plat=() craneplat=() regplat=() skoplat=()
+	[[ -n $HAUL_JOBS ]] && jobs=(--jobs "$HAUL_JOBS")
+	if [[ $img == multi ]]; then
+		plat=(--platform linux/amd64)
+		craneplat=(--platform linux/amd64)
+		regplat=(--platform linux/amd64)
+		skoplat=(--override-os linux --override-arch amd64)
+	fi
+	case $tool in
+	haul-tar) CMD=("$HAUL" pull -q "${jobs[@]}" "${plat[@]}" --cache-dir "$RUN/cache" -o "$RUN/out.tar" "$ref") ;;
+	haul-tar-nocache) CMD=("$HAUL" pull -q "${jobs[@]}" "${plat[@]}" --no-cache -o "$RUN/out.tar" "$ref") ;;
+	haul-oci) CMD=("$HAUL" pull -q "${jobs[@]}" "${plat[@]}" --format oci --cache-dir "$RUN/cache" -o "$RUN/out" "$ref") ;;
+	haul-oci-repull) CMD=("$HAUL" pull -q "${jobs[@]}" "${plat[@]}" --format oci --cache-dir "$WORK/repull-$img/cache" -o "$WORK/repull-$img/layout" "$ref") ;;
+	crane-tar) CMD=(env DOCKER_CONFIG="$WORK/crane-docker" "$CRANE" pull --insecure "${craneplat[@]}" "$ref" "$RUN/out.tar") ;;
+	crane-oci) CMD=(env DOCKER_CONFIG="$WORK/crane-docker" "$CRANE" pull --insecure "${craneplat[@]}" --format=oci "$ref" "$RUN/out") ;;
+	regctl-tar) CMD=(env HOME="$REGCTL_HOME" "$REGCTL" image export "${regplat[@]}" "$ref" "$RUN/out.tar") ;;
+	skopeo-tar) CMD=(env HOME="$RUN/home" TMPDIR="$RUN/tmp" "$SKOPEO" copy -q "${skoplat[@]}" --src-tls-verify=false "docker://$ref" "docker-archive:$RUN/out.tar") ;;
+	skopeo-oci) CMD=(env HOME="$RUN/home" TMPDIR="$RUN/tmp" "$SKOPEO" copy -q "${skoplat[@]}" --src-tls-verify=false "docker://$ref" "oci:$RUN/out") ;;
+	# The limits: the image's blobs (config and layers, not the manifest),
+	# one after another for big, 8 at once otherwise.
+	curl-null | curl-file)
+		local par=8
+		[[ $img == big ]] && par=1
+		if [[ $tool == curl-null ]]; then
+			CMD=(xargs -a "$WORK/urls-$img.txt" -P "$par" -n 1 curl -sf -o /dev/null)
+		else
+			CMD=(xargs -a "$WORK/pairs-$img.txt" -P "$par" -n 2 curl -sf -o)
+		fi
+		;;
+	*) die "unknown tool $tool" ;;
+	esac
+}
+
+# run_one ROUND IMAGE TOOL: appends a line to RAW.
+run_one() {
+	local round=$1 img=$2 tool=$3 t0 t1 rc wall e u s m reqs
+	rm -rf "$RUN"
+	mkdir -p "$RUN/home" "$RUN/tmp" "$RUN/blobs"
+	set_cmd "$tool" "$img"
+	log_mark
+	t0=$EPOCHREALTIME
+	rc=0
+	/usr/bin/time -f '%e %U %S %M' -o "$WORK/time.txt" "${CMD[@]}" >"$WORK/stdout.txt" 2>"$WORK/stderr.txt" || rc=$?
+	t1=$EPOCHREALTIME
+	if [[ $rc == 0 && $tool != curl-* && $tool != haul-oci-repull && ! -e $RUN/out.tar && ! -e $RUN/out ]]; then
+		rc=99
+		echo "no output was written" >>"$WORK/stderr.txt"
+	fi
+	rm -rf "$RUN"
+	sync
+	reqs=$(blob_requests)
+	wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')
+	read -r e u s m < <(grep -v '^Command' "$WORK/time.txt" | tail -n1)
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$img" "$tool" "$round" "$rc" "$wall" "$u" "$s" "$m" "$reqs" >>"$RAW"
+	if [[ $rc != 0 ]]; then
+		note "FAILED (rc $rc): round $round $img $tool: ${CMD[*]}"
+		sed 's/^/#   /' "$WORK/stderr.txt" | tail -n 5 >&2
+	fi
+}
+
+# ---------------------------------------------------------------- prepare
+mkdir -p "$(dirname "$OUT")"
+printf 'image\ttool\tround\trc\twall_s\tuser_s\tsys_s\tmaxrss_kb\tblob_reqs\n' >"$RAW"
+for img in $IMAGES; do
+	awk -v r="bench/$img" '$1 == r' "$WORK/blobs.txt" >"$WORK/blobs-$img.txt"
+	awk -v reg="$REG" '{ print "http://" reg "/v2/" $1 "/blobs/" $2 }' "$WORK/blobs-$img.txt" >"$WORK/urls-$img.txt"
+	awk -v reg="$REG" -v run="$RUN" '{ d = $2; sub(/^sha256:/, "", d); print run "/blobs/" d, "http://" reg "/v2/" $1 "/blobs/" $2 }' "$WORK/blobs-$img.txt" >"$WORK/pairs-$img.txt"
+	if grep -qw haul-oci-repull <<<"$TOOLS"; then
+		# The re-pull's starting point: a warm cache and a layout holding the image.
+		mkdir -p "$WORK/repull-$img"
+		set_cmd haul-oci-repull "$img"
+		"${CMD[@]}" >/dev/null 2>"$WORK/stderr.txt" || die "preparing the re-pull of $img: $(cat "$WORK/stderr.txt")"
+	fi
+done
+# One untimed pull of tiny by every tool: first-run costs (config files,
+# binaries into memory) stay out of the numbers.
+if grep -qw tiny <<<"$IMAGES"; then
+	note "warm-up round (tiny, untimed)"
+	for tool in $TOOLS; do
+		set_cmd "$tool" tiny
+		rm -rf "$RUN"
+		mkdir -p "$RUN/home" "$RUN/tmp" "$RUN/blobs"
+		"${CMD[@]}" >/dev/null 2>&1 || note "warm-up of $tool failed"
+		rm -rf "$RUN"
+	done
+fi
+
+# ---------------------------------------------------------------- the rounds
+# Other load on the machine skews every number: measure it. busy_cpu prints the
+# machine's busy CPU seconds so far, reg_cpu the registry's.
+busy_cpu() { awk '/^cpu / { printf "%.2f", ($2 + $3 + $4 + $7 + $8 + $9) / 100 }' /proc/stat; }
+reg_cpu() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$REG_PID/stat"; }
+b0=$(busy_cpu)
+sleep 2
+IDLE_BEFORE=$(awk -v a="$b0" -v b="$(busy_cpu)" 'BEGIN { printf "%.2f", (b - a) / 2 }')
+if awk -v l="$IDLE_BEFORE" 'BEGIN { exit !(l > 0.2) }'; then
+	note "warning: $IDLE_BEFORE cores busy before the rounds: something else is running, numbers will be noisy"
+fi
+BUSY0=$(busy_cpu) REG0=$(reg_cpu) WALL0=$EPOCHREALTIME
+read -r -a TOOL_ARR <<<"$TOOLS"
+NT=${#TOOL_ARR[@]}
+for ((round = 1; round <= ROUNDS; round++)); do
+	note "round $round/$ROUNDS ($((SECONDS - T_START)) s so far)"
+	for img in $IMAGES; do
+		for ((k = 0; k < NT; k++)); do
+			run_one "$round" "$img" "${TOOL_ARR[$(((k + round - 1) % NT))]}"
+		done
+	done
+done
+BUSY1=$(busy_cpu) REG1=$(reg_cpu) WALL1=$EPOCHREALTIME
+RUNS_CPU=$(awk -F'\t' 'NR > 1 { s += $6 + $7 } END { printf "%.2f", s }' "$RAW")
+OTHER=$(awk -v b0="$BUSY0" -v b1="$BUSY1" -v r0="$REG0" -v r1="$REG1" -v c="$RUNS_CPU" -v w0="$WALL0" -v w1="$WALL1" \
+	'BEGIN { o = (b1 - b0) - (r1 - r0) - c; if (o < 0) o = 0; printf "%.1f s of CPU besides the runs and the registry over %.0f s of rounds (%.2f cores on average)", o, w1 - w0, o / (w1 - w0) }')
+
+# The re-pull's blob requests, as haul --trace tells them (one more run each).
+# A cold pull with --trace is the control: it shows the count is not 0 by mistake.
+declare -A TRACE_BLOBS TRACE_COLD
+if grep -qw haul-oci-repull <<<"$TOOLS"; then
+	for img in $IMAGES; do
+		set_cmd haul-oci-repull "$img"
+		"${CMD[0]}" --trace "${CMD[@]:1}" >/dev/null 2>"$WORK/trace.txt" || true
+		TRACE_BLOBS[$img]=$(grep -c '/blobs/' "$WORK/trace.txt" || true)
+		rm -rf "$RUN" && mkdir -p "$RUN"
+		set_cmd haul-oci "$img"
+		"${CMD[0]}" --trace "${CMD[@]:1}" >/dev/null 2>"$WORK/trace.txt" || true
+		TRACE_COLD[$img]=$(grep -c '/blobs/' "$WORK/trace.txt" || true)
+		rm -rf "$RUN"
+	done
+fi
+
+# ---------------------------------------------------------------- the report
+# agg IMAGE TOOL COLUMN FN: FN is min or median over the successful runs.
+agg() {
+	awk -F'\t' -v i="$1" -v t="$2" -v c="$3" '$1 == i && $2 == t && $4 == 0 { print $c }' "$RAW" | sort -g |
+		awk -v fn="$4" '{ v[NR] = $1 } END {
+			if (NR == 0) { print ""; exit }
+			if (fn == "min") print v[1]
+			else if (NR % 2) print v[(NR + 1) / 2]
+			else printf "%.4f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+cpu_median() {
+	awk -F'\t' -v i="$1" -v t="$2" '$1 == i && $2 == t && $4 == 0 { print $6 + $7 }' "$RAW" | sort -g |
+		awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+count_ok() { awk -F'\t' -v i="$1" -v t="$2" '$1 == i && $2 == t { n++; if ($4 == 0) ok++ } END { printf "%d/%d", ok, n }' "$RAW"; }
+fmt_s() { [[ -z $1 ]] && { echo "-"; return; }; awk -v v="$1" 'BEGIN { if (v < 1) printf "%.1f ms", v * 1000; else printf "%.2f s", v }'; }
+ratio() { [[ -z $1 || -z $2 ]] && { echo "-"; return; }; awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+# fastest IMAGE TOOL...: prints the lowest median wall among the TOOLs that ran, and its tool.
+fastest() {
+	local img=$1 tool md best= name=
+	shift
+	for tool in "$@"; do
+		grep -qw "$tool" <<<"$TOOLS" || continue
+		md=$(agg "$img" "$tool" 5 median)
+		[[ -z $md ]] && continue
+		if [[ -z $best ]] || awk -v a="$md" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$md name=$tool; fi
+	done
+	echo "$best $name"
+}
+
+describe() {
+	case $1 in
+	big) echo "big: 1 layer, ${BIG_MIB} MiB random, uncompressed tar" ;;
+	many) echo "many: ${MANY_LAYERS} layers x ${MANY_MIB} MiB random, uncompressed tars" ;;
+	tiny) echo "tiny: 1 gzip layer, 4 KiB file" ;;
+	multi) echo "multi: OCI index amd64+arm64, 64 KiB gzip layer each (amd64 pulled)" ;;
+	esac
+}
+
+{
+	echo "# haul pull benchmark, $DATE"
+	echo
+	echo "haul $HAUL_VERSION (HEAD $GIT_REV when the run started),"
+	echo "crane $CRANE_VERSION, regctl $REGCTL_VERSION, $("${SKOPEO:-false}" --version 2>/dev/null || echo 'no skopeo'),"
+	echo "$(curl --version | head -n1 | cut -d' ' -f1-2), $(docker-registry --version 2>/dev/null | awk '{print $1, $3}') on 127.0.0.1 (plain HTTP, filesystem storage)."
+	echo "$(nproc) cores ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, Linux $(uname -r)."
+	echo "ROUNDS=$ROUNDS, interleaved round-robin, tool order rotated each round; every run cold"
+	echo "(fresh empty output, and for haul a fresh empty --cache-dir), outputs deleted and \`sync\` after each run,"
+	echo "the registry's blobs warm in the page cache. Wall: bash EPOCHREALTIME around the command;"
+	echo "CPU (user+sys) and peak RSS: GNU time (for curl rows: over all curl processes / the largest one)."
+	echo "blob reqs: GET+HEAD of /blobs/ in the registry's access log during the run (median)."
+	echo "Other load: $IDLE_BEFORE cores busy in the 2 s before the rounds; during them, $OTHER"
+	echo "(sync's writeback and this script count as other)."
+	echo "haul fsyncs its tar output before renaming it into place (archive.Output.Commit); crane, regctl, skopeo and curl"
+	echo "do not fsync, and their outputs are deleted before writeback, so only haul's tar rows include waiting for the disk."
+	echo
+	for img in $IMAGES; do
+		echo "## $(describe "$img")"
+		echo
+		echo "payload: $(awk -v b="$(payload "$img")" 'BEGIN { printf "%.1f MiB", b / 1048576 }') in $(wc -l <"$WORK/blobs-$img.txt") blobs (config + layers)"
+		echo
+		echo "| tool | ok | wall min | wall median | MiB/s (median) | CPU median | peak RSS median | blob reqs |"
+		echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+		for tool in $TOOLS; do
+			mn=$(agg "$img" "$tool" 5 min)
+			md=$(agg "$img" "$tool" 5 median)
+			cpu=$(cpu_median "$img" "$tool")
+			rss=$(agg "$img" "$tool" 8 median)
+			reqs=$(agg "$img" "$tool" 9 median)
+			tput=-
+			[[ -n $md && $tool != haul-oci-repull ]] && tput=$(awk -v b="$(payload "$img")" -v s="$md" 'BEGIN { printf "%.0f", b / 1048576 / s }')
+			printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$tool" "$(count_ok "$img" "$tool")" \
+				"$(fmt_s "$mn")" "$(fmt_s "$md")" "$tput" "$(fmt_s "$cpu")" \
+				"$([[ -n $rss ]] && awk -v k="$rss" 'BEGIN { printf "%.0f MiB", k / 1024 }' || echo -)" "$([[ -n $reqs ]] && awk -v r="$reqs" 'BEGIN { printf "%g", r }' || echo -)"
+		done
+		echo
+	done
+
+	echo "## haul's ratios (median wall; < 1 is faster)"
+	echo
+	echo "fastest peer: the lowest median wall among crane, regctl and skopeo in any format;"
+	echo "same-format peer: the fastest of crane-tar, regctl-tar, skopeo-tar for haul's tar, of crane-oci, skopeo-oci for haul-oci."
+	echo
+	echo "| image | haul mode | haul median | / fastest peer | / fastest same-format peer | / curl -o FILE | / curl -o /dev/null |"
+	echo "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
+	for img in $IMAGES; do
+		cf=$(agg "$img" curl-file 5 median)
+		cn=$(agg "$img" curl-null 5 median)
+		for tool in haul-tar haul-tar-nocache haul-oci; do
+			grep -qw "$tool" <<<"$TOOLS" || continue
+			case $tool in
+			haul-oci) same="crane-oci skopeo-oci" ;;
+			*) same="crane-tar regctl-tar skopeo-tar" ;;
+			esac
+			read -r best bestname < <(fastest "$img" crane-tar crane-oci regctl-tar skopeo-tar skopeo-oci)
+			read -r sbest sbestname < <(fastest "$img" $same)
+			md=$(agg "$img" "$tool" 5 median)
+			printf '| %s | %s | %s | %s (%s) | %s (%s) | %s | %s |\n' "$img" "$tool" "$(fmt_s "$md")" \
+				"$(ratio "$md" "$best")" "${bestname:--}" "$(ratio "$md" "$sbest")" "${sbestname:--}" \
+				"$(ratio "$md" "$cf")" "$(ratio "$md" "$cn")"
+		done
+	done
+	echo
+
+	if grep -qw haul-oci-repull <<<"$TOOLS"; then
+		echo "## Re-pull into a layout that already holds the image, warm cache"
+		echo
+		echo "\`haul pull --format oci --cache-dir WARM -o EXISTING REF\`; target: no blob request and <= ${REPULL_TARGET_MS} ms for many."
+		echo
+		echo "| image | wall min | wall median | blob reqs (access log, max per run) | /blobs/ lines in --trace | same, cold haul-oci (control) | target |"
+		echo "| --- | ---: | ---: | ---: | ---: | ---: | --- |"
+		for img in $IMAGES; do
+			mn=$(agg "$img" haul-oci-repull 5 min)
+			md=$(agg "$img" haul-oci-repull 5 median)
+			mx=$(awk -F'\t' -v i="$img" '$1 == i && $2 == "haul-oci-repull" && $9 > m { m = $9 } END { print m + 0 }' "$RAW")
+			verdict=-
+			if [[ $img == many && -n $md ]]; then
+				if [[ $mx == 0 ]] && awk -v s="$md" -v t="$REPULL_TARGET_MS" 'BEGIN { exit !(s * 1000 <= t) }'; then verdict=met; else verdict="NOT met"; fi
+			fi
+			printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$img" "$(fmt_s "$mn")" "$(fmt_s "$md")" "$mx" "${TRACE_BLOBS[$img]:--}" "${TRACE_COLD[$img]:--}" "$verdict"
+		done
+		echo
+	fi
+	echo "Raw runs: \`$(basename "$RAW")\`. Total time: $((SECONDS - T_START)) s."
+} >"$OUT"
+
+cat "$OUT"
+note "wrote $OUT and $RAW"
