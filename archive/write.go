@@ -220,35 +220,46 @@ func (o *Output) CopyBlob(ctx context.Context, d image.Descriptor, src Source) e
 	return o.p.copyBlob(ctx, o.f, src, d)
 }
 
-// WriterAt returns a writer for blob d's region, which refuses to write past it.
-func (o *Output) WriterAt(d image.Descriptor) (io.Writer, error) {
+// Region returns blob d's region of the file, for bytes that arrive from
+// elsewhere (the network): it writes sequentially or at offsets within the
+// blob, and refuses to write past it.
+func (o *Output) Region(d image.Descriptor) (*Region, error) {
 	off, ok := o.p.offsets[d.Digest]
 	if !ok {
 		return nil, fmt.Errorf("blob %s is not in the archive", d.Digest)
 	}
-	return &regionWriter{w: io.NewOffsetWriter(o.f, off), left: d.Size}, nil
+	return &Region{f: o.f, base: off, size: d.Size}, nil
 }
 
-type regionWriter struct {
-	w    io.Writer
-	left int64
+// Region is one blob's bytes in an Output.
+type Region struct {
+	f    *os.File
+	base int64
+	size int64
+	next int64 // where Write goes
 }
 
-func (r *regionWriter) Write(b []byte) (int, error) {
-	if int64(len(b)) > r.left {
-		return 0, errors.New("write past the end of a blob's region")
+// WriteAt writes p at offset off of the blob.
+func (r *Region) WriteAt(p []byte, off int64) (int, error) {
+	if off < 0 || off+int64(len(p)) > r.size {
+		return 0, fmt.Errorf("write of %d bytes at %d is outside a blob of %d", len(p), off, r.size)
 	}
-	n, err := r.w.Write(b)
-	r.left -= int64(n)
+	return r.f.WriteAt(p, r.base+off)
+}
+
+// Write writes p after what Write wrote before.
+func (r *Region) Write(p []byte) (int, error) {
+	n, err := r.WriteAt(p, r.next)
+	r.next += int64(n)
 	return n, err
 }
 
-// Commit syncs the file and renames it to its path.
+// Commit renames the file to its path. It does not fsync: like docker save,
+// crane and skopeo, haul leaves write-back to the kernel; the rename makes the
+// archive appear whole to every process, and a crash of haul leaves only the
+// temporary name. (A power loss can still lose what the kernel had not yet
+// written, as it can for every file the peers write.)
 func (o *Output) Commit() error {
-	if err := o.f.Sync(); err != nil {
-		o.Abort()
-		return fmt.Errorf("write archive %s: %w", o.path, err)
-	}
 	if err := o.f.Close(); err != nil {
 		os.Remove(o.tmp)
 		return fmt.Errorf("write archive %s: %w", o.path, err)

@@ -34,7 +34,7 @@ func pullDirect(ctx context.Context, c Config, p *plan, pr *progress, res *Resul
 	g.SetLimit(c.Jobs)
 	var mu sync.Mutex
 	for _, d := range plan.Blobs() {
-		w, err := out.WriterAt(d)
+		w, err := out.Region(d)
 		if err != nil {
 			return err
 		}

@@ -150,9 +150,19 @@ func pullCached(ctx context.Context, c Config, st *store.Store, p *plan, pr *pro
 	for _, d := range p.blobs {
 		g.Go(func() error {
 			pr.emit(Event{Kind: BlobStart, Digest: d.Digest.String(), Media: d.MediaType, Size: d.Size})
-			r, err := st.Ensure(gctx, d, p.fetcher(d), func(n int64) {
+			// A tar gets each blob's bytes as they are written to the store;
+			// a blob the store already has is copied in the kernel.
+			var tee io.WriterAt
+			if out != nil {
+				region, err := out.Region(d)
+				if err != nil {
+					return err
+				}
+				tee = region
+			}
+			r, err := st.EnsureTee(gctx, d, p.fetcher(d), func(n int64) {
 				pr.emit(Event{Kind: BlobBytes, Digest: d.Digest.String(), N: n})
-			})
+			}, tee)
 			if err != nil {
 				return fmt.Errorf("pull %s: %w", p.origins[d.Digest].ref, err)
 			}
@@ -160,7 +170,7 @@ func pullCached(ctx context.Context, c Config, st *store.Store, p *plan, pr *pro
 			res.Fetched += r.Fetched
 			res.Cached += r.Cached
 			mu.Unlock()
-			if out != nil {
+			if out != nil && r.Present {
 				if err := out.CopyBlob(gctx, d, src); err != nil {
 					return err
 				}

@@ -21,6 +21,7 @@ type Fetcher func(ctx context.Context, offset int64, v *image.Verifier) (io.Read
 // Result says where a blob is and what it cost.
 type Result struct {
 	Path    string // the blob's final path
+	Present bool   // the blob was in the store already: nothing was read or fetched
 	Cached  int64  // bytes that did not cross the network this time: the whole blob if it was present, or a resumed partial's prefix
 	Fetched int64  // bytes read from fetch
 }
@@ -46,6 +47,16 @@ type Result struct {
 // rejects, or, on some filesystems, zero-filled at its full size, which only
 // pruning the store removes.
 func (s *Store) Ensure(ctx context.Context, d image.Descriptor, fetch Fetcher, progress func(int64)) (Result, error) {
+	return s.EnsureTee(ctx, d, fetch, progress, nil)
+}
+
+// EnsureTee is Ensure that also writes every byte of the blob to tee, at its
+// offset in the blob, as the bytes are written to the store: a resumed
+// prefix as it is hashed, fetched bytes as they arrive. So a caller that needs
+// the blob elsewhere too (an archive) gets it with no second pass. A blob that
+// was present already (Result.Present) is not read, and tee gets nothing. If
+// a resumed prefix proves corrupt, tee is written again from the start.
+func (s *Store) EnsureTee(ctx context.Context, d image.Descriptor, fetch Fetcher, progress func(int64), tee io.WriterAt) (Result, error) {
 	what := "blob " + string(d.Digest)
 	if err := image.ValidateDescriptor(d); err != nil {
 		return Result{}, fmt.Errorf("fetching %s: %w", what, err)
@@ -67,7 +78,7 @@ func (s *Store) Ensure(ctx context.Context, d image.Descriptor, fetch Fetcher, p
 		os.Remove(f.Name()) // of no use now; we hold its lock, so it is ours to remove
 		return cached(final, d, err)
 	}
-	res, err := s.fill(ctx, d, f, fetch, progress)
+	res, err := s.fill(ctx, d, f, fetch, progress, tee)
 	if err != nil {
 		return Result{}, fmt.Errorf("fetching %s: %w", what, err)
 	}
@@ -82,7 +93,7 @@ func cached(path string, d image.Descriptor, err error) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("fetching blob %s: %w", d.Digest, err)
 	}
-	return Result{Path: path, Cached: d.Size}, nil
+	return Result{Path: path, Cached: d.Size, Present: true}, nil
 }
 
 // lockPartial opens (or creates) the partial file at name and locks it.
@@ -116,8 +127,8 @@ func isNamed(f *os.File, name string) bool {
 }
 
 // fill completes the locked partial f with blob d's bytes, verified.
-func (s *Store) fill(ctx context.Context, d image.Descriptor, f *os.File, fetch Fetcher, progress func(int64)) (Result, error) {
-	n, v, err := s.prefix(ctx, f, d)
+func (s *Store) fill(ctx context.Context, d image.Descriptor, f *os.File, fetch Fetcher, progress func(int64), tee io.WriterAt) (Result, error) {
+	n, v, err := s.prefix(ctx, f, d, tee)
 	if err != nil {
 		return Result{}, err
 	}
@@ -144,7 +155,7 @@ func (s *Store) fill(ctx context.Context, d image.Descriptor, f *os.File, fetch 
 			rc.Close()
 			return Result{}, err
 		}
-		k, err := s.copyAt(ctx, f, n, rc, v, d, progress)
+		k, err := s.copyAt(ctx, f, n, rc, v, d, progress, tee)
 		rc.Close()
 		res.Fetched += k
 		var de *image.DigestError
@@ -165,7 +176,7 @@ func (s *Store) fill(ctx context.Context, d image.Descriptor, f *os.File, fetch 
 // prefix hashes the bytes of the partial f into a new Verifier and returns
 // how many of them a download can resume after: none if f is longer than the
 // blob, or is complete but not the blob.
-func (s *Store) prefix(ctx context.Context, f *os.File, d image.Descriptor) (int64, *image.Verifier, error) {
+func (s *Store) prefix(ctx context.Context, f *os.File, d image.Descriptor, tee io.WriterAt) (int64, *image.Verifier, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return 0, nil, err
@@ -175,7 +186,7 @@ func (s *Store) prefix(ctx context.Context, f *os.File, d image.Descriptor) (int
 		return 0, newVerifier(d), nil
 	}
 	v := newVerifier(d)
-	if err := s.hashPrefix(ctx, f, n, v); err != nil {
+	if err := s.hashPrefix(ctx, f, n, v, tee); err != nil {
 		return 0, nil, err
 	}
 	if n == d.Size && v.Check() != nil {
@@ -205,49 +216,68 @@ func newVerifier(d image.Descriptor) *image.Verifier {
 	return image.NewVerifier(d, "blob "+string(d.Digest))
 }
 
-// hashPrefix feeds f's first n bytes to v.
-func (s *Store) hashPrefix(ctx context.Context, f *os.File, n int64, v *image.Verifier) error {
+// hashPrefix feeds f's first n bytes to v, and to tee.
+func (s *Store) hashPrefix(ctx context.Context, f *os.File, n int64, v *image.Verifier, tee io.WriterAt) error {
 	buf := s.bufs.Get().(*[]byte)
 	defer s.bufs.Put(buf)
-	_, err := io.CopyBuffer(v, io.NewSectionReader(ctxReaderAt{ctx, f}, 0, n), *buf)
+	var w io.Writer = v
+	if tee != nil {
+		w = io.MultiWriter(v, io.NewOffsetWriter(tee, 0))
+	}
+	_, err := io.CopyBuffer(w, io.NewSectionReader(ctxReaderAt{ctx, f}, 0, n), *buf)
 	return err
 }
 
-// copyAt writes rc's bytes to f from offset off on, until rc's io.EOF, which
-// says v has checked the whole blob. It returns how many bytes it read.
-func (s *Store) copyAt(ctx context.Context, f *os.File, off int64, rc io.Reader, v *image.Verifier, d image.Descriptor, progress func(int64)) (int64, error) {
-	buf := s.bufs.Get().(*[]byte)
-	defer s.bufs.Put(buf)
+// copyAt writes rc's bytes to f from offset off on, and to tee, until rc's
+// io.EOF, which says v has checked the whole blob. It returns how many bytes it
+// read. io.Copy lets a reader that can (a registry blob) hash on another
+// goroutine while the bytes are written here.
+func (s *Store) copyAt(ctx context.Context, f *os.File, off int64, rc io.Reader, v *image.Verifier, d image.Descriptor, progress func(int64), tee io.WriterAt) (int64, error) {
+	w := &partialWriter{ctx: ctx, f: f, off: off, tee: tee, progress: progress}
 	var read int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return read, err
-		}
-		k, rerr := rc.Read(*buf)
-		read += int64(k)
-		if k > 0 {
-			if _, err := f.WriteAt((*buf)[:k], off); err != nil {
-				return read, err
-			}
-			off += int64(k)
-			progress(int64(k))
-		}
-		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil {
-			return read, rerr
-		}
+	var err error
+	if _, ok := rc.(io.WriterTo); ok {
+		read, err = io.Copy(w, rc)
+	} else {
+		buf := s.bufs.Get().(*[]byte)
+		read, err = io.CopyBuffer(w, rc, *buf)
+		s.bufs.Put(buf)
+	}
+	if err != nil {
+		return read, err
 	}
 	// io.EOF means the fetcher's check passed. Make sure it was of this v, and
 	// that the bytes it checked are the ones written.
 	if err := v.Check(); err != nil {
 		return read, err
 	}
-	if off != d.Size {
-		return read, &image.SizeError{What: "blob " + string(d.Digest), Want: d.Size, Got: off}
+	if w.off != d.Size {
+		return read, &image.SizeError{What: "blob " + string(d.Digest), Want: d.Size, Got: w.off}
 	}
 	return read, nil
+}
+
+// partialWriter writes a download to its partial file, and to the tee, at
+// the offsets they have in the blob.
+type partialWriter struct {
+	ctx      context.Context
+	f        *os.File
+	off      int64
+	tee      io.WriterAt
+	progress func(int64)
+}
+
+func (w *partialWriter) Write(p []byte) (int, error) {
+	if err := w.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := w.f.WriteAt(p, w.off)
+	if err == nil && w.tee != nil {
+		_, err = w.tee.WriteAt(p[:n], w.off)
+	}
+	w.off += int64(n)
+	w.progress(int64(n))
+	return n, err
 }
 
 // commit renames the verified partial f to its blob's name, still under the

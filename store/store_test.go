@@ -269,7 +269,7 @@ func TestEnsure(t *testing.T) {
 			}
 			// Present now: nothing is fetched, the whole blob is cached.
 			res, err = s.Ensure(t.Context(), d, noFetch(t), nil)
-			if err != nil || res != (Result{Path: want.Path, Cached: size}) {
+			if err != nil || res != (Result{Path: want.Path, Cached: size, Present: true}) {
 				t.Fatalf("second Ensure = %+v, %v", res, err)
 			}
 		})
@@ -553,5 +553,73 @@ func TestListPrune(t *testing.T) {
 	newStore(t, Config{Dir: dir, Now: func() time.Time { return later }})
 	if got := list(s); len(got) != 0 {
 		t.Fatalf("List after Open = %v, want nothing", got)
+	}
+}
+
+// teeBuffer is an io.WriterAt over a fixed buffer.
+type teeBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+	n   int
+}
+
+func (b *teeBuffer) WriteAt(p []byte, off int64) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if off+int64(len(p)) > int64(len(b.buf)) {
+		return 0, errors.New("tee written past the blob")
+	}
+	b.n += copy(b.buf[off:], p)
+	return len(p), nil
+}
+
+func TestEnsureTee(t *testing.T) {
+	t.Parallel()
+	content := bytes.Repeat([]byte("haul tee "), 20000)
+	d := image.Descriptor{Digest: digest.FromBytes(content), Size: int64(len(content))}
+	corrupt := bytes.Clone(content[:len(content)/3])
+	corrupt[10] ^= 1
+	tests := []struct {
+		name    string
+		partial []byte
+		present bool
+	}{
+		{name: "fresh"},
+		{name: "resumed prefix", partial: content[:len(content)/3]},
+		{name: "corrupt prefix, fetched again", partial: corrupt},
+		{name: "complete partial", partial: content},
+		{name: "present: tee untouched", present: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := newStore(t, Config{})
+			if tt.partial != nil {
+				writePartial(t, s, d, tt.partial)
+			}
+			f := &fake{data: content}
+			if tt.present {
+				if _, err := s.Ensure(t.Context(), d, f.fetch, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tee := &teeBuffer{buf: make([]byte, len(content))}
+			res, err := s.EnsureTee(t.Context(), d, f.fetch, nil, tee)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Present != tt.present {
+				t.Fatalf("Present = %v, want %v", res.Present, tt.present)
+			}
+			if tt.present {
+				if tee.n != 0 {
+					t.Fatalf("tee got %d bytes of a blob that was present", tee.n)
+				}
+				return
+			}
+			if !bytes.Equal(tee.buf, content) {
+				t.Fatal("tee does not hold the blob")
+			}
+		})
 	}
 }
