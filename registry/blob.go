@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/opencontainers/go-digest"
 
@@ -126,9 +127,11 @@ const (
 	pipeBufSize = 256 << 10
 )
 
-// WriteTo streams the rest of the blob to w while another goroutine hashes it,
-// so that on two cores the hash costs no wall time; io.Copy uses it. It returns
-// nil only if size and digest matched.
+// WriteTo streams the rest of the blob to w. Three goroutines share the
+// work: this one reads from the network, one hashes and one writes, each
+// buffer going back to the reader once both are done with it; so on two cores
+// the hash and the writes cost little wall time beyond the transfer. io.Copy
+// uses it. It returns nil only if size and digest matched.
 func (b *blobReader) WriteTo(w io.Writer) (int64, error) {
 	if b.err != nil {
 		if b.err == io.EOF {
@@ -136,47 +139,75 @@ func (b *blobReader) WriteTo(w io.Writer) (int64, error) {
 		}
 		return 0, b.err
 	}
-	free := make(chan []byte, pipeBufs)
-	for range pipeBufs {
-		free <- make([]byte, pipeBufSize)
+	type chunk struct {
+		buf  []byte
+		refs atomic.Int32 // the hasher and the writer: the last one frees it
 	}
-	toHash := make(chan []byte, pipeBufs)
+	free := make(chan *chunk, pipeBufs)
+	for range pipeBufs {
+		free <- &chunk{buf: make([]byte, pipeBufSize)}
+	}
+	release := func(c *chunk) {
+		if c.refs.Add(-1) == 0 {
+			free <- c
+		}
+	}
+	toHash := make(chan *chunk, pipeBufs)
+	toWrite := make(chan *chunk, pipeBufs)
 	hashed := make(chan struct{})
 	go func() {
 		defer close(hashed)
-		for chunk := range toHash {
-			b.v.Write(chunk)
-			free <- chunk[:cap(chunk)]
+		for c := range toHash {
+			b.v.Write(c.buf)
+			release(c)
 		}
 	}()
 	var written int64
+	var werr error // set by the writer; read after it is done
+	wrote := make(chan struct{})
+	var failed atomic.Bool
+	go func() {
+		defer close(wrote)
+		for c := range toWrite {
+			if werr == nil {
+				n, err := w.Write(c.buf)
+				written += int64(n)
+				if err == nil && n < len(c.buf) {
+					err = io.ErrShortWrite
+				}
+				if err != nil {
+					werr = err
+					failed.Store(true)
+				}
+			}
+			release(c)
+		}
+	}()
 	var err error
-	for {
-		buf := <-free
+	for !failed.Load() {
+		c := <-free
 		var n int
-		n, err = b.fill(buf)
-		if n > 0 {
-			toHash <- buf[:n]
-			var wn int
-			wn, werr := w.Write(buf[:n])
-			written += int64(wn)
-			if werr == nil && wn < n {
-				werr = io.ErrShortWrite
-			}
-			if werr != nil {
-				err = werr
-				break
-			}
+		n, err = b.fill(c.buf[:cap(c.buf)])
+		if n == 0 {
+			free <- c
 		} else {
-			free <- buf
+			c.buf = c.buf[:n]
+			c.refs.Store(2)
+			toHash <- c
+			toWrite <- c
 		}
 		if err != nil {
 			break
 		}
 	}
 	close(toHash)
+	close(toWrite)
 	<-hashed
-	if err == io.EOF {
+	<-wrote
+	switch {
+	case werr != nil:
+		return written, werr
+	case err == io.EOF:
 		if err := b.finish(); err != io.EOF {
 			return written, err
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/haul-dev/haul/image"
 	"github.com/haul-dev/haul/internal/flock"
@@ -271,9 +272,16 @@ func (w *partialWriter) Write(p []byte) (int, error) {
 	if err := w.ctx.Err(); err != nil {
 		return 0, err
 	}
+	var teeErr error
+	var wg sync.WaitGroup
+	if w.tee != nil {
+		// The two copies into the page cache run on both cores.
+		wg.Go(func() { _, teeErr = w.tee.WriteAt(p, w.off) })
+	}
 	n, err := w.f.WriteAt(p, w.off)
-	if err == nil && w.tee != nil {
-		_, err = w.tee.WriteAt(p[:n], w.off)
+	wg.Wait()
+	if err == nil {
+		err = teeErr
 	}
 	w.off += int64(n)
 	w.progress(int64(n))
