@@ -16,6 +16,7 @@ type Source interface {
 	Manifest(ctx context.Context, r ref.Reference) (*registry.Manifest, error)
 	ManifestByDescriptor(ctx context.Context, r ref.Reference, d image.Descriptor) (*registry.Manifest, error)
 	BlobAt(ctx context.Context, r ref.Reference, d image.Descriptor, offset int64, v *image.Verifier) (io.ReadCloser, error)
+	BlobFromURL(ctx context.Context, r ref.Reference, d image.Descriptor, url string, offset int64, v *image.Verifier) (io.ReadCloser, error)
 }
 
 // Format is what a pull writes.

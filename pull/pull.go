@@ -99,11 +99,25 @@ func outputDir(out string) string {
 	return filepath.Dir(out)
 }
 
-// fetcher reads blob d from where the plan found it.
+// fetcher reads blob d from where the plan found it: the registry, or, for a
+// layer that names urls (a non-distributable layer), each https URL in turn,
+// without credentials, when the registry does not serve it.
 func (p *plan) fetcher(d image.Descriptor) store.Fetcher {
 	o := p.origins[d.Digest]
 	return func(ctx context.Context, offset int64, v *image.Verifier) (io.ReadCloser, error) {
-		return o.src.BlobAt(ctx, o.ref, d, offset, v)
+		rc, err := o.src.BlobAt(ctx, o.ref, d, offset, v)
+		if err == nil || len(d.URLs) == 0 || ctx.Err() != nil {
+			return rc, err
+		}
+		errs := []error{err}
+		for _, u := range d.URLs {
+			rc, uerr := o.src.BlobFromURL(ctx, o.ref, d, u, offset, v)
+			if uerr == nil {
+				return rc, nil
+			}
+			errs = append(errs, uerr)
+		}
+		return nil, fmt.Errorf("blob %s: neither the registry nor its urls serve it: %w", d.Digest, errors.Join(errs...))
 	}
 }
 

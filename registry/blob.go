@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -39,7 +40,33 @@ func (c *Client) BlobAt(ctx context.Context, r ref.Reference, d image.Descriptor
 	if v == nil {
 		v = image.NewVerifier(d, what)
 	}
-	b := &blobReader{c: c, ctx: ctx, r: r, d: d, what: what, v: v, n: offset}
+	u := c.url("/v2/" + r.Repository() + "/blobs/" + d.Digest.String())
+	return c.openBlob(ctx, r, d, offset, v, u, c.http, what)
+}
+
+// BlobFromURL is BlobAt from one of a descriptor's urls (a non-distributable
+// layer's home), asked without credentials: they belong to the registry. Only
+// https URLs are tried, and the bytes are verified like any other.
+func (c *Client) BlobFromURL(ctx context.Context, r ref.Reference, d image.Descriptor, rawURL string, offset int64, v *image.Verifier) (io.ReadCloser, error) {
+	what := "blob " + string(d.Digest) + " from " + rawURL
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("fetching blob %s: %q is not an https URL", d.Digest, rawURL)
+	}
+	if err := image.ValidateDescriptor(d); err != nil {
+		return nil, fmt.Errorf("fetching %s: %w", what, err)
+	}
+	if offset < 0 || offset > d.Size || (offset > 0 && (v == nil || v.Written() != offset)) {
+		return nil, fmt.Errorf("fetching %s: offset %d does not match what was hashed", what, offset)
+	}
+	if v == nil {
+		v = image.NewVerifier(d, what)
+	}
+	return c.openBlob(ctx, r, d, offset, v, u, c.anon, what)
+}
+
+func (c *Client) openBlob(ctx context.Context, r ref.Reference, d image.Descriptor, offset int64, v *image.Verifier, u *url.URL, hc *http.Client, what string) (io.ReadCloser, error) {
+	b := &blobReader{c: c, u: u, hc: hc, ctx: ctx, r: r, d: d, what: what, v: v, n: offset}
 	if offset == d.Size {
 		return b, nil // nothing left to ask for: Read checks and returns EOF
 	}
@@ -51,6 +78,8 @@ func (c *Client) BlobAt(ctx context.Context, r ref.Reference, d image.Descriptor
 
 type blobReader struct {
 	c      *Client
+	u      *url.URL     // where the blob is asked for
+	hc     *http.Client // the registry's, with credentials, or one without for a foreign URL
 	ctx    context.Context
 	r      ref.Reference
 	d      image.Descriptor
@@ -65,14 +94,14 @@ type blobReader struct {
 
 // open (re)requests the blob from b.n on.
 func (b *blobReader) open() error {
-	req, err := b.c.newRequest(b.ctx, http.MethodGet, b.c.url("/v2/"+b.r.Repository()+"/blobs/"+b.d.Digest.String()))
+	req, err := b.c.newRequest(b.ctx, http.MethodGet, b.u)
 	if err != nil {
 		return err
 	}
 	if b.n > 0 {
 		req.Header.Set("Range", "bytes="+strconv.FormatInt(b.n, 10)+"-")
 	}
-	resp, err := b.c.do(req, b.r.Repository())
+	resp, err := b.c.doWith(b.hc, req, b.r.Repository())
 	if err != nil {
 		return err
 	}

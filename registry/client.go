@@ -60,6 +60,7 @@ type Client struct {
 	registry string
 	base     *url.URL // scheme://host[:port]
 	http     *http.Client
+	anon     *http.Client // the same stack without the auth layer, for foreign URLs
 	retry    RetryPolicy
 	log      *slog.Logger
 	now      func() time.Time
@@ -123,6 +124,7 @@ func New(c Config) (*Client, error) {
 	}
 	t = userAgentRT{next: t, ua: c.UserAgent}
 	t = &retryRT{next: t, policy: cl.retry, now: c.Now}
+	cl.anon = &http.Client{Transport: t, CheckRedirect: checkRedirect(false)}
 	t = &auth.Transport{Next: t, Registry: c.Registry, Origin: base.Scheme + "://" + base.Host, Creds: c.Creds, Now: c.Now}
 	cl.http = &http.Client{Transport: t, CheckRedirect: checkRedirect(c.PlainHTTP || ref.IsLoopback(c.Registry))}
 	cl.creds = c.Creds
@@ -166,7 +168,11 @@ func (c *Client) url(path string) *url.URL {
 // do sends req and turns a non-2xx answer into an *Error. ok lists extra
 // statuses that are not errors.
 func (c *Client) do(req *http.Request, repo string, ok ...int) (*http.Response, error) {
-	resp, err := c.http.Do(req)
+	return c.doWith(c.http, req, repo, ok...)
+}
+
+func (c *Client) doWith(hc *http.Client, req *http.Request, repo string, ok ...int) (*http.Response, error) {
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, c.wrapTransportError(req, err)
 	}
