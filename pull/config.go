@@ -76,6 +76,7 @@ type EventKind int
 // The events of a pull, in the order they happen for each blob.
 const (
 	Resolved  EventKind = iota // an image was resolved: Ref, Digest
+	Planned                    // every image is resolved: N blobs to fetch, Size bytes in all
 	BlobStart                  // a blob is wanted: Digest, Size, Cached (bytes already held)
 	BlobBytes                  // N more bytes of it arrived
 	BlobDone                   // it is verified and stored

@@ -60,6 +60,11 @@ func Pull(ctx context.Context, refs []ref.Reference, c Config) (*Result, error) 
 		pr.emit(Event{Kind: Resolved, Ref: r, Digest: last.Digest, Media: last.MediaType})
 	}
 
+	var total int64
+	for _, d := range p.blobs {
+		total += d.Size
+	}
+	pr.emit(Event{Kind: Planned, N: int64(len(p.blobs)), Size: total})
 	res := &Result{Images: p.pulled}
 	var err error
 	switch {

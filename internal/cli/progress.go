@@ -52,17 +52,17 @@ func (p *pullProgress) event(ev pull.Event) {
 		if p.bars == nil {
 			fmt.Fprintf(p.w, "resolved %s to %s\n", ev.Ref.Familiar(), ev.Digest)
 		}
+	case pull.Planned:
+		p.size = ev.Size
+		if p.bars != nil {
+			p.total = p.bars.New(ev.Size, mpb.BarStyle(), mpb.BarPriority(1<<30),
+				mpb.PrependDecorators(decor.Name(fmt.Sprintf("%d blobs", ev.N), decor.WC{C: decor.DindentRight | decor.DextraSpace, W: 20})),
+				mpb.AppendDecorators(decor.CountersKibiByte("% .1f / % .1f"), decor.Name(" "), decor.AverageSpeed(decor.SizeB1024(0), "% .1f")))
+		}
 	case pull.BlobStart:
-		p.size += ev.Size
 		if p.bars == nil {
 			return
 		}
-		if p.total == nil {
-			p.total = p.bars.New(0, mpb.BarStyle(), mpb.BarPriority(1<<30),
-				mpb.PrependDecorators(decor.Name("total", decor.WC{C: decor.DindentRight | decor.DextraSpace, W: 20})),
-				mpb.AppendDecorators(decor.CountersKibiByte("% .1f / % .1f"), decor.Name(" "), decor.AverageSpeed(decor.SizeB1024(0), "% .1f")))
-		}
-		p.total.SetTotal(p.size, false)
 		p.blobs[ev.Digest] = p.bars.New(ev.Size, mpb.BarStyle(), mpb.BarRemoveOnComplete(),
 			mpb.PrependDecorators(decor.Name(short(ev.Digest), decor.WC{C: decor.DindentRight | decor.DextraSpace, W: 20})),
 			mpb.AppendDecorators(decor.CountersKibiByte("% .1f / % .1f")))
