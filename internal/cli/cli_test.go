@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/haul-dev/haul/internal/registrytest"
+	"github.com/haul-dev/haul/pull"
+	"github.com/haul-dev/haul/ref"
 )
 
 // run runs haul in-process with env as its whole environment.
@@ -320,3 +322,101 @@ type captureWriter struct {
 func (c *captureWriter) Header() http.Header         { return c.header }
 func (c *captureWriter) Write(p []byte) (int, error) { return c.body.Write(p) }
 func (c *captureWriter) WriteHeader(int)             {}
+
+func TestPullCommand(t *testing.T) {
+	t.Parallel()
+	reg := registrytest.New(t, registrytest.Config{TokenAuth: true})
+	pushed := reg.MustPush(t, "team/app:1", registrytest.RandomImage(40, 2, 2000))
+	env := homeEnv(t)
+	env["XDG_CACHE_HOME"] = filepath.Join(env["HOME"], "cache")
+	dir := t.TempDir()
+
+	t.Run("usage errors", func(t *testing.T) {
+		for _, args := range [][]string{
+			{"pull"},
+			{"pull", "--format", "zip", reg.Ref("team/app:1")},
+			{"pull", "--platform", "arm64", reg.Ref("team/app:1")},
+			{"pull", reg.Ref("team/app:1"), reg.Ref("team/app:1")},
+			{"pull", "--format", "oci", "-o", "-", reg.Ref("team/app:1")},
+		} {
+			if _, errOut, code := run(t, env, "", args...); code != ExitUsage {
+				t.Errorf("%v: exit %d, %s; want 2", args, code, errOut)
+			}
+		}
+	})
+	t.Run("json summary, cache", func(t *testing.T) {
+		out := filepath.Join(dir, "app_1.tar")
+		for i, wantFetched := range []bool{true, false} {
+			stdout, errOut, code := run(t, env, "", "--json", "pull", reg.Ref("team/app:1"), "-o", out)
+			if code != 0 {
+				t.Fatalf("pull %d: exit %d: %s", i, code, errOut)
+			}
+			var sum struct {
+				Output  string
+				Fetched int64
+				Cached  int64
+				Images  []struct{ Digest string }
+			}
+			if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
+				t.Fatalf("summary %q: %v", stdout, err)
+			}
+			if sum.Output != out || len(sum.Images) != 1 || sum.Images[0].Digest != pushed.Digest.String() {
+				t.Fatalf("summary %+v", sum)
+			}
+			if (sum.Fetched > 0) != wantFetched || (i == 1 && sum.Cached == 0) {
+				t.Fatalf("pull %d fetched %d, cached %d", i, sum.Fetched, sum.Cached)
+			}
+			if _, err := os.Stat(out); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	t.Run("stdout equals file", func(t *testing.T) {
+		file := filepath.Join(dir, "f.tar")
+		if _, errOut, code := run(t, env, "", "pull", "-q", reg.Ref("team/app:1"), "-o", file); code != 0 {
+			t.Fatal(errOut)
+		}
+		stdout, errOut, code := run(t, env, "", "pull", "-q", reg.Ref("team/app:1"), "-o", "-")
+		if code != 0 {
+			t.Fatal(errOut)
+		}
+		want, _ := os.ReadFile(file)
+		if stdout != string(want) {
+			t.Fatalf("-o - wrote %d bytes, the file has %d", len(stdout), len(want))
+		}
+	})
+	t.Run("missing tag leaves nothing", func(t *testing.T) {
+		out := filepath.Join(dir, "nope.tar")
+		_, errOut, code := run(t, env, "", "pull", reg.Ref("team/app:nope"), "-o", out)
+		if code != ExitError || !strings.Contains(errOut, "haul tags") {
+			t.Fatalf("exit %d, %s", code, errOut)
+		}
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Fatalf("%s exists after a failed pull", out)
+		}
+	})
+}
+
+func TestDefaultOutput(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		ref    string
+		format pull.Format
+		want   string
+	}{
+		{"alpine", pull.Docker, "alpine_latest.tar"},
+		{"alpine:3.20", pull.OCIArchive, "alpine_3.20.tar"},
+		{"ghcr.io/org/app:v1.2", pull.Docker, "app_v1.2.tar"},
+		{"localhost:5000/team/app:1", pull.OCI, "app_1"},
+		{"alpine@sha256:" + strings.Repeat("ab", 32), pull.Docker, "alpine_abababababab.tar"},
+	}
+	for _, tt := range tests {
+		r, err := ref.Parse(tt.ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := defaultOutput(r, tt.format); got != tt.want {
+			t.Errorf("defaultOutput(%s) = %q, want %q", tt.ref, got, tt.want)
+		}
+	}
+}
