@@ -341,8 +341,8 @@ describe() {
 	echo "blob reqs: GET+HEAD of /blobs/ in the registry's access log during the run (median)."
 	echo "Other load: $IDLE_BEFORE cores busy in the 2 s before the rounds; during them, $OTHER"
 	echo "(sync's writeback and this script count as other)."
-	echo "haul fsyncs its tar output before renaming it into place (archive.Output.Commit); crane, regctl, skopeo and curl"
-	echo "do not fsync, and their outputs are deleted before writeback, so only haul's tar rows include waiting for the disk."
+	echo "No tool fsyncs its output (haul renames a finished archive into place without it, as the peers write theirs);"
+	echo "outputs are deleted and synced after each run, outside the timing."
 	echo
 	for img in $IMAGES; do
 		echo "## $(describe "$img")"
