@@ -174,8 +174,13 @@ func (b *blobReader) WriteTo(w io.Writer) (int64, error) {
 	}
 	free := make(chan *chunk, pipeBufs)
 	for range pipeBufs {
-		free <- &chunk{buf: make([]byte, pipeBufSize)}
+		free <- &chunk{buf: b.c.getBuf()}
 	}
+	defer func() {
+		for range pipeBufs {
+			b.c.putBuf((<-free).buf)
+		}
+	}()
 	release := func(c *chunk) {
 		if c.refs.Add(-1) == 0 {
 			free <- c
@@ -413,4 +418,17 @@ func (c *Client) BlobBytes(ctx context.Context, r ref.Reference, d image.Descrip
 			buf = append(buf, 0)[:len(buf)] // room for the final, verifying read
 		}
 	}
+}
+
+// getBuf and putBuf recycle WriteTo's buffers across blobs.
+func (c *Client) getBuf() []byte {
+	if p, ok := c.bufs.Get().(*[]byte); ok {
+		return *p
+	}
+	return make([]byte, pipeBufSize)
+}
+
+func (c *Client) putBuf(b []byte) {
+	b = b[:cap(b)]
+	c.bufs.Put(&b)
 }

@@ -61,6 +61,7 @@ type Client struct {
 	base     *url.URL // scheme://host[:port]
 	http     *http.Client
 	anon     *http.Client // the same stack without the auth layer, for foreign URLs
+	bufs     sync.Pool    // WriteTo's buffers
 	retry    RetryPolicy
 	log      *slog.Logger
 	now      func() time.Time

@@ -20,7 +20,7 @@ import (
 )
 
 // newClient is a client for reg with cred (zero: anonymous) and fast retries.
-func newClient(t *testing.T, reg *registrytest.Registry, cred auth.Credential, mod ...func(*registry.Config)) *registry.Client {
+func newClient(t testing.TB, reg *registrytest.Registry, cred auth.Credential, mod ...func(*registry.Config)) *registry.Client {
 	t.Helper()
 	c := registry.Config{
 		Registry: reg.Host(),
@@ -37,7 +37,7 @@ func newClient(t *testing.T, reg *registrytest.Registry, cred auth.Credential, m
 	return cl
 }
 
-func mustRef(t *testing.T, s string) ref.Reference {
+func mustRef(t testing.TB, s string) ref.Reference {
 	t.Helper()
 	r, err := ref.Parse(s)
 	if err != nil {
