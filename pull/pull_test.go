@@ -84,36 +84,6 @@ func warm(t *testing.T, cl *registry.Client, r string) {
 	}
 }
 
-// record runs the real registry handler and returns its answer, for a fault to bend.
-func record(next http.Handler, r *http.Request) *httptest.ResponseRecorder {
-	rec := httptest.NewRecorder()
-	next.ServeHTTP(rec, r)
-	return rec
-}
-
-func copyHeader(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
-	for k, v := range rec.Header() {
-		w.Header()[k] = v
-	}
-}
-
-func isBlobGET(r *http.Request) bool {
-	return r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/sha256:")
-}
-
-// countingWriter counts the body bytes a handler writes.
-type countingWriter struct {
-	http.ResponseWriter
-	n *atomic.Int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	c.n.Add(int64(len(p)))
-	return c.ResponseWriter.Write(p)
-}
-
-func (c *countingWriter) Flush() { c.ResponseWriter.(http.Flusher).Flush() }
-
 // imageBlobs is an image's config and layers: what a pull fetches.
 func imageBlobs(p registrytest.Pushed) []image.Descriptor {
 	return append([]image.Descriptor{p.Config}, p.Layers...)
@@ -914,14 +884,14 @@ func TestPullFaults(t *testing.T) {
 			if try > 1 {
 				return false
 			}
-			copyHeader(w, rec)
+			registrytest.CopyHeader(w, rec)
 			w.WriteHeader(200)
 			w.Write(rec.Body.Bytes()[:rec.Body.Len()*3/10])
 			w.(http.Flusher).Flush()
 			panic(http.ErrAbortHandler)
 		}},
 		{name: "server ignores Range", stripRng: true, wantRange: true, fault: func(t *testing.T, s *state, try int, w http.ResponseWriter, r *http.Request, rec *httptest.ResponseRecorder) bool {
-			copyHeader(w, rec)
+			registrytest.CopyHeader(w, rec)
 			w.Header().Del("Content-Range")
 			w.WriteHeader(200)
 			body := rec.Body.Bytes()
@@ -943,7 +913,7 @@ func TestPullFaults(t *testing.T) {
 			return true
 		}},
 		{name: "wrong bytes", wantErr: true, fault: func(t *testing.T, s *state, try int, w http.ResponseWriter, r *http.Request, rec *httptest.ResponseRecorder) bool {
-			copyHeader(w, rec)
+			registrytest.CopyHeader(w, rec)
 			body := bytes.Clone(rec.Body.Bytes())
 			body[len(body)/2] ^= 0xff
 			w.WriteHeader(rec.Code)
@@ -982,13 +952,13 @@ func TestPullFaults(t *testing.T) {
 				}
 				reg.Wrap(func(next http.Handler) http.Handler {
 					return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-						if cdn != nil && isBlobGET(r) {
+						if cdn != nil && registrytest.IsBlobGET(r) {
 							if r.Header.Get("Authorization") == "" {
 								t.Errorf("the registry got a blob GET without a token: the fixture is wrong")
 							}
-							rec := record(next, r)
+							rec := registrytest.Record(next, r)
 							if rec.Code != 200 {
-								copyHeader(w, rec)
+								registrytest.CopyHeader(w, rec)
 								w.WriteHeader(rec.Code)
 								w.Write(rec.Body.Bytes())
 								return
@@ -997,7 +967,7 @@ func TestPullFaults(t *testing.T) {
 							http.Redirect(w, r, cdn.URL+"/cdn"+r.URL.Path+"?X-Amz-Signature=secret", http.StatusTemporaryRedirect)
 							return
 						}
-						if !isBlobGET(r) || !strings.HasSuffix(r.URL.Path, layer.Digest.String()) || tt.fault == nil {
+						if !registrytest.IsBlobGET(r) || !strings.HasSuffix(r.URL.Path, layer.Digest.String()) || tt.fault == nil {
 							next.ServeHTTP(w, r)
 							return
 						}
@@ -1011,10 +981,10 @@ func TestPullFaults(t *testing.T) {
 						if tt.stripRng {
 							r.Header.Del("Range")
 						}
-						rec := record(next, r)
-						cw := &countingWriter{ResponseWriter: w, n: &s.served}
+						rec := registrytest.Record(next, r)
+						cw := &registrytest.CountingWriter{ResponseWriter: w, N: &s.served}
 						if !tt.fault(t, &s, try, cw, r, rec) {
-							copyHeader(w, rec)
+							registrytest.CopyHeader(w, rec)
 							w.WriteHeader(rec.Code)
 							cw.Write(rec.Body.Bytes())
 						}
@@ -1093,7 +1063,7 @@ func TestPullResumesInterrupted(t *testing.T) {
 	)
 	reg.Wrap(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !isBlobGET(r) || !strings.HasSuffix(r.URL.Path, layer.Digest.String()) {
+			if !registrytest.IsBlobGET(r) || !strings.HasSuffix(r.URL.Path, layer.Digest.String()) {
 				next.ServeHTTP(w, r)
 				return
 			}
@@ -1104,8 +1074,8 @@ func TestPullResumesInterrupted(t *testing.T) {
 				ranges = append(ranges, rg)
 			}
 			mu.Unlock()
-			rec := record(next, r)
-			copyHeader(w, rec)
+			rec := registrytest.Record(next, r)
+			registrytest.CopyHeader(w, rec)
 			w.WriteHeader(rec.Code)
 			if !first {
 				w.Write(rec.Body.Bytes())
@@ -1357,12 +1327,12 @@ func TestPullCancelDirect(t *testing.T) {
 	warm(t, cl, name)
 	reg.Wrap(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !isBlobGET(r) || !strings.HasSuffix(r.URL.Path, layer.Digest.String()) {
+			if !registrytest.IsBlobGET(r) || !strings.HasSuffix(r.URL.Path, layer.Digest.String()) {
 				next.ServeHTTP(w, r)
 				return
 			}
-			rec := record(next, r)
-			copyHeader(w, rec)
+			rec := registrytest.Record(next, r)
+			registrytest.CopyHeader(w, rec)
 			w.WriteHeader(rec.Code)
 			w.Write(rec.Body.Bytes()[:rec.Body.Len()/2])
 			w.(http.Flusher).Flush()

@@ -19,24 +19,6 @@ import (
 	"github.com/haul-dev/haul/registry"
 )
 
-// record runs the real registry handler and returns its answer, for a fault to bend.
-func record(next http.Handler, r *http.Request) *httptest.ResponseRecorder {
-	rec := httptest.NewRecorder()
-	next.ServeHTTP(rec, r)
-	return rec
-}
-
-func copyHeader(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
-	for k, v := range rec.Header() {
-		w.Header()[k] = v
-	}
-}
-
-// isBlobGET tells the requests a blob fault applies to.
-func isBlobGET(r *http.Request) bool {
-	return r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/sha256:")
-}
-
 // fixture is a token-auth registry holding one image with a layer of size n.
 func fixture(t *testing.T, n int) (*registrytest.Registry, *registry.Client, registrytest.Pushed) {
 	t.Helper()
@@ -119,17 +101,17 @@ func TestManifestFaults(t *testing.T) {
 		wantErr string
 	}{
 		{name: "wrong Docker-Content-Digest", wantErr: "disagrees with the manifest", bend: func(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
-			copyHeader(w, rec)
+			registrytest.CopyHeader(w, rec)
 			w.Header().Set("Docker-Content-Digest", "sha256:"+strings.Repeat("0", 64))
 			w.Write(rec.Body.Bytes())
 		}},
 		{name: "malformed Docker-Content-Digest", wantErr: "malformed Docker-Content-Digest", bend: func(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
-			copyHeader(w, rec)
+			registrytest.CopyHeader(w, rec)
 			w.Header().Set("Docker-Content-Digest", "sha256:../../x")
 			w.Write(rec.Body.Bytes())
 		}},
 		{name: "body not the pinned digest", pinned: true, wantErr: "digest mismatch", bend: func(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
-			copyHeader(w, rec)
+			registrytest.CopyHeader(w, rec)
 			w.Header().Del("Docker-Content-Digest")
 			w.Header().Del("Content-Length")
 			w.Write(append(rec.Body.Bytes(), ' '))
@@ -150,7 +132,7 @@ func TestManifestFaults(t *testing.T) {
 			io.WriteString(w, "<html><body>Please log in to the Wi-Fi</body></html>")
 		}},
 		{name: "Content-Type disagrees", wantErr: "disagrees with the manifest's mediaType", bend: func(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
-			copyHeader(w, rec)
+			registrytest.CopyHeader(w, rec)
 			w.Header().Set("Content-Type", image.MediaTypeOCIIndex)
 			w.Write(rec.Body.Bytes())
 		}},
@@ -173,9 +155,9 @@ func TestManifestFaults(t *testing.T) {
 						next.ServeHTTP(w, r)
 						return
 					}
-					rec := record(next, r)
+					rec := registrytest.Record(next, r)
 					if rec.Code != 200 {
-						copyHeader(w, rec)
+						registrytest.CopyHeader(w, rec)
 						w.WriteHeader(rec.Code)
 						w.Write(rec.Body.Bytes())
 						return
@@ -212,7 +194,7 @@ func TestBlobFaults(t *testing.T) {
 			if try > 1 {
 				return false
 			}
-			copyHeader(w, rec)
+			registrytest.CopyHeader(w, rec)
 			w.WriteHeader(200)
 			w.Write(rec.Body.Bytes()[:rec.Body.Len()*3/10])
 			w.(http.Flusher).Flush()
@@ -222,7 +204,7 @@ func TestBlobFaults(t *testing.T) {
 			if try > 1 {
 				return false
 			}
-			copyHeader(w, rec)
+			registrytest.CopyHeader(w, rec)
 			w.WriteHeader(200)
 			w.Write(rec.Body.Bytes()[:rec.Body.Len()/2])
 			w.(http.Flusher).Flush()
@@ -234,7 +216,7 @@ func TestBlobFaults(t *testing.T) {
 			return true
 		}},
 		{name: "server ignores Range", want: outcome{ranged: true}, fault: func(t *testing.T, try int, w http.ResponseWriter, r *http.Request, rec *httptest.ResponseRecorder) bool {
-			copyHeader(w, rec)
+			registrytest.CopyHeader(w, rec)
 			w.Header().Del("Content-Range")
 			w.WriteHeader(200)
 			body := rec.Body.Bytes()
@@ -247,7 +229,7 @@ func TestBlobFaults(t *testing.T) {
 			return true
 		}},
 		{name: "wrong bytes", want: outcome{err: "digest mismatch"}, fault: func(t *testing.T, try int, w http.ResponseWriter, r *http.Request, rec *httptest.ResponseRecorder) bool {
-			copyHeader(w, rec)
+			registrytest.CopyHeader(w, rec)
 			body := bytes.Clone(rec.Body.Bytes())
 			body[len(body)/2] ^= 0xff
 			w.Write(body)
@@ -272,7 +254,7 @@ func TestBlobFaults(t *testing.T) {
 			return true
 		}},
 		{name: "bad Content-Range on resume", want: outcome{err: "Content-Range", ranged: true}, fault: func(t *testing.T, try int, w http.ResponseWriter, r *http.Request, rec *httptest.ResponseRecorder) bool {
-			copyHeader(w, rec)
+			registrytest.CopyHeader(w, rec)
 			if try == 1 {
 				w.WriteHeader(200)
 				w.Write(rec.Body.Bytes()[:1000])
@@ -284,7 +266,7 @@ func TestBlobFaults(t *testing.T) {
 			return true
 		}},
 		{name: "drops forever are bounded", want: outcome{err: "reading blob", ranged: true}, fault: func(t *testing.T, try int, w http.ResponseWriter, r *http.Request, rec *httptest.ResponseRecorder) bool {
-			copyHeader(w, rec)
+			registrytest.CopyHeader(w, rec)
 			w.WriteHeader(rec.Code)
 			w.Write(rec.Body.Bytes()[:min(10, rec.Body.Len())])
 			w.(http.Flusher).Flush()
@@ -300,11 +282,11 @@ func TestBlobFaults(t *testing.T) {
 				mu     sync.Mutex
 				tries  int
 				ranged bool
-				served int64
+				served atomic.Int64
 			)
 			reg.Wrap(func(next http.Handler) http.Handler {
 				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					if !isBlobGET(r) || !strings.HasSuffix(r.URL.Path, layer.Digest.String()) {
+					if !registrytest.IsBlobGET(r) || !strings.HasSuffix(r.URL.Path, layer.Digest.String()) {
 						next.ServeHTTP(w, r)
 						return
 					}
@@ -318,10 +300,10 @@ func TestBlobFaults(t *testing.T) {
 					if tt.name == "server ignores Range" {
 						r.Header.Del("Range")
 					}
-					rec := record(next, r)
-					cw := &countingWriter{ResponseWriter: w, n: &served}
+					rec := registrytest.Record(next, r)
+					cw := &registrytest.CountingWriter{ResponseWriter: w, N: &served}
 					if !tt.fault(t, try, cw, r, rec) {
-						copyHeader(w, rec)
+						registrytest.CopyHeader(w, rec)
 						w.WriteHeader(rec.Code)
 						cw.Write(rec.Body.Bytes())
 					}
@@ -348,24 +330,12 @@ func TestBlobFaults(t *testing.T) {
 			if int64(len(got)) != layer.Size {
 				t.Fatalf("read %d bytes, want %d", len(got), layer.Size)
 			}
-			if tt.want.ranged && tt.name != "server ignores Range" && served > layer.Size*13/10 {
-				t.Errorf("served %d bytes for a %d-byte blob: the resume refetched what it had", served, layer.Size)
+			if tt.want.ranged && tt.name != "server ignores Range" && served.Load() > layer.Size*13/10 {
+				t.Errorf("served %d bytes for a %d-byte blob: the resume refetched what it had", served.Load(), layer.Size)
 			}
 		})
 	}
 }
-
-type countingWriter struct {
-	http.ResponseWriter
-	n *int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	*c.n += int64(len(p))
-	return c.ResponseWriter.Write(p)
-}
-
-func (c *countingWriter) Flush() { c.ResponseWriter.(http.Flusher).Flush() }
 
 // TestRedirectCarriesNoCredentials sends blob GETs to a "CDN" on another port,
 // which fails the test if it ever sees an Authorization header.
@@ -390,13 +360,13 @@ func TestRedirectCarriesNoCredentials(t *testing.T) {
 	t.Cleanup(cdn.Close)
 	reg.Wrap(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !isBlobGET(r) {
+			if !registrytest.IsBlobGET(r) {
 				next.ServeHTTP(w, r)
 				return
 			}
-			rec := record(next, r)
+			rec := registrytest.Record(next, r)
 			if rec.Code != 200 {
-				copyHeader(w, rec)
+				registrytest.CopyHeader(w, rec)
 				w.WriteHeader(rec.Code)
 				w.Write(rec.Body.Bytes())
 				return
@@ -428,7 +398,7 @@ func TestRedirectPolicy(t *testing.T) {
 			reg, cl, pushed := fixture(t, 10)
 			reg.Wrap(func(next http.Handler) http.Handler {
 				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					if !isBlobGET(r) {
+					if !registrytest.IsBlobGET(r) {
 						next.ServeHTTP(w, r)
 						return
 					}
@@ -463,8 +433,8 @@ func TestTagsFaults(t *testing.T) {
 			reg.Wrap(func(next http.Handler) http.Handler {
 				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					if strings.HasSuffix(r.URL.Path, "/tags/list") {
-						rec := record(next, r)
-						copyHeader(w, rec)
+						rec := registrytest.Record(next, r)
+						registrytest.CopyHeader(w, rec)
 						if rec.Code == 200 {
 							w.Header().Set("Link", tt.link)
 						}
@@ -490,8 +460,8 @@ func TestHeadFallsBackToGET(t *testing.T) {
 	cl := newClient(t, reg, auth.Credential{}, func(c *registry.Config) { c.Trace = &syncWriter{w: &trace} })
 	reg.Wrap(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			rec := record(next, r)
-			copyHeader(w, rec)
+			rec := registrytest.Record(next, r)
+			registrytest.CopyHeader(w, rec)
 			if r.Method == http.MethodHead {
 				w.Header().Del("Docker-Content-Digest")
 			}

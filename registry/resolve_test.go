@@ -185,9 +185,9 @@ func TestResolveChildDigestMismatch(t *testing.T) {
 						next.ServeHTTP(w, r)
 						return
 					}
-					rec := record(next, r)
+					rec := registrytest.Record(next, r)
 					if rec.Code != http.StatusOK {
-						copyHeader(w, rec)
+						registrytest.CopyHeader(w, rec)
 						w.WriteHeader(rec.Code)
 						w.Write(rec.Body.Bytes())
 						return
@@ -231,8 +231,8 @@ func TestManifestStallIsRequestedAgain(t *testing.T) {
 				next.ServeHTTP(w, r)
 				return
 			}
-			rec := record(next, r)
-			copyHeader(w, rec)
+			rec := registrytest.Record(next, r)
+			registrytest.CopyHeader(w, rec)
 			if rec.Code != http.StatusOK || served.Add(1) > 1 {
 				w.WriteHeader(rec.Code)
 				w.Write(rec.Body.Bytes())
@@ -378,13 +378,13 @@ func TestBlobAtOffset(t *testing.T) {
 	)
 	reg.Wrap(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-			rec := record(next, req)
-			if isBlobGET(req) && rec.Code/100 == 2 {
+			rec := registrytest.Record(next, req)
+			if registrytest.IsBlobGET(req) && rec.Code/100 == 2 {
 				mu.Lock()
 				ranges = append(ranges, req.Header.Get("Range"))
 				mu.Unlock()
 			}
-			copyHeader(w, rec)
+			registrytest.CopyHeader(w, rec)
 			w.WriteHeader(rec.Code)
 			w.Write(rec.Body.Bytes())
 		})
