@@ -234,7 +234,13 @@ func (s *Store) hashPrefix(ctx context.Context, f *os.File, n int64, v *image.Ve
 // read. io.Copy lets a reader that can (a registry blob) hash on another
 // goroutine while the bytes are written here.
 func (s *Store) copyAt(ctx context.Context, f *os.File, off int64, rc io.Reader, v *image.Verifier, d image.Descriptor, progress func(int64), tee io.WriterAt) (int64, error) {
-	w := &partialWriter{ctx: ctx, f: f, off: off, tee: tee, progress: progress}
+	w := &partialWriter{ctx: ctx, dst: f, off: off, tee: tee, progress: progress}
+	var dw *directWriter
+	if d.Size-off >= directMin {
+		if dw = newDirectWriter(f, off); dw != nil {
+			w.dst = dw
+		}
+	}
 	var read int64
 	var err error
 	if _, ok := rc.(io.WriterTo); ok {
@@ -243,6 +249,12 @@ func (s *Store) copyAt(ctx context.Context, f *os.File, off int64, rc io.Reader,
 		buf := s.bufs.Get().(*[]byte)
 		read, err = io.CopyBuffer(w, rc, *buf)
 		s.bufs.Put(buf)
+	}
+	if dw != nil {
+		// On any outcome the partial must hold every byte received, for a resume.
+		if cerr := dw.Close(); err == nil {
+			err = cerr
+		}
 	}
 	if err != nil {
 		return read, err
@@ -262,7 +274,7 @@ func (s *Store) copyAt(ctx context.Context, f *os.File, off int64, rc io.Reader,
 // the offsets they have in the blob.
 type partialWriter struct {
 	ctx      context.Context
-	f        *os.File
+	dst      io.WriterAt // the partial file, or a directWriter over it
 	off      int64
 	tee      io.WriterAt
 	progress func(int64)
@@ -278,7 +290,7 @@ func (w *partialWriter) Write(p []byte) (int, error) {
 		// The two copies into the page cache run on both cores.
 		wg.Go(func() { _, teeErr = w.tee.WriteAt(p, w.off) })
 	}
-	n, err := w.f.WriteAt(p, w.off)
+	n, err := w.dst.WriteAt(p, w.off)
 	wg.Wait()
 	if err == nil {
 		err = teeErr
