@@ -220,8 +220,14 @@ func (b *blobReader) WriteTo(w io.Writer) (int64, error) {
 	var err error
 	for !failed.Load() {
 		c := <-free
+		// Fill the whole buffer (short only at the end): fewer, larger
+		// writes, at offsets a multiple of the buffer from where it started.
 		var n int
-		n, err = b.fill(c.buf[:cap(c.buf)])
+		for buf := c.buf[:cap(c.buf)]; n < len(buf) && err == nil; {
+			var k int
+			k, err = b.fill(buf[n:])
+			n += k
+		}
 		if n == 0 {
 			free <- c
 		} else {

@@ -26,14 +26,19 @@ const (
 )
 
 // directWriter writes a blob's bytes, in order from off, to the partial file:
-// the aligned bulk through an O_DIRECT descriptor, the unaligned head and
-// tail through the ordinary one.
+// the aligned bulk through an O_DIRECT descriptor, from two stages in turn so
+// that one fills while the other is on its way to the disk, and the
+// unaligned head and tail through the ordinary descriptor.
 type directWriter struct {
-	f      *os.File // the partial, as opened (and locked)
-	direct *os.File // the same file, opened with O_DIRECT
-	stage  []byte   // mmap'd, so page-aligned
-	n      int      // bytes gathered in stage
-	off    int64    // the file offset of stage[0], or of the next byte while unaligned
+	f        *os.File // the partial, as opened (and locked)
+	direct   *os.File // the same file, opened with O_DIRECT
+	mem      []byte   // mmap'd, so page-aligned: both stages
+	stage    []byte   // the stage being filled
+	n        int      // bytes gathered in stage
+	off      int64    // the file offset of stage[0], or of the next byte while unaligned
+	inflight chan error
+	busy     bool // a stage is being written
+	err      error
 }
 
 // newDirectWriter returns nil, not an error, where O_DIRECT cannot be had
@@ -43,17 +48,20 @@ func newDirectWriter(f *os.File, off int64) *directWriter {
 	if err != nil {
 		return nil
 	}
-	stage, err := unix.Mmap(-1, 0, directStage, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
+	mem, err := unix.Mmap(-1, 0, 2*directStage, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
 	if err != nil {
 		direct.Close()
 		return nil
 	}
 	// The file must be no longer than off: O_DIRECT writes land at their offsets.
-	return &directWriter{f: f, direct: direct, stage: stage, off: off}
+	return &directWriter{f: f, direct: direct, mem: mem, stage: mem[:directStage], off: off, inflight: make(chan error, 1)}
 }
 
 // WriteAt takes p, which must continue exactly where the last write ended.
 func (w *directWriter) WriteAt(p []byte, off int64) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
 	if off != w.off+int64(w.n) {
 		return 0, errors.New("direct write out of order")
 	}
@@ -75,7 +83,7 @@ func (w *directWriter) WriteAt(p []byte, off int64) (int, error) {
 		written += k
 		p = p[k:]
 		if w.n == len(w.stage) {
-			if err := w.flushAligned(); err != nil {
+			if err := w.handOff(); err != nil {
 				return written - w.n, err
 			}
 		}
@@ -83,27 +91,51 @@ func (w *directWriter) WriteAt(p []byte, off int64) (int, error) {
 	return written, nil
 }
 
-// flushAligned writes the aligned part of the stage with O_DIRECT and keeps the rest.
-func (w *directWriter) flushAligned() error {
-	m := w.n &^ (directAlign - 1)
-	if m == 0 {
-		return nil
-	}
-	if _, err := w.direct.WriteAt(w.stage[:m], w.off); err != nil {
+// handOff sends the full stage to the disk on its own goroutine and turns to
+// the other stage, once the write before has finished with it.
+func (w *directWriter) handOff() error {
+	if err := w.wait(); err != nil {
 		return err
 	}
-	w.off += int64(m)
-	w.n = copy(w.stage, w.stage[m:w.n])
+	buf, off := w.stage, w.off
+	w.busy = true
+	go func() {
+		_, err := w.direct.WriteAt(buf, off)
+		w.inflight <- err
+	}()
+	w.off += int64(len(buf))
+	w.n = 0
+	if &buf[0] == &w.mem[0] {
+		w.stage = w.mem[directStage:]
+	} else {
+		w.stage = w.mem[:directStage]
+	}
 	return nil
 }
 
+// wait waits for the stage being written, if one is.
+func (w *directWriter) wait() error {
+	if w.busy {
+		w.busy = false
+		if err := <-w.inflight; err != nil && w.err == nil {
+			w.err = err
+		}
+	}
+	return w.err
+}
+
 // Close writes whatever is gathered, the unaligned tail the ordinary way, so
-// the partial holds every byte given to WriteAt, and releases the buffer.
+// the partial holds every byte given to WriteAt, and releases the stages.
 func (w *directWriter) Close() error {
-	err := w.flushAligned()
+	err := w.wait()
+	if m := w.n &^ (directAlign - 1); err == nil && m > 0 {
+		if _, err = w.direct.WriteAt(w.stage[:m], w.off); err == nil {
+			w.off += int64(m)
+			w.n = copy(w.stage, w.stage[m:w.n])
+		}
+	}
 	if err == nil && w.n > 0 {
-		_, err = w.f.WriteAt(w.stage[:w.n], w.off)
-		if err == nil {
+		if _, err = w.f.WriteAt(w.stage[:w.n], w.off); err == nil {
 			w.off += int64(w.n)
 			w.n = 0
 		}
@@ -111,6 +143,6 @@ func (w *directWriter) Close() error {
 	if cerr := w.direct.Close(); err == nil {
 		err = cerr
 	}
-	unix.Munmap(w.stage)
+	unix.Munmap(w.mem)
 	return err
 }
