@@ -20,9 +20,9 @@ import (
 
 const (
 	directAlign = 4096    // offsets, lengths and the buffer are aligned to this
-	directStage = 1 << 20 // bytes gathered before each O_DIRECT write
+	directStage = 1 << 20 // bytes gathered before each O_DIRECT write (two stages per blob)
 	// directMin is the smallest rest of a blob worth the trouble.
-	directMin = 8 << 20
+	directMin = 16 << 20
 )
 
 // directWriter writes a blob's bytes, in order from off, to the partial file:

@@ -4,7 +4,7 @@ package store
 
 import "os"
 
-const directMin = 8 << 20
+const directMin = 16 << 20
 
 type directWriter struct{}
 

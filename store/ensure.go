@@ -237,8 +237,15 @@ func (s *Store) copyAt(ctx context.Context, f *os.File, off int64, rc io.Reader,
 	w := &partialWriter{ctx: ctx, dst: f, off: off, tee: tee, progress: progress}
 	var dw *directWriter
 	if d.Size-off >= directMin {
-		if dw = newDirectWriter(f, off); dw != nil {
-			w.dst = dw
+		// At most maxDirect at once: each holds two stages, and the memory
+		// budget is for the whole pull. The others write as usual.
+		select {
+		case s.direct <- struct{}{}:
+			defer func() { <-s.direct }()
+			if dw = newDirectWriter(f, off); dw != nil {
+				w.dst = dw
+			}
+		default:
 		}
 	}
 	var read int64

@@ -40,8 +40,12 @@ type Store struct {
 	ingest        string
 	now           func() time.Time
 	partialMaxAge time.Duration
-	bufs          sync.Pool // *[]byte of bufSize
+	bufs          sync.Pool     // *[]byte of bufSize
+	direct        chan struct{} // one token per download writing with O_DIRECT
 }
+
+// maxDirect is how many downloads at once write to the cache with O_DIRECT.
+const maxDirect = 4
 
 // Open opens the store at c.Dir, creating it if needed (private to the user:
 // private images' layers go there). It drops, best effort, the partial
@@ -81,6 +85,7 @@ func Open(c Config) (*Store, error) {
 		now:           c.Now,
 		partialMaxAge: c.PartialMaxAge,
 		bufs:          sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }},
+		direct:        make(chan struct{}, maxDirect),
 	}
 	// Best effort: a store that cannot be tidied still works.
 	s.prune(func() error { return nil }, false, s.now().Add(-s.partialMaxAge))
