@@ -185,7 +185,7 @@ func (c *Client) doWith(hc *http.Client, req *http.Request, repo string, ok ...i
 			return resp, nil
 		}
 	}
-	return nil, newError(resp, c.registry, repo, c.hasCredential(req.Context(), resp.StatusCode))
+	return nil, newError(resp, c.registry, repo, c.hasCredential(req.Context(), resp.StatusCode), c.now())
 }
 
 // hasCredential tells error advice whether the user holds a credential here.

@@ -177,7 +177,7 @@ func (e *Error) repoRef() string {
 const maxErrorBody = 64 << 10
 
 // newError reads and closes resp's body and describes the answer.
-func newError(resp *http.Response, registry, repo string, hadCreds bool) *Error {
+func newError(resp *http.Response, registry, repo string, hadCreds bool, now time.Time) *Error {
 	defer resp.Body.Close()
 	e := &Error{
 		Method:         resp.Request.Method,
@@ -204,7 +204,7 @@ func newError(resp *http.Response, registry, repo string, hadCreds bool) *Error 
 	}
 	e.RateLimit = resp.Header.Get("Ratelimit-Limit")
 	e.RateRemaining = resp.Header.Get("Ratelimit-Remaining")
-	e.RetryAfter, _ = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	e.RetryAfter, _ = parseRetryAfter(resp.Header.Get("Retry-After"), now)
 	return e
 }
 

@@ -112,7 +112,7 @@ func TestNewError(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			resp, body := errorResponse(t, tt.status, tt.header, tt.body)
-			e := newError(resp, "r.example", "team/app", true)
+			e := newError(resp, "r.example", "team/app", true, time.Now())
 			if !body.closed {
 				t.Error("the body was not closed")
 			}
@@ -147,7 +147,7 @@ func TestNewError(t *testing.T) {
 	t.Run("detail kept raw", func(t *testing.T) {
 		t.Parallel()
 		resp, _ := errorResponse(t, 404, nil, []byte(`{"errors":[{"code":"MANIFEST_UNKNOWN","detail":{"Tag":"1"}}]}`))
-		e := newError(resp, "r.example", "team/app", false)
+		e := newError(resp, "r.example", "team/app", false, time.Now())
 		if len(e.Errors) != 1 || string(e.Errors[0].Detail) != `{"Tag":"1"}` {
 			t.Fatalf("Errors %+v, want the detail as sent", e.Errors)
 		}
@@ -156,7 +156,7 @@ func TestNewError(t *testing.T) {
 		t.Parallel()
 		when := time.Now().Add(90 * time.Second).UTC().Format(http.TimeFormat)
 		resp, _ := errorResponse(t, 429, http.Header{"Retry-After": {when}}, nil)
-		e := newError(resp, "r.example", "team/app", false)
+		e := newError(resp, "r.example", "team/app", false, time.Now())
 		if e.RetryAfter < 85*time.Second || e.RetryAfter > 91*time.Second {
 			t.Fatalf("RetryAfter %v from %q, want about 90s", e.RetryAfter, when)
 		}
@@ -171,7 +171,7 @@ func equalErrorFields(a, b Error) bool {
 func TestErrorIs(t *testing.T) {
 	t.Parallel()
 	resp, _ := errorResponse(t, 404, nil, []byte(`{"errors":[{"code":"NAME_UNKNOWN"},{"code":"MANIFEST_UNKNOWN"}]}`))
-	var err error = newError(resp, "r.example", "team/app", false)
+	var err error = newError(resp, "r.example", "team/app", false, time.Now())
 	err = fmt.Errorf("pull r.example/team/app:1: %w", fmt.Errorf("fetching manifest: %w", err))
 	for _, c := range []Code{ErrManifestUnknown, ErrNameUnknown} {
 		if !errors.Is(err, c) {
@@ -272,7 +272,7 @@ func FuzzNewError(f *testing.F) {
 		status := statuses[int(sel)%len(statuses)]
 		header := http.Header{"Www-Authenticate": {challenge}, "Retry-After": {challenge}, "Ratelimit-Limit": {challenge}}
 		resp, cb := errorResponse(t, status, header, body)
-		e := newError(resp, "r.example", "team/app", false)
+		e := newError(resp, "r.example", "team/app", false, time.Now())
 		if !cb.closed || cb.read > maxErrorBody {
 			t.Fatalf("body closed %v, %d bytes read", cb.closed, cb.read)
 		}
