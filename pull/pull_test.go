@@ -864,11 +864,10 @@ func TestPullFaults(t *testing.T) {
 	t.Parallel()
 	const size = 1 << 20
 	type state struct {
-		mu      sync.Mutex
-		tries   int
-		ranges  []string
-		served  atomic.Int64
-		cdnHits atomic.Int32
+		mu     sync.Mutex
+		tries  int
+		ranges []string
+		served atomic.Int64
 	}
 	tests := []struct {
 		name string
@@ -933,22 +932,9 @@ func TestPullFaults(t *testing.T) {
 				warm(t, cl, reg.Ref("team/app:1"))
 				var s state
 
-				var cdn *httptest.Server
-				var cdnBlobs sync.Map
+				var cdn *registrytest.CDN
 				if tt.name == "CDN redirect" {
-					cdn = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-						s.cdnHits.Add(1)
-						if h := r.Header.Get("Authorization"); h != "" {
-							t.Errorf("the CDN received Authorization %q", h)
-						}
-						b, ok := cdnBlobs.Load(r.URL.Path)
-						if !ok {
-							http.NotFound(w, r)
-							return
-						}
-						w.Write(b.([]byte))
-					}))
-					t.Cleanup(cdn.Close)
+					cdn = registrytest.NewCDN(t)
 				}
 				reg.Wrap(func(next http.Handler) http.Handler {
 					return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -956,15 +942,7 @@ func TestPullFaults(t *testing.T) {
 							if r.Header.Get("Authorization") == "" {
 								t.Errorf("the registry got a blob GET without a token: the fixture is wrong")
 							}
-							rec := registrytest.Record(next, r)
-							if rec.Code != 200 {
-								registrytest.CopyHeader(w, rec)
-								w.WriteHeader(rec.Code)
-								w.Write(rec.Body.Bytes())
-								return
-							}
-							cdnBlobs.Store("/cdn"+r.URL.Path, rec.Body.Bytes())
-							http.Redirect(w, r, cdn.URL+"/cdn"+r.URL.Path+"?X-Amz-Signature=secret", http.StatusTemporaryRedirect)
+							cdn.Redirect(w, r, next)
 							return
 						}
 						if !registrytest.IsBlobGET(r) || !strings.HasSuffix(r.URL.Path, layer.Digest.String()) || tt.fault == nil {
@@ -1035,8 +1013,8 @@ func TestPullFaults(t *testing.T) {
 						t.Errorf("served %d bytes for a %d-byte layer, over %.2fx", got, layer.Size, tt.maxServed)
 					}
 				}
-				if cdn != nil && s.cdnHits.Load() != int32(len(imageBlobs(pushed))) {
-					t.Errorf("the CDN served %d blobs, want %d", s.cdnHits.Load(), len(imageBlobs(pushed)))
+				if cdn != nil && cdn.Hits() != int32(len(imageBlobs(pushed))) {
+					t.Errorf("the CDN served %d blobs, want %d", cdn.Hits(), len(imageBlobs(pushed)))
 				}
 				if res.Fetched != sumSizes(imageBlobs(pushed)...) {
 					t.Errorf("Fetched = %d, want %d", res.Fetched, sumSizes(imageBlobs(pushed)...))

@@ -343,43 +343,21 @@ func TestRedirectCarriesNoCredentials(t *testing.T) {
 	t.Parallel()
 	reg, _, pushed := fixture(t, 1000)
 	cl := newClient(t, reg, auth.Credential{Username: registrytest.Alice, Password: registrytest.AlicePassword})
-	var cdnHits atomic.Int32
-	var blobs sync.Map
-	cdn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cdnHits.Add(1)
-		if h := r.Header.Get("Authorization"); h != "" {
-			t.Errorf("the CDN received Authorization %q", h)
-		}
-		b, ok := blobs.Load(r.URL.Path)
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		w.Write(b.([]byte))
-	}))
-	t.Cleanup(cdn.Close)
+	cdn := registrytest.NewCDN(t)
 	reg.Wrap(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if !registrytest.IsBlobGET(r) {
 				next.ServeHTTP(w, r)
 				return
 			}
-			rec := registrytest.Record(next, r)
-			if rec.Code != 200 {
-				registrytest.CopyHeader(w, rec)
-				w.WriteHeader(rec.Code)
-				w.Write(rec.Body.Bytes())
-				return
-			}
-			blobs.Store("/cdn"+r.URL.Path, rec.Body.Bytes())
-			http.Redirect(w, r, cdn.URL+"/cdn"+r.URL.Path+"?X-Amz-Signature=secret", http.StatusTemporaryRedirect)
+			cdn.Redirect(w, r, next)
 		})
 	})
 	got, err := readBlob(t, cl, mustRef(t, reg.Ref("team/app:1")), pushed.Layers[0])
 	if err != nil || int64(len(got)) != pushed.Layers[0].Size {
 		t.Fatalf("blob via CDN: %d bytes, %v", len(got), err)
 	}
-	if cdnHits.Load() == 0 {
+	if cdn.Hits() == 0 {
 		t.Fatal("the CDN was never asked")
 	}
 }

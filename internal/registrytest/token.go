@@ -228,25 +228,12 @@ func (r *Registry) tokenGET(w http.ResponseWriter, req *http.Request, tr *TokenR
 		}
 		user = u
 	}
-	tr.User = user
-	tok, granted, err := r.sign(user, r.grant(user, tr.Scopes), r.cfg.TokenTTL)
-	if err != nil {
-		tr.Status = http.StatusInternalServerError
-		tokenError(w, tr.Status, "server_error", err.Error())
+	resp, ok := r.issue(w, tr, user)
+	if !ok {
 		return
 	}
-	tr.Granted = granted
-	resp := map[string]any{
-		"token":        tok,
-		"access_token": tok,
-		"expires_in":   expiresIn(r.cfg.TokenTTL),
-		"issued_at":    tr.Time.UTC().Format(time.RFC3339Nano),
-	}
-	if tr.Offline && user != "" {
-		resp["refresh_token"] = r.newRefreshToken(user)
-	}
-	tr.Status = http.StatusOK
-	writeJSON(w, tr.Status, resp)
+	resp["token"] = resp["access_token"]
+	r.answer(w, tr, user, resp)
 }
 
 // tokenPOST is the OAuth2 flow: grant_type password or refresh_token.
@@ -297,21 +284,35 @@ func (r *Registry) tokenPOST(w http.ResponseWriter, req *http.Request, tr *Token
 		tokenError(w, tr.Status, "unsupported_grant_type", "unsupported grant_type "+tr.GrantType)
 		return
 	}
+	resp, ok := r.issue(w, tr, user)
+	if !ok {
+		return
+	}
+	resp["scope"] = strings.Join(tr.Granted, " ")
+	r.answer(w, tr, user, resp)
+}
+
+// issue signs a token granting user what it may have of tr.Scopes, and
+// returns the body common to both flows; on failure it has answered already.
+func (r *Registry) issue(w http.ResponseWriter, tr *TokenRequest, user string) (map[string]any, bool) {
 	tr.User = user
 	tok, granted, err := r.sign(user, r.grant(user, tr.Scopes), r.cfg.TokenTTL)
 	if err != nil {
 		tr.Status = http.StatusInternalServerError
 		tokenError(w, tr.Status, "server_error", err.Error())
-		return
+		return nil, false
 	}
 	tr.Granted = granted
-	resp := map[string]any{
+	return map[string]any{
 		"access_token": tok,
 		"expires_in":   expiresIn(r.cfg.TokenTTL),
 		"issued_at":    tr.Time.UTC().Format(time.RFC3339Nano),
-		"scope":        strings.Join(granted, " "),
-	}
-	if tr.Offline {
+	}, true
+}
+
+// answer adds a refresh token when one was asked for, and sends resp.
+func (r *Registry) answer(w http.ResponseWriter, tr *TokenRequest, user string, resp map[string]any) {
+	if tr.Offline && user != "" {
 		resp["refresh_token"] = r.newRefreshToken(user)
 	}
 	tr.Status = http.StatusOK
