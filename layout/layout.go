@@ -1,6 +1,7 @@
 package layout
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -368,6 +369,10 @@ func (l *Layout) UpdateIndex(ctx context.Context, fn func(*image.Index) error) e
 	if err != nil {
 		return err
 	}
+	before, err := json.Marshal(idx)
+	if err != nil {
+		return fmt.Errorf("reading layout index: %w", err)
+	}
 	if err := fn(idx); err != nil {
 		return err
 	}
@@ -377,6 +382,10 @@ func (l *Layout) UpdateIndex(ctx context.Context, fn func(*image.Index) error) e
 	b, err := json.Marshal(idx)
 	if err != nil {
 		return fmt.Errorf("writing layout index: %w", err)
+	}
+	// A re-pull of what the layout holds changes nothing: no write, no fsync.
+	if _, err := os.Stat(filepath.Join(l.dir, IndexFile)); err == nil && bytes.Equal(b, before) {
+		return nil
 	}
 	if err := writeFileAtomic(filepath.Join(l.dir, IndexFile), b, true); err != nil {
 		return fmt.Errorf("writing layout index: %w", err)

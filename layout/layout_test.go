@@ -445,3 +445,47 @@ func TestUpdateIndexFails(t *testing.T) {
 		})
 	}
 }
+
+// TestUpdateIndexUnchanged: an update that changes nothing leaves index.json
+// as it was (the same file, not a rewrite), and one that changes it replaces it.
+func TestUpdateIndexUnchanged(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	l, err := Create(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := func(idx *image.Index) error {
+		if len(idx.Manifests) == 0 {
+			idx.Manifests = append(idx.Manifests, desc("one"))
+		}
+		return nil
+	}
+	ino := func() uint64 {
+		fi, err := os.Stat(filepath.Join(dir, IndexFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Sys().(*syscall.Stat_t).Ino
+	}
+	if err := l.UpdateIndex(t.Context(), add); err != nil {
+		t.Fatal(err)
+	}
+	first := ino()
+	if err := l.UpdateIndex(t.Context(), add); err != nil {
+		t.Fatal(err)
+	}
+	if ino() != first {
+		t.Error("an update that changed nothing rewrote index.json")
+	}
+	err = l.UpdateIndex(t.Context(), func(idx *image.Index) error {
+		idx.Manifests = append(idx.Manifests, desc("two"))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ino() == first {
+		t.Error("an update that changed the index left index.json as it was")
+	}
+}
