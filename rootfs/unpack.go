@@ -3,42 +3,178 @@ package rootfs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
 )
 
 // Unpacker builds a root filesystem from layers applied in order. Create one
 // with Create, give it each layer with Apply, and finish with Commit, or
-// Abort to remove what it wrote.
+// Abort to remove what it wrote. It is not safe for concurrent use.
 type Unpacker struct {
-	dir   string
+	dir   string // the target
+	work  string // where the tree is built: a temporary sibling of dir, or dir with Force
 	c     Config
+	x     *extractor
 	stats Stats
+	err   error // the first failure: nothing more is applied
+	done  bool
 }
 
 // Create starts an unpack into dir, which must be absent or an empty
 // directory unless c.Force is set. The tree is built in a temporary sibling of
 // dir (or, with c.Force, in dir itself) and renamed onto dir by Commit.
 func Create(ctx context.Context, dir string, c Config) (*Unpacker, error) {
-	return nil, errors.New("rootfs: not implemented yet")
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if dir == "" {
+		return nil, errors.New("unpack: no target directory")
+	}
+	dir = filepath.Clean(dir)
+	u := &Unpacker{dir: dir, c: c}
+	if c.Force {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("unpack into %s: %w", dir, err)
+		}
+		u.work = dir
+	} else {
+		if err := checkEmpty(dir); err != nil {
+			return nil, err
+		}
+		parent := filepath.Dir(dir)
+		if err := os.MkdirAll(parent, 0o755); err != nil {
+			return nil, fmt.Errorf("unpack into %s: %w", dir, err)
+		}
+		work, err := os.MkdirTemp(parent, ".haul-rootfs-"+filepath.Base(dir)+"-")
+		if err != nil {
+			return nil, fmt.Errorf("unpack into %s: %w", dir, err)
+		}
+		// A root filesystem's root is 0755 unless a layer says otherwise.
+		if err := os.Chmod(work, 0o755); err != nil {
+			os.Remove(work)
+			return nil, fmt.Errorf("unpack into %s: %w", dir, err)
+		}
+		u.work = work
+	}
+	x, err := newExtractor(u.work, c, &u.stats)
+	if err != nil {
+		u.Abort()
+		return nil, fmt.Errorf("unpack into %s: %w", dir, err)
+	}
+	u.x = x
+	return u, nil
+}
+
+// checkEmpty accepts an absent dir or an empty directory.
+func checkEmpty(dir string) error {
+	f, err := os.Open(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("unpack into %s: %w", dir, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("unpack into %s: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("unpack into %s: it exists and is not a directory", dir)
+	}
+	if names, _ := f.Readdirnames(1); len(names) > 0 {
+		return fmt.Errorf("unpack into %s: the directory is not empty (use --force to apply the layers onto what it holds)", dir)
+	}
+	return nil
 }
 
 // Apply applies layer l, whose blob bytes r yields, on top of the layers
 // before it. It reads r to its end and returns the first error: an entry
 // refused (*EntryError), a limit reached (*LimitError), or a blob or diff_id
-// that did not verify (*image.DigestError, *image.SizeError).
+// that did not verify (*image.DigestError, *image.SizeError). After an
+// error, the Unpacker only aborts.
 func (u *Unpacker) Apply(ctx context.Context, l Layer, r io.Reader) error {
-	return errors.New("rootfs: not implemented yet")
+	if u.err != nil {
+		return u.err
+	}
+	if u.done {
+		return errors.New("unpack: Apply after Commit")
+	}
+	u.err = u.apply(ctx, l, r)
+	return u.err
 }
 
-// Commit finishes the tree (directory times and modes, which later entries
-// would have changed) and renames it onto dir.
+func (u *Unpacker) apply(ctx context.Context, l Layer, r io.Reader) error {
+	tr, err := Open(ctx, r, l)
+	if err != nil {
+		return err
+	}
+	defer tr.Close()
+	if err := u.x.apply(ctx, l.Descriptor.Digest, tr); err != nil {
+		return err
+	}
+	// The tar's end is not the stream's: what follows is hashed for the
+	// diff_id, and only then is the layer known to be the one asked for.
+	n, err := io.Copy(io.Discard, io.LimitReader(tr, maxTrailing+1))
+	if err != nil {
+		return err
+	}
+	if n > maxTrailing {
+		return fmt.Errorf("layer %s: more than %d bytes after the tar's end", l.Descriptor.Digest, maxTrailing)
+	}
+	u.stats.Layers++
+	return nil
+}
+
+// Commit finishes the tree (directory times, which the entries made inside
+// them changed) and renames it onto dir.
 func (u *Unpacker) Commit(ctx context.Context) error {
-	return errors.New("rootfs: not implemented yet")
+	if u.err != nil {
+		return u.err
+	}
+	if u.done {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := u.x.finish(); err != nil {
+		u.err = fmt.Errorf("unpack into %s: %w", u.dir, err)
+		return u.err
+	}
+	u.x.close()
+	u.x = nil
+	if u.work != u.dir {
+		// rename(2) replaces an empty directory, and refuses one that
+		// something filled meanwhile.
+		if err := unix.Rename(u.work, u.dir); err != nil { // os.Rename refuses an existing directory
+			u.err = fmt.Errorf("unpack into %s: %w", u.dir, err)
+			return u.err
+		}
+	}
+	u.done = true
+	return nil
 }
 
 // Abort removes what the unpack wrote (with Force: nothing, and the target
-// is left as the failed layer made it). It is safe after Commit.
-func (u *Unpacker) Abort() {}
+// is left as the failed layer made it). It is safe after Commit, where it
+// does nothing.
+func (u *Unpacker) Abort() {
+	if u.x != nil {
+		u.x.close()
+		u.x = nil
+	}
+	if u.done || u.work == u.dir || u.work == "" {
+		return
+	}
+	os.RemoveAll(u.work)
+	u.work = ""
+}
 
 // Stats says what has been applied so far.
 func (u *Unpacker) Stats() Stats { return u.stats }
