@@ -34,9 +34,11 @@ type ent struct {
 	xattrs           map[string]string
 }
 
-func file(name, body string) ent  { return ent{name: name, body: body, typ: tar.TypeReg, mode: 0o644} }
-func dir(name string) ent         { return ent{name: name, typ: tar.TypeDir, mode: 0o755} }
-func symlink(name, to string) ent { return ent{name: name, link: to, typ: tar.TypeSymlink, mode: 0o777} }
+func file(name, body string) ent { return ent{name: name, body: body, typ: tar.TypeReg, mode: 0o644} }
+func dir(name string) ent        { return ent{name: name, typ: tar.TypeDir, mode: 0o755} }
+func symlink(name, to string) ent {
+	return ent{name: name, link: to, typ: tar.TypeSymlink, mode: 0o777}
+}
 func hardlink(name, to string) ent {
 	return ent{name: name, link: to, typ: tar.TypeLink, mode: 0o644}
 }
@@ -254,7 +256,7 @@ func TestConfinement(t *testing.T) {
 		// outside directory's path, which exists only outside) is refused
 		// when an entry goes through it: pathrs-lite makes no directory
 		// through a dangling symlink. The host's directory is never used.
-		inside  []string
+		inside []string
 	}{
 		{"dotdot name", func(string) [][]ent { return [][]ent{{file("../outside/victim", "pwned")}} }, true, nil},
 		{"dotdot in the middle", func(string) [][]ent { return [][]ent{{file("a/../../outside/victim", "pwned")}} }, true, nil},
