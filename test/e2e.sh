@@ -7,7 +7,9 @@
 # says against crane, skopeo, sha256sum and tar.
 #
 # Needs: go, docker-registry, jq, curl, tar, gzip, sha256sum, cmp (and skopeo,
-# umoci and podman, whose checks are skipped when they are missing). crane is
+# umoci and podman, whose checks are skipped when they are missing). Section 25
+# runs test/e2e-rootfs.sh (root filesystems: haul unpack, pull --format rootfs,
+# export) against the same registry A, and counts its checks. crane is
 # installed with `go install` into ${HAUL_E2E_TOOLS:-$HOME/.cache/haul-e2e/bin}
 # when it is not there yet.
 #
@@ -791,6 +793,20 @@ if ((HAVE_SKOPEO)); then
 	expect_eq "--platform all: skopeo inspect --raw of the archive is the index" "$INDEX_DIGEST" "$(sha "$OUT")"
 else
 	skip "--platform all: skopeo inspect --raw (skopeo is not installed)"
+fi
+
+# ---------------------------------------------------------------- 25. root filesystems
+# test/e2e-rootfs.sh, with this haul, registry A and crane: its checks count here.
+note "test/e2e-rootfs.sh"
+HAUL_E2E_HAUL=$HAUL HAUL_E2E_REGISTRY=$A HAUL_E2E_CRANE=$CRANE "$ROOT/test/e2e-rootfs.sh" 2>&1 |
+	tee "$WORK/rootfs.log" | sed -e 's/^\([0-9]* passed, [0-9]* failed\)$/# rootfs: \1/' || true
+read -r rp rf < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$WORK/rootfs.log" | tail -n1) || true
+if [[ -n ${rp:-} ]]; then
+	PASSED=$((PASSED + rp)) FAILED=$((FAILED + rf))
+else
+	LAST="test/e2e-rootfs.sh" RC=none OUT=/dev/null ERR=$WORK/rootfs.log
+	not_ok "test/e2e-rootfs.sh ran to its end" "it stopped before its summary line"
+	OUT=$WORK/stdout ERR=$WORK/stderr
 fi
 
 # ---------------------------------------------------------------- summary
