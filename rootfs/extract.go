@@ -650,13 +650,25 @@ func (x *extractor) fileMeta(f *os.File, hdr *tar.Header, dir bool) error {
 	return nil
 }
 
-// meta sets owner, xattrs and times on base in parent without following it
-// (a symlink, a device, a fifo). A symlink has no mode of its own.
+// meta sets owner, xattrs, mode and times on base in parent without
+// following it (a symlink, a device, a fifo). A symlink has no mode of its own.
 func (x *extractor) meta(parent *os.File, base string, hdr *tar.Header, symlink bool) error {
 	if x.chowns(hdr) {
 		if err := unix.Fchownat(fd(parent), base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return fmt.Errorf("chown: %w", err)
 		}
+	}
+	// lsetxattr through the parent's handle: the last component is not followed.
+	at := "/proc/self/fd/" + strconv.Itoa(fd(parent)) + "/" + base
+	err := x.xattrs(hdr, func(k, v string) error {
+		err := unix.Lsetxattr(at, k, []byte(v), 0)
+		if errors.Is(err, unix.EPERM) && strings.HasPrefix(k, "user.") {
+			return unix.ENOTSUP // the kernel keeps user.* to files and directories, whoever asks
+		}
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	if !symlink {
 		if err := unix.Fchmodat(fd(parent), base, x.perm(hdr, false), 0); err != nil {
