@@ -31,6 +31,8 @@ const (
 	checkEntries = 1024
 	// minFreeInodes is the inode margin kept on filesystems that count inodes.
 	minFreeInodes = 4096
+	// maxCachedDirs bounds the directory handles kept open between entries.
+	maxCachedDirs = 1024
 )
 
 var (
@@ -201,6 +203,13 @@ func (x *extractor) entry(hdr *tar.Header, tr io.Reader) error {
 	}
 	dir, base := path.Split(p)
 	dir = path.Clean(dir)
+	if len(x.dirs) > maxCachedDirs {
+		// Between entries no handle is in use: start the cache afresh.
+		for _, d := range x.dirs {
+			d.Close()
+		}
+		clear(x.dirs)
+	}
 	if strings.HasPrefix(base, whiteoutPrefix) {
 		return x.whiteout(dir, base)
 	}
@@ -211,25 +220,36 @@ func (x *extractor) entry(hdr *tar.Header, tr io.Reader) error {
 	defer x.release(parent, realDir)
 	real := path.Join(realDir, base)
 
-	var st unix.Stat_t
-	exists := unix.Fstatat(fd(parent), base, &st, unix.AT_SYMLINK_NOFOLLOW) == nil
-	if exists {
-		isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
-		if !(isDir && hdr.Typeflag == tar.TypeDir) {
-			// Whatever was there goes, with everything under it: a later
-			// layer replaces a directory by a file, a file by a link.
-			if err := removeAt(fd(parent), base, isDir); err != nil {
-				return fmt.Errorf("replacing %s: %w", real, err)
-			}
-			x.forget(real)
-			exists = false
-		}
-	}
 	x.made(real)
+	err = x.create(parent, base, real, hdr, tr)
+	if !errors.Is(err, unix.EEXIST) {
+		return err
+	}
+	// Something is there. A directory entry merges with a directory; anything
+	// else goes, with everything under it: a later layer replaces a directory
+	// by a file, a file by a link.
+	var st unix.Stat_t
+	if err := unix.Fstatat(fd(parent), base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return err
+	}
+	isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
+	if isDir && hdr.Typeflag == tar.TypeDir {
+		return x.mkdir(parent, base, real, hdr, true)
+	}
+	if err := removeAt(fd(parent), base, isDir); err != nil {
+		return fmt.Errorf("replacing %s: %w", real, err)
+	}
+	x.forget(real)
+	x.made(real)
+	return x.create(parent, base, real, hdr, tr)
+}
 
+// create makes the entry base in parent; an error wrapping EEXIST says
+// that something is in the way, and that nothing was done.
+func (x *extractor) create(parent *os.File, base, real string, hdr *tar.Header, tr io.Reader) error {
 	switch hdr.Typeflag {
 	case tar.TypeDir:
-		return x.mkdir(parent, base, real, hdr, exists)
+		return x.mkdir(parent, base, real, hdr, false)
 	case tar.TypeReg:
 		return x.file(parent, base, hdr, tr)
 	case tar.TypeSymlink:
@@ -251,7 +271,7 @@ func (x *extractor) rootEntry(hdr *tar.Header) error {
 	if err != nil {
 		return err
 	}
-	defer d.Close()
+	defer unix.Close(d)
 	if err := x.fileMeta(d, hdr, true); err != nil {
 		return err
 	}
@@ -399,7 +419,7 @@ func (x *extractor) whiteout(dir, base string) error {
 }
 
 func (x *extractor) opaqueAt(parent *os.File, name, real string) error {
-	d, err := openDirAt(fd(parent), name)
+	d, err := openDir(fd(parent), name)
 	if err != nil {
 		return err
 	}
@@ -410,7 +430,7 @@ func (x *extractor) opaqueAt(parent *os.File, name, real string) error {
 // opaque removes from the directory d (at real) everything the layers below
 // made, keeping what this layer made.
 func (x *extractor) opaque(d *os.File, real string) error {
-	rd, err := openDirAt(fd(d), ".")
+	rd, err := openDir(fd(d), ".")
 	if err != nil {
 		return err
 	}
@@ -454,12 +474,18 @@ func (x *extractor) mkdir(parent *os.File, base, real string, hdr *tar.Header, e
 	if err != nil {
 		return err
 	}
-	defer d.Close()
 	if err := x.fileMeta(d, hdr, true); err != nil {
+		unix.Close(d)
 		return err
 	}
 	x.dirTimes[real] = headerTimes(hdr)
-	return nil
+	// Its children come next: keep the handle. It was opened from its real
+	// parent without following a symlink, so real is its path.
+	if _, ok := x.dirs[real]; !ok {
+		x.dirs[real] = os.NewFile(uintptr(d), real)
+		return nil
+	}
+	return unix.Close(d)
 }
 
 func (x *extractor) file(parent *os.File, base string, hdr *tar.Header, tr io.Reader) error {
@@ -476,21 +502,24 @@ func (x *extractor) file(parent *os.File, base string, hdr *tar.Header, tr io.Re
 	if err != nil {
 		return fmt.Errorf("create: %w", err)
 	}
-	f := os.NewFile(uintptr(nfd), base)
-	defer f.Close()
+	if direct {
+		hdr = withoutMode(hdr)
+	}
+	err = x.fill(nfd, hdr, tr)
+	if cerr := unix.Close(nfd); err == nil && cerr != nil {
+		err = fmt.Errorf("close: %w", cerr)
+	}
+	return err
+}
+
+func (x *extractor) fill(f int, hdr *tar.Header, tr io.Reader) error {
 	if hdr.Size > 0 {
 		if err := x.content(f, tr, hdr.Size); err != nil {
 			return err
 		}
 	}
 	x.stats.Files++
-	if direct {
-		hdr = withoutMode(hdr)
-	}
-	if err := x.fileMeta(f, hdr, false); err != nil {
-		return err
-	}
-	return f.Close()
+	return x.fileMeta(f, hdr, false)
 }
 
 // withoutMode marks a header whose mode is already in place.
@@ -501,17 +530,15 @@ func withoutMode(hdr *tar.Header) *tar.Header {
 }
 
 // content copies size bytes of an entry to f, within the limits.
-func (x *extractor) content(f *os.File, tr io.Reader, size int64) error {
+func (x *extractor) content(f int, tr io.Reader, size int64) error {
 	if x.c.MaxSize > 0 && x.stats.Bytes+size > x.c.MaxSize {
 		return &LimitError{What: "size", Limit: x.c.MaxSize, Hint: "--max-size"}
 	}
 	for left := size; left > 0; {
 		n := min(left, int64(len(x.buf)))
 		k, err := io.ReadFull(tr, x.buf[:n])
-		if k > 0 {
-			if _, werr := f.Write(x.buf[:k]); werr != nil {
-				return werr
-			}
+		if werr := writeAll(f, x.buf[:k]); werr != nil {
+			return fmt.Errorf("write: %w", werr)
 		}
 		x.stats.Bytes += int64(k)
 		x.sinceFree += int64(k)
@@ -623,19 +650,19 @@ func (x *extractor) perm(hdr *tar.Header, dir bool) uint32 {
 
 // fileMeta sets owner, xattrs, mode and times on an open file or directory,
 // in that order: chown clears setuid bits and file capabilities.
-func (x *extractor) fileMeta(f *os.File, hdr *tar.Header, dir bool) error {
+func (x *extractor) fileMeta(f int, hdr *tar.Header, dir bool) error {
 	if x.chowns(hdr) {
-		if err := unix.Fchown(fd(f), hdr.Uid, hdr.Gid); err != nil {
+		if err := unix.Fchown(f, hdr.Uid, hdr.Gid); err != nil {
 			return fmt.Errorf("chown: %w", err)
 		}
 	} else if x.rootless && (hdr.Uid != x.uid || hdr.Gid != x.gid) {
 		x.warnOnce("owner", "owners are not kept when not unpacking as root")
 	}
-	if err := x.xattrs(hdr, func(k, v string) error { return unix.Fsetxattr(fd(f), k, []byte(v), 0) }); err != nil {
+	if err := x.xattrs(hdr, func(k, v string) error { return unix.Fsetxattr(f, k, []byte(v), 0) }); err != nil {
 		return err
 	}
 	if hdr.Mode >= 0 {
-		if err := unix.Fchmod(fd(f), x.perm(hdr, dir)); err != nil {
+		if err := unix.Fchmod(f, x.perm(hdr, dir)); err != nil {
 			return fmt.Errorf("chmod: %w", err)
 		}
 	}
@@ -644,19 +671,31 @@ func (x *extractor) fileMeta(f *os.File, hdr *tar.Header, dir bool) error {
 	}
 	t := headerTimes(hdr)
 	ts := []unix.Timespec{unix.NsecToTimespec(t.atime.UnixNano()), unix.NsecToTimespec(t.mtime.UnixNano())}
-	if err := unix.UtimesNanoAt(fd(f), "", ts, unix.AT_EMPTY_PATH); err != nil {
+	if err := unix.UtimesNanoAt(f, "", ts, unix.AT_EMPTY_PATH); err != nil {
 		return fmt.Errorf("times: %w", err)
 	}
 	return nil
 }
 
-// meta sets owner, xattrs and times on base in parent without following it
-// (a symlink, a device, a fifo). A symlink has no mode of its own.
+// meta sets owner, xattrs, mode and times on base in parent without
+// following it (a symlink, a device, a fifo). A symlink has no mode of its own.
 func (x *extractor) meta(parent *os.File, base string, hdr *tar.Header, symlink bool) error {
 	if x.chowns(hdr) {
 		if err := unix.Fchownat(fd(parent), base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return fmt.Errorf("chown: %w", err)
 		}
+	}
+	// lsetxattr through the parent's handle: the last component is not followed.
+	at := "/proc/self/fd/" + strconv.Itoa(fd(parent)) + "/" + base
+	err := x.xattrs(hdr, func(k, v string) error {
+		err := unix.Lsetxattr(at, k, []byte(v), 0)
+		if errors.Is(err, unix.EPERM) && strings.HasPrefix(k, "user.") {
+			return unix.ENOTSUP // the kernel keeps user.* to files and directories, whoever asks
+		}
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	if !symlink {
 		if err := unix.Fchmodat(fd(parent), base, x.perm(hdr, false), 0); err != nil {
@@ -735,8 +774,13 @@ func fd(f *os.File) int { return int(f.Fd()) }
 
 // openDirAt opens the directory name in dirfd for reading, without following
 // a symlink.
-func openDirAt(dirfd int, name string) (*os.File, error) {
-	nfd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+func openDirAt(dirfd int, name string) (int, error) {
+	return unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+}
+
+// openDir is openDirAt as an *os.File, to list it.
+func openDir(dirfd int, name string) (*os.File, error) {
+	nfd, err := openDirAt(dirfd, name)
 	if err != nil {
 		return nil, err
 	}
@@ -749,7 +793,7 @@ func removeAt(dirfd int, name string, dir bool) error {
 	if !dir {
 		return unix.Unlinkat(dirfd, name, 0)
 	}
-	d, err := openDirAt(dirfd, name)
+	d, err := openDir(dirfd, name)
 	if err != nil {
 		return err
 	}
@@ -770,4 +814,18 @@ func removeAt(dirfd int, name string, dir bool) error {
 		return err
 	}
 	return unix.Unlinkat(dirfd, name, unix.AT_REMOVEDIR)
+}
+
+func writeAll(f int, b []byte) error {
+	for len(b) > 0 {
+		n, err := unix.Write(f, b)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
 }

@@ -362,6 +362,8 @@ func TestMetadata(t *testing.T) {
 		{name: "ro/f", typ: tar.TypeReg, mode: 0o400, body: "r", mtime: mt(6000)},
 		{name: "d/link", typ: tar.TypeSymlink, link: "suid", mtime: mt(7000), uid: 42, gid: 43},
 		{name: "x", typ: tar.TypeReg, mode: 0o644, body: "x", xattrs: map[string]string{"user.haul": "yes"}},
+		{name: "sx", typ: tar.TypeSymlink, link: "x", xattrs: map[string]string{"trusted.haul": "link"}},
+		{name: "fifo", typ: tar.TypeFifo, mode: 0o640, mtime: mt(8000), xattrs: map[string]string{"user.haul": "fifo"}},
 	}
 	dir, err := unpack(t, Config{}, l1(t, ents...))
 	if err != nil {
@@ -401,6 +403,11 @@ func TestMetadata(t *testing.T) {
 		t.Log("the test directory's filesystem has no user xattrs")
 	} else if err != nil || string(buf[:n]) != "yes" {
 		t.Errorf("xattr user.haul = %q, %v; want yes", buf[:n], err)
+	}
+	if root {
+		if n, err := unix.Lgetxattr(filepath.Join(dir, "sx"), "trusted.haul", buf); err != nil || string(buf[:n]) != "link" {
+			t.Errorf("symlink's xattr trusted.haul = %q, %v; want link", buf[:n], err)
+		}
 	}
 }
 
