@@ -8,6 +8,7 @@ import (
 	"github.com/haul-dev/haul/image"
 	"github.com/haul-dev/haul/ref"
 	"github.com/haul-dev/haul/registry"
+	"github.com/haul-dev/haul/rootfs"
 	"github.com/haul-dev/haul/store"
 )
 
@@ -23,17 +24,19 @@ type Source interface {
 type Format string
 
 // The formats: docker is a tar that is both an OCI layout and a docker-load
-// archive; oci an OCI layout directory; oci-archive that layout as a tar.
+// archive; oci an OCI layout directory; oci-archive that layout as a tar;
+// rootfs the image's layers applied, in order, into a directory.
 const (
 	Docker     Format = "docker"
 	OCI        Format = "oci"
 	OCIArchive Format = "oci-archive"
+	RootFS     Format = "rootfs"
 )
 
 // ParseFormat checks a --format value.
 func ParseFormat(s string) (Format, bool) {
 	switch f := Format(s); f {
-	case Docker, OCI, OCIArchive:
+	case Docker, OCI, OCIArchive, RootFS:
 		return f, true
 	}
 	return "", false
@@ -49,8 +52,8 @@ type Config struct {
 	AllPlatforms bool
 	// Format of the output; "": Docker.
 	Format Format
-	// Output is a file (docker, oci-archive) or directory (oci) path, or "-"
-	// for Stdout. Required.
+	// Output is a file (docker, oci-archive) or directory (oci, rootfs) path,
+	// or "-" for Stdout (not for oci or rootfs). Required.
 	Output string
 	// Stdout receives the tar when Output is "-".
 	Stdout io.Writer
@@ -63,6 +66,11 @@ type Config struct {
 	Progress func(Event)
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
+	// Unpack configures the rootfs format: MaxSize and MaxEntries (zero: no
+	// limit), MinFree (zero: rootfs.DefaultMinFree), Force (zero: Output must
+	// be absent or an empty directory), Warn (nil: discard). Ignored by the
+	// other formats.
+	Unpack rootfs.Config
 }
 
 // DefaultJobs is how many blobs are fetched at once by default: the transfer is
@@ -102,6 +110,8 @@ type Result struct {
 	Fetched int64 // bytes that crossed the network
 	Cached  int64 // bytes that came from the cache
 	Elapsed time.Duration
+	// Unpacked is what the rootfs format applied; nil for the other formats.
+	Unpacked *rootfs.Stats
 }
 
 // Pulled is one reference as pulled.

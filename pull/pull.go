@@ -37,10 +37,15 @@ func Pull(ctx context.Context, refs []ref.Reference, c Config) (*Result, error) 
 		c.Format = Docker
 	}
 	if _, ok := ParseFormat(string(c.Format)); !ok {
-		return nil, fmt.Errorf("pull: unknown format %q (docker, oci or oci-archive)", c.Format)
+		return nil, fmt.Errorf("pull: unknown format %q (docker, oci, oci-archive or rootfs)", c.Format)
 	}
 	if c.Output == "-" && c.Format == OCI {
 		return nil, errors.New("pull: an oci layout is a directory and cannot go to stdout; use --format oci-archive or docker")
+	}
+	if c.Format == RootFS {
+		if err := checkRootFS(refs, c); err != nil {
+			return nil, err
+		}
 	}
 	if c.Jobs <= 0 {
 		c.Jobs = DefaultJobs
@@ -68,12 +73,12 @@ func Pull(ctx context.Context, refs []ref.Reference, c Config) (*Result, error) 
 	res := &Result{Images: p.pulled}
 	var err error
 	switch {
-	case c.Store == nil && c.Format != OCI && c.Output != "-":
+	case c.Store == nil && c.Format != OCI && c.Format != RootFS && c.Output != "-":
 		err = pullDirect(ctx, c, p, pr, res)
 	default:
 		st := c.Store
-		if c.Format == OCI {
-			// The layout and the temporary store beside it need the parent.
+		if c.Format == OCI || c.Format == RootFS {
+			// The output and the temporary store beside it need the parent.
 			if err := os.MkdirAll(filepath.Dir(c.Output), 0o755); err != nil {
 				return nil, fmt.Errorf("pull: %w", err)
 			}
@@ -88,7 +93,11 @@ func Pull(ctx context.Context, refs []ref.Reference, c Config) (*Result, error) 
 				return nil, err
 			}
 		}
-		err = pullCached(ctx, c, st, p, pr, res)
+		if c.Format == RootFS {
+			err = pullRootFS(ctx, c, st, p, pr, res)
+		} else {
+			err = pullCached(ctx, c, st, p, pr, res)
+		}
 	}
 	if err != nil {
 		return nil, err
