@@ -88,10 +88,6 @@ fi
 HAUL_VERSION=$("$HAUL" --version 2>/dev/null | awk '{print $NF}')
 GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- . ':!bench' 2>/dev/null || echo ', tree dirty')
 "$HAUL" unpack --help >/dev/null 2>&1 || { has_tool haul-unpack && drop_tools '^haul-unpack$' "this haul has no 'unpack'"; }
-"$HAUL" pull --help 2>/dev/null | grep -q rootfs || { has_tool haul-pull && drop_tools '^haul-pull$' "this haul has no 'pull --format rootfs'"; }
-read -r -a TOOL_ARR <<<"$TOOLS"
-NT=${#TOOL_ARR[@]}
-((NT > 0)) || die "no tool left to run"
 
 # ---------------------------------------------------------------- registry
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -143,6 +139,16 @@ only=$(tr ' ' ',' <<<"$PUSHED")
 "$WORK/bin/rootfsimage" -registry "$REG" -repo bench -only "$only" -toolchain "$TOOLCHAIN" \
 	-bigfile-mib "$BIGFILE_MIB" >"$WORK/pushed.txt" || die "rootfsimage failed"
 ref() { echo "$REG/bench/$1:1"; }
+# A haul that does not know --format rootfs calls it a usage error (exit 2).
+if has_tool haul-pull; then
+	rc=0
+	HOME=$WORK "$HAUL" pull -q --format rootfs --cache-dir "$WORK/probe-cache" -o "$WORK/probe" "$(ref layers3)" >/dev/null 2>&1 || rc=$?
+	rm -rf "$WORK/probe" "$WORK/probe-cache"
+	((rc != 2)) || drop_tools '^haul-pull$' "this haul has no 'pull --format rootfs'"
+fi
+read -r -a TOOL_ARR <<<"$TOOLS"
+NT=${#TOOL_ARR[@]}
+((NT > 0)) || die "no tool left to run"
 
 # One OCI layout per image, made once by skopeo, for haul unpack, umoci and tar.
 declare -A LAYERS ENTRIES TREE_BYTES COMPRESSED

@@ -110,7 +110,6 @@ crane() { DOCKER_CONFIG=$WORK/crane-docker "$CRANE" --insecure "$@"; }
 has_cmd() { "$HAUL" "$@" --help >/dev/null 2>&1; }
 HAVE_UNPACK=0 HAVE_PULL_ROOTFS=0 HAVE_EXPORT=0
 has_cmd unpack && HAVE_UNPACK=1
-"$HAUL" pull --help 2>/dev/null | grep -q rootfs && HAVE_PULL_ROOTFS=1
 has_cmd export && HAVE_EXPORT=1
 
 # ---------------------------------------------------------------- registry
@@ -175,6 +174,12 @@ note "pushing the rootfs images (toolchain: ${TOOLCHAIN_PATHS:+a subset of }$(go
 	die "pushing the rootfs images failed"
 }
 ref() { echo "$REG/e2e-rootfs/$1:1"; }
+# A haul that does not know --format rootfs calls it a usage error (exit 2).
+rc=0
+HOME=$WORK "$HAUL" pull -q --format rootfs --cache-dir "$WORK/probe-cache" -o "$WORK/probe" "$(ref layers3)" \
+	>/dev/null 2>&1 </dev/null || rc=$?
+((rc == 2)) || HAVE_PULL_ROOTFS=1
+rm -rf "$WORK/probe" "$WORK/probe-cache"
 
 # ---------------------------------------------------------------- harness
 PASSED=0
@@ -316,14 +321,17 @@ for img in $IMAGES; do
 		skip_haul "haul pull --format rootfs of $img" "pull --format rootfs"
 		continue
 	fi
-	run "$HAUL" pull -q --format rootfs --cache-dir "$WORK/cache-$img" -o "$T/pull-$img" "$(ref "$img")"
-	expect_success "haul pull --format rootfs of $img exits 0"
-	r=$(ref_tree "$img")
-	if [[ -n $r ]]; then
-		same_tree "haul pull --format rootfs of $img: the tree is umoci's" "$r" "$T/pull-$img"
-	else
-		skip "haul pull --format rootfs of $img: the tree is umoci's (umoci is not installed)"
-	fi
+	# Cold (every layer streamed from the registry), then warm (from the cache).
+	for c in cold warm; do
+		run "$HAUL" pull -q --format rootfs --cache-dir "$WORK/cache-$img" -o "$T/pull-$c-$img" "$(ref "$img")"
+		expect_success "haul pull --format rootfs of $img, $c cache, exits 0"
+		r=$(ref_tree "$img")
+		if [[ -n $r ]]; then
+			same_tree "haul pull --format rootfs of $img, $c cache: the tree is umoci's" "$r" "$T/pull-$c-$img"
+		else
+			skip "haul pull --format rootfs of $img, $c cache: the tree is umoci's (umoci is not installed)"
+		fi
+	done
 	rm -rf "$WORK/cache-$img"
 done
 
@@ -360,12 +368,12 @@ else
 fi
 
 # ---------------------------------------------------------------- 5. refusals: nothing left behind
+# baddiff's blobs are layers3's; its config's second diff_id is wrong.
+BAD_LAYER=$(jq -r '.layers[1].digest' "$WORK/oci/baddiff/blobs/sha256/$(jq -r '.manifests[0].digest' "$WORK/oci/baddiff/index.json" | cut -d: -f2)")
 if ((HAVE_UNPACK)); then
-	# baddiff's blobs are layers3's; its config's second diff_id is wrong.
 	run "$HAUL" unpack "$WORK/oci/baddiff" "$T/bad"
 	expect_rc "haul unpack of a layer with a wrong diff_id exits 1" 1
-	expect_in "haul unpack of a layer with a wrong diff_id: the message names the layer" "$ERR" \
-		"$(jq -r '.layers[1].digest' "$WORK/oci/baddiff/blobs/sha256/$(jq -r '.manifests[0].digest' "$WORK/oci/baddiff/index.json" | cut -d: -f2)")"
+	expect_in "haul unpack of a layer with a wrong diff_id: the message names the layer" "$ERR" "$BAD_LAYER"
 	nothing_left "haul unpack of a layer with a wrong diff_id: DIR does not exist, nor a temporary" "$T/bad"
 
 	mkdir -p "$T/full"
@@ -391,7 +399,13 @@ fi
 if ((HAVE_PULL_ROOTFS)); then
 	run "$HAUL" pull -q --format rootfs --cache-dir "$WORK/cache-bad" -o "$T/bad-pull" "$(ref baddiff)"
 	expect_rc "haul pull --format rootfs of a layer with a wrong diff_id exits 1" 1
+	expect_in "haul pull --format rootfs of a layer with a wrong diff_id: the message names the layer" "$ERR" "$BAD_LAYER"
 	nothing_left "haul pull --format rootfs of a wrong diff_id: DIR does not exist, nor a temporary" "$T/bad-pull"
+	mkdir -p "$T/full-pull"
+	echo keep >"$T/full-pull/mine"
+	run "$HAUL" pull -q --format rootfs --cache-dir "$WORK/cache-bad" -o "$T/full-pull" "$(ref layers3)"
+	expect_rc "haul pull --format rootfs into a non-empty DIR exits 1" 1
+	expect_eq "haul pull --format rootfs into a non-empty DIR leaves it as it was" "mine" "$(ls -A "$T/full-pull")"
 else
 	skip_haul "haul pull --format rootfs of a layer with a wrong diff_id" "pull --format rootfs"
 fi
