@@ -179,12 +179,13 @@ func (a *asyncReader) fill() {
 		default:
 			c.err = a.wrap(c.err)
 		}
+		err := c.err // once sent, c is the reader's: it sets c.err at the end
 		select {
 		case a.full <- c:
 		case <-a.stop:
 			return
 		}
-		if c.err != nil {
+		if err != nil {
 			return
 		}
 	}

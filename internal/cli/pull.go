@@ -23,6 +23,11 @@ const pullLong = `Pull one or more images and write them as one file or director
   oci          an OCI image layout directory; pulling into an existing one adds
                the image beside those already there
   oci-archive  the OCI layout as a tar
+  rootfs       one image's layers applied in order into directory PATH (see
+               haul unpack): layers are applied as they arrive, the next one
+               streamed from the network while later ones still download;
+               PATH must be absent or empty (--force), and --max-size and
+               --max-entries bound what the layers may write
 
 An index is resolved to linux and this machine's architecture; --platform picks
 another (linux/arm64, linux/arm/v7), a comma list picks several, and
@@ -43,15 +48,17 @@ func newPullCmd(e *env) *cobra.Command {
 		out, format, platform, cacheDir string
 		jobs                            int
 		noCache                         bool
+		uf                              unpackFlags
 	)
 	c := &cobra.Command{
 		Use:   "pull REF... [-o PATH]",
-		Short: "Pull images into a docker or OCI archive, or an OCI layout",
+		Short: "Pull images into a docker or OCI archive, an OCI layout, or a root filesystem",
 		Long:  pullLong,
 		Example: `  haul pull alpine:3.20                      # writes alpine_3.20.tar
   haul pull alpine nginx -o bundle.tar       # one bundle for an air gap
   haul pull --format oci -o layout/ ghcr.io/org/app:1
-  haul pull --platform linux/arm64 alpine -o - | ssh host docker load`,
+  haul pull --platform linux/arm64 alpine -o - | ssh host docker load
+  haul pull --format rootfs -o rootfs/ alpine:3.20`,
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usagef("pull takes one or more REF (see haul pull --help)")
@@ -61,11 +68,12 @@ func newPullCmd(e *env) *cobra.Command {
 	}
 	f := c.Flags()
 	f.StringVarP(&out, "output", "o", "", "file or directory to write; - for stdout (default NAME_TAG.tar)")
-	f.StringVar(&format, "format", "docker", "docker, oci or oci-archive")
+	f.StringVar(&format, "format", "docker", "docker, oci, oci-archive or rootfs")
 	f.StringVar(&platform, "platform", "", "os/arch[/variant], a comma list, or all (default: linux and this machine's architecture)")
 	f.IntVar(&jobs, "jobs", pull.DefaultJobs, "blobs fetched at once")
 	f.StringVar(&cacheDir, "cache-dir", "", "blob cache directory (default $XDG_CACHE_HOME/haul)")
 	f.BoolVar(&noCache, "no-cache", false, "use no cache: blobs go straight into the output")
+	uf.add(c)
 	c.RunE = func(cmd *cobra.Command, args []string) error {
 		refs := make([]ref.Reference, 0, len(args))
 		for _, a := range args {
@@ -78,7 +86,22 @@ func newPullCmd(e *env) *cobra.Command {
 		cfg := pull.Config{Jobs: jobs, Stdout: e.Stdout}
 		var ok bool
 		if cfg.Format, ok = pull.ParseFormat(format); !ok {
-			return usagef("--format %q: want docker, oci or oci-archive", format)
+			return usagef("--format %q: want docker, oci, oci-archive or rootfs", format)
+		}
+		if cfg.Format == pull.RootFS {
+			if len(refs) > 1 {
+				return usagef("--format rootfs unpacks one image; %d were given", len(refs))
+			}
+			if uf.maxEntries < 0 {
+				return usagef("--max-entries %d: want a count", uf.maxEntries)
+			}
+			cfg.Unpack = uf.config(e)
+		} else {
+			for _, fl := range []string{"force", "max-size", "max-entries"} {
+				if cmd.Flags().Changed(fl) {
+					return usagef("--%s is for --format rootfs", fl)
+				}
+			}
 		}
 		if err := parsePlatforms(platform, &cfg); err != nil {
 			return err
@@ -92,6 +115,9 @@ func newPullCmd(e *env) *cobra.Command {
 		}
 		if cfg.Output == "-" && cfg.Format == pull.OCI {
 			return usagef("an oci layout is a directory: use --format docker or oci-archive with -o -")
+		}
+		if cfg.Output == "-" && cfg.Format == pull.RootFS {
+			return usagef("a rootfs is a directory: for a tar of it on stdout, use haul export REF -o -")
 		}
 		if !noCache {
 			st, err := store.Open(store.Config{Dir: cacheDir, Env: e.Getenv})
@@ -161,7 +187,7 @@ func defaultOutput(r ref.Reference, f pull.Format) string {
 		return '_'
 	}, name)
 	name = strings.TrimLeft(name, ".")
-	if f == pull.OCI {
+	if f == pull.OCI || f == pull.RootFS {
 		return filepath.Clean(name)
 	}
 	return name + ".tar"
@@ -179,10 +205,14 @@ func (e *env) pullSummary(c pull.Config, res *pull.Result) error {
 		for _, p := range res.Images {
 			imgs = append(imgs, image{p.Ref.String(), p.Digest, p.MediaType, nonEmpty(p.Platforms)})
 		}
-		return e.printJSON(map[string]any{
+		v := map[string]any{
 			"output": c.Output, "format": c.Format, "images": imgs, "blobs": res.Blobs, "bytes": res.Bytes,
 			"fetched": res.Fetched, "cached": res.Cached, "seconds": res.Elapsed.Seconds(),
-		})
+		}
+		if res.Unpacked != nil {
+			v["unpacked"] = res.Unpacked
+		}
+		return e.printJSON(v)
 	}
 	if e.g.quiet {
 		return nil
@@ -206,6 +236,9 @@ func (e *env) pullSummary(c pull.Config, res *pull.Result) error {
 	}
 	fmt.Fprintf(w, "wrote %s (%s): %d blobs, %s; fetched %s, %s from cache, in %s%s\n",
 		dest, c.Format, res.Blobs, human(res.Bytes), human(res.Fetched), human(res.Cached), res.Elapsed.Round(time.Millisecond), rate)
+	if u := res.Unpacked; u != nil {
+		fmt.Fprintf(w, "unpacked %d layers: %d entries, %d files, %s\n", u.Layers, u.Entries, u.Files, human(u.Bytes))
+	}
 	return nil
 }
 

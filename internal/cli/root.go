@@ -166,7 +166,7 @@ func newRoot(io IO) *cobra.Command {
 	root.AddCommand(
 		newManifestCmd(e), newDigestCmd(e), newConfigCmd(e), newTagsCmd(e),
 		newBlobCmd(e), newInspectCmd(e), newLoginCmd(e), newLogoutCmd(e),
-		newPullCmd(e), newCacheCmd(e),
+		newPullCmd(e), newCacheCmd(e), newUnpackCmd(e), newExportCmd(e),
 	)
 	for _, c := range root.Commands() {
 		c.Flags().SortFlags = false

@@ -1,0 +1,109 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/haul-dev/haul/image"
+	"github.com/haul-dev/haul/pull"
+	"github.com/haul-dev/haul/rootfs"
+	"github.com/haul-dev/haul/store"
+)
+
+const exportLong = `Write the filesystem an image's layers make, flattened, as one tar: what
+tar -x of it gives is what haul unpack makes (whiteouts applied, never
+written; each path once, as the uppermost layer has it). For scanners, or
+for tar -x where haul does not run.
+
+The image is a local archive or OCI layout (SRC, when that path exists; see
+haul unpack) or a reference pulled from its registry (REF: config and layers
+fetched into the cache, or a temporary one with --no-cache).
+
+Every layer is verified as it is read. With -o FILE the tar is written under
+a temporary name and renamed when whole; with -o - it streams to stdout, and
+a failure leaves a tar cut short, ended by a block no tar reader accepts,
+and exit code 1.`
+
+func newExportCmd(e *env) *cobra.Command {
+	var out, name, cacheDir string
+	var noCache bool
+	var jobs int
+	c := &cobra.Command{
+		Use:     "export REF|SRC -o FILE|-",
+		Short:   "Write an image's flattened filesystem as one tar",
+		Long:    exportLong,
+		Example: "  haul export alpine:3.20 -o - | tar -tv\n  haul export bundle.tar --image ghcr.io/org/app:1 -o app-fs.tar",
+		Args:    exactArgs(1, "one REF or SRC"),
+	}
+	f := c.Flags()
+	f.StringVarP(&out, "output", "o", "", "file to write, or - for stdout (required)")
+	f.StringVar(&name, "image", "", "the image to export from an archive holding several")
+	platform := platformFlag(c)
+	f.IntVar(&jobs, "jobs", pull.DefaultJobs, "blobs fetched at once (REF)")
+	f.StringVar(&cacheDir, "cache-dir", "", "blob cache directory (default $XDG_CACHE_HOME/haul)")
+	f.BoolVar(&noCache, "no-cache", false, "use a temporary cache, removed afterwards")
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if out == "" {
+			return usagef("export needs -o FILE, or -o - for stdout")
+		}
+		p, err := platform()
+		if err != nil {
+			return err
+		}
+		var write func(w io.Writer) error
+		var summary func() string
+		if _, serr := os.Stat(args[0]); serr == nil {
+			rd, img, layers, err := openLocal(cmd.Context(), args[0], name, p)
+			if err != nil {
+				return err
+			}
+			defer rd.Close()
+			write = func(w io.Writer) error {
+				return rootfs.Export(cmd.Context(), w, layers, blobOpener(rd))
+			}
+			summary = func() string { return "exported " + storedName(img) + " to " + out }
+		} else {
+			if name != "" {
+				return usagef("--image chooses among the images of a local archive; %s is no file or directory", args[0])
+			}
+			r, err := parseRef(args[0])
+			if err != nil {
+				return usagef("%s is neither a file or directory nor a reference: %v", args[0], err)
+			}
+			cfg := pull.Config{Jobs: jobs, Platforms: []image.Platform{p}}
+			if !noCache {
+				st, err := store.Open(store.Config{Dir: cacheDir, Env: e.Getenv})
+				if err != nil {
+					return fmt.Errorf("opening the cache: %w", err)
+				}
+				cfg.Store = st
+			}
+			cfg.Source = func(reg string) (pull.Source, error) { return e.client(reg) }
+			write = func(w io.Writer) error {
+				pr := newPullProgress(e, out == "-")
+				cfg.Progress = pr.event
+				res, err := pull.Export(cmd.Context(), r, w, cfg)
+				pr.done()
+				if err == nil {
+					summary = func() string {
+						return fmt.Sprintf("exported %s (%s) to %s: fetched %s, %s from cache", r.Familiar(), res.Images[0].Digest, out, human(res.Fetched), human(res.Cached))
+					}
+				}
+				return err
+			}
+		}
+		if out == "-" {
+			err = write(e.Stdout)
+		} else {
+			err = writeFileAtomic(out, write)
+		}
+		if err == nil && summary != nil && !e.g.quiet && !e.g.json {
+			fmt.Fprintln(e.Stderr, summary())
+		}
+		return err
+	}
+	return c
+}
