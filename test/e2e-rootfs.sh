@@ -354,6 +354,19 @@ if ((HAVE_UNPACK)); then
 	run "$HAUL" unpack "$WORK/haul-oci" "$T/unpack-hauloci-layers3"
 	expect_success "haul unpack of haul's own OCI layout exits 0"
 	same_tree "haul unpack of haul's own OCI layout: the tree is layers3's" "$ROOT/test/testdata/layers3.tree" "$T/unpack-hauloci-layers3"
+	# A layout holding two images: --image picks one by its ref.name.
+	if ((HAVE_SKOPEO)); then
+		run skopeo copy -q "oci:$WORK/oci/baddiff:baddiff" "oci:$WORK/two:baddiff"
+		run skopeo copy -q "oci:$WORK/oci/layers3:layers3" "oci:$WORK/two:layers3"
+		run "$HAUL" unpack "$WORK/two" "$T/two-noimage"
+		expect_rc "haul unpack of a layout holding two images, no --image, exits 2" 2
+		nothing_left "haul unpack of a layout holding two images, no --image: DIR does not exist" "$T/two-noimage"
+		run "$HAUL" unpack --image layers3 "$WORK/two" "$T/two-layers3"
+		expect_success "haul unpack --image layers3 of a layout holding two images exits 0"
+		same_tree "haul unpack --image layers3: the tree is layers3's" "$ROOT/test/testdata/layers3.tree" "$T/two-layers3"
+	else
+		skip "haul unpack --image of a layout holding two images (skopeo is not installed)"
+	fi
 	run "$HAUL" unpack --json "$WORK/oci/layers3" "$T/unpack-json"
 	expect_success "haul unpack --json exits 0"
 	# Every entry of every layer is counted, whiteouts included.
@@ -362,7 +375,7 @@ if ((HAVE_UNPACK)); then
 		xargs -I{} jq -r '.layers[].digest' "$WORK/oci/layers3/{}"); do
 		entries=$((entries + $(tar -tzf "$WORK/oci/layers3/blobs/sha256/${d#sha256:}" | wc -l)))
 	done
-	expect_eq "haul unpack --json: layers and entries" "3 $entries" "$(jq -r '"\(.layers) \(.entries)"' "$OUT" 2>&1)"
+	expect_eq "haul unpack --json: .stats.layers and .stats.entries" "3 $entries" "$(jq -r '"\(.stats.layers) \(.stats.entries)"' "$OUT" 2>&1)"
 else
 	skip_haul "haul unpack of docker and OCI archives" unpack
 fi
@@ -389,7 +402,7 @@ if ((HAVE_UNPACK)); then
 	expect_rc "haul unpack --max-entries 100 of toolchain exits 1" 1
 	expect_in "haul unpack --max-entries: the message names the flag" "$ERR" "--max-entries"
 	nothing_left "haul unpack --max-entries: DIR does not exist, nor a temporary" "$T/limited"
-	run "$HAUL" unpack --max-size $((1 << 20)) "$WORK/oci/bigfile" "$T/limited"
+	run "$HAUL" unpack --max-size 1M "$WORK/oci/bigfile" "$T/limited"
 	expect_rc "haul unpack --max-size 1MiB of bigfile exits 1" 1
 	expect_in "haul unpack --max-size: the message names the flag" "$ERR" "--max-size"
 	nothing_left "haul unpack --max-size: DIR does not exist, nor a temporary" "$T/limited"
@@ -436,6 +449,12 @@ for img in $IMAGES; do
 		"$want" "$(cat "$WORK/haul-$img.paths")"
 	if cmp -s "$OUT" "$WORK/export-$img.tar"; then ok "haul export of $img: -o - and -o FILE write the same bytes"; else
 		not_ok "haul export of $img: -o - and -o FILE write the same bytes" "$(cmp "$OUT" "$WORK/export-$img.tar" 2>&1)"; fi
+	if ((HAVE_UNPACK)); then
+		run "$HAUL" export "$WORK/oci/$img" -o "$WORK/export-layout-$img.tar"
+		if cmp -s "$WORK/export-layout-$img.tar" "$WORK/export-$img.tar"; then ok "haul export of $img: the layout and the REF give the same bytes"; else
+			not_ok "haul export of $img: the layout and the REF give the same bytes" "$(cmp "$WORK/export-layout-$img.tar" "$WORK/export-$img.tar" 2>&1)"; fi
+		rm -f "$WORK/export-layout-$img.tar"
+	fi
 	r=$(ref_tree "$img")
 	if [[ -d $r ]]; then
 		expect_eq "haul export of $img lists the paths of umoci's tree" "$(tree_paths "$r")" "$(cat "$WORK/haul-$img.paths")"
