@@ -347,8 +347,13 @@ if ((HAVE_UNPACK)); then
 		run "$HAUL" unpack "$WORK/layers3-oci.tar" "$T/unpack-ociarchive-layers3"
 		expect_success "haul unpack of skopeo's oci-archive exits 0"
 		same_tree "haul unpack of skopeo's oci-archive: the tree is layers3's" "$ROOT/test/testdata/layers3.tree" "$T/unpack-ociarchive-layers3"
+		# skopeo's docker-archive: docker media types, manifest.json, no index.json.
+		run skopeo copy -q "oci:$WORK/oci/layers3:layers3" "docker-archive:$WORK/layers3-docker.tar:e2e/layers3:1"
+		run "$HAUL" unpack "$WORK/layers3-docker.tar" "$T/unpack-dockerarchive-layers3"
+		expect_success "haul unpack of skopeo's docker-archive exits 0"
+		same_tree "haul unpack of skopeo's docker-archive: the tree is layers3's" "$ROOT/test/testdata/layers3.tree" "$T/unpack-dockerarchive-layers3"
 	else
-		skip "haul unpack of skopeo's oci-archive (skopeo is not installed)"
+		skip "haul unpack of skopeo's oci-archive and docker-archive (skopeo is not installed)"
 	fi
 	run "$HAUL" pull -q --format oci --cache-dir "$WORK/cache" -o "$WORK/haul-oci" "$(ref layers3)"
 	run "$HAUL" unpack "$WORK/haul-oci" "$T/unpack-hauloci-layers3"
