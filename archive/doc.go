@@ -25,4 +25,10 @@
 // archive/tar (Docker, containerd, podman, skopeo) read and ignore. A filesystem
 // that shares extents (XFS, Btrfs) can then clone a blob from the cache into the
 // tar instead of copying it.
+//
+// Reader reads them back, and what other tools write: Docker's tars of every
+// version (the old ones hold only manifest.json and <id>/layer.tar), OCI
+// archives and OCI layout directories. A tar is indexed once and its blobs
+// read in place; everything in it is bounded and verified as a registry's
+// answer would be.
 package archive

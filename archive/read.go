@@ -262,7 +262,7 @@ func checkArchivePath(unsafePath string) error {
 	case strings.HasPrefix(unsafePath, "/"):
 		return fmt.Errorf("path %q is absolute", unsafePath)
 	case slices.Contains(strings.Split(unsafePath, "/"), ".."):
-		return fmt.Errorf("path %q holds ..", unsafePath)
+		return fmt.Errorf("path %q holds a .. component", unsafePath)
 	}
 	if c := path.Clean(unsafePath); c == "." {
 		return fmt.Errorf("path %q names the archive itself", unsafePath)
