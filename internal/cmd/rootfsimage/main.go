@@ -6,12 +6,12 @@
 // linux/amd64. Layers are made as they are uploaded (a streamed PATCH, then a
 // PUT with the digest), so none touches this machine's disk.
 //
-//	go run ./internal/cmd/rootfsimage -registry 127.0.0.1:5000
+//	go run ./internal/cmd/rootfsimage -registry 127.0.0.1:5000 -toolchain "$(go env GOROOT)"
 //
 // Images (REPO is -repo, "rootfs" by default; every tag is 1):
 //
-//	REPO/toolchain  one layer: the tree at -toolchain (default: this Go's
-//	                GOROOT) under go/, as it is on disk: modes, owners,
+//	REPO/toolchain  one layer: the tree at -toolchain (the scripts pass
+//	                $(go env GOROOT)) under go/, as it is on disk: modes, owners,
 //	                mtimes to the nanosecond, symlinks, hardlinks; only the
 //	                paths named by -toolchain-paths when it is set
 //	REPO/layers3    three small layers whose upper two delete files and
@@ -49,7 +49,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -536,7 +535,7 @@ func run() error {
 	reg := fl.String("registry", "", "registry host:port (plain HTTP)")
 	repo := fl.String("repo", "rootfs", "repository prefix: REPO/toolchain:1 and so on")
 	only := fl.String("only", "toolchain,layers3,bigfile,baddiff", "comma list of images to push")
-	toolchain := fl.String("toolchain", runtime.GOROOT(), "the tree of the toolchain image")
+	toolchain := fl.String("toolchain", "", "the tree of the toolchain image: $(go env GOROOT)")
 	toolchainPaths := fl.String("toolchain-paths", "", "comma list of paths under -toolchain: only these go in (default all)")
 	bigMiB := fl.Int64("bigfile-mib", 512, "size of bigfile's one file, MiB")
 	if err := fl.Parse(os.Args[1:]); err != nil {
@@ -544,6 +543,10 @@ func run() error {
 	}
 	if *reg == "" {
 		fmt.Fprintln(os.Stderr, "rootfsimage: -registry is required")
+		return errUsage
+	}
+	if *toolchain == "" && strings.Contains(","+*only+",", ",toolchain,") {
+		fmt.Fprintln(os.Stderr, "rootfsimage: -toolchain is required for the toolchain image (-toolchain \"$(go env GOROOT)\")")
 		return errUsage
 	}
 	p := &pusher{registry: *reg, client: &http.Client{Timeout: 10 * time.Minute}}
