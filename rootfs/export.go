@@ -485,7 +485,9 @@ var paxKeys = []string{"path", "linkpath", "size", "uid", "gid", "uname", "gname
 func (x *exporter) write(hdr *tar.Header, name, linkTo string, tr io.Reader) error {
 	h := *hdr
 	h.Name = name
-	h.Format = tar.FormatUnknown
+	// PAX, so that sub-second times survive: with no format, archive/tar
+	// rounds them to the second. Headers that need nothing more stay USTAR.
+	h.Format = tar.FormatPAX
 	if h.PAXRecords != nil {
 		h.PAXRecords = make(map[string]string, len(hdr.PAXRecords))
 		for k, v := range hdr.PAXRecords {

@@ -466,12 +466,15 @@ for img in $IMAGES; do
 		expect_eq "haul export of $img lists the paths of umoci's tree" "$(tree_paths "$r")" "$(cat "$WORK/haul-$img.paths")"
 	fi
 	# The tar itself holds the tree: GNU tar extracts it (owners, modes,
-	# nanosecond mtimes, every xattr) to the same tree as umoci's.
+	# nanosecond mtimes, every xattr) to the same tree as umoci's. Not the
+	# directories' mtimes: the export goes layer by layer, top first, as crane
+	# export's does, so a directory's entries are not contiguous and GNU tar
+	# sets its times before the last of them lands (haul unpack keeps them).
 	mkdir -p "$T/export-$img"
 	run tar --xattrs --xattrs-include='*' --warning=no-timestamp -xpf "$WORK/export-$img.tar" -C "$T/export-$img"
 	expect_success "GNU tar -x of haul export of $img exits 0"
 	if [[ -n $r ]]; then
-		same_tree "GNU tar -x of haul export of $img: the tree is umoci's" "$r" "$T/export-$img"
+		same_tree "GNU tar -x of haul export of $img: the tree is umoci's (but directories' mtimes)" "$r" "$T/export-$img" -dir-mtime=false
 	fi
 done
 

@@ -15,8 +15,10 @@ import (
 
 const exportLong = `Write the filesystem an image's layers make, flattened, as one tar: what
 tar -x of it gives is what haul unpack makes (whiteouts applied, never
-written; each path once, as the uppermost layer has it). For scanners, or
-for tar -x where haul does not run.
+written; each path once, as the uppermost layer has it), but for the times
+of directories: entries come layer by layer, top first, as crane export
+writes them, so tar -x sets a directory's times before all of it is in.
+For scanners, or for tar -x where haul does not run.
 
 The image is a local archive or OCI layout (SRC, when that path exists; see
 haul unpack) or a reference pulled from its registry (REF: config and layers
