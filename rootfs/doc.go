@@ -11,6 +11,8 @@
 // are checked at its end; an unpack is built in a sibling temporary directory
 // and renamed onto its target only once every layer has verified.
 //
+// Export writes the same tree, flattened, as one tar stream.
+//
 // rootfs knows nothing of registries: it takes each layer as an io.Reader of
 // the blob's bytes and the layer's descriptor, from a download or an archive.
 package rootfs
