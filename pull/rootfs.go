@@ -108,7 +108,7 @@ func pullRootFS(ctx context.Context, c Config, st *store.Store, p *plan, pr *pro
 			var s *stream
 			var tee io.WriterAt
 			if i, ok := firstIndex[d.Digest]; ok && int64(i) == next.Load() {
-				s = newStream()
+				s = newStream(d.Digest)
 				tee = s
 				dl.claim <- s
 				// A write into the pipe waits for the unpack, which may
@@ -232,8 +232,17 @@ func applyLayer(ctx context.Context, u *rootfs.Unpacker, st *store.Store, l root
 		return fmt.Errorf("layer %s: %w", l.Descriptor.Digest, err)
 	}
 	defer f.Close()
-	return u.Apply(ctx, l, f)
+	return u.Apply(ctx, l, storeBlob{f, l.Descriptor.Digest})
 }
+
+// storeBlob is a blob file of the store, which verified it before giving it
+// its name: the unpack checks only the diff_id.
+type storeBlob struct {
+	*os.File
+	dg digest.Digest
+}
+
+func (b storeBlob) VerifiesBlob(d image.Descriptor) bool { return d.Digest == b.dg }
 
 // stream hands a download's bytes to the unpack as the store writes them: an
 // io.WriterAt that takes them in order from offset 0 (what EnsureTee gives)
@@ -245,12 +254,23 @@ type stream struct {
 	started chan struct{} // closed at the first byte
 	once    sync.Once
 	next    int64
+	dg      digest.Digest // the blob's, which the store verifies
 }
 
-func newStream() *stream {
+func newStream(dg digest.Digest) *stream {
 	pr, pw := io.Pipe()
-	return &stream{pr: pr, pw: pw, started: make(chan struct{})}
+	return &stream{pr: pr, pw: pw, started: make(chan struct{}), dg: dg}
 }
+
+// verified is what the unpack reads of a stream: the store checks the bytes
+// as it writes them, and the stream ends at io.EOF only once they matched
+// (finish), so the unpack checks only the diff_id.
+type verified struct {
+	*io.PipeReader
+	dg digest.Digest
+}
+
+func (v verified) VerifiesBlob(d image.Descriptor) bool { return d.Digest == v.dg }
 
 // errRestarted is a tee written again from the start: a resumed partial
 // download proved corrupt, and the bytes the unpack took cannot be taken back.
@@ -281,7 +301,7 @@ func (s *stream) finish(err error) {
 
 // apply unpacks the layer from the stream; a failure stops the download too.
 func (s *stream) apply(ctx context.Context, u *rootfs.Unpacker, l rootfs.Layer) error {
-	err := u.Apply(ctx, l, s.pr)
+	err := u.Apply(ctx, l, verified{s.pr, s.dg})
 	if err != nil {
 		s.pr.CloseWithError(err)
 	}

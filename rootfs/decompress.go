@@ -68,11 +68,21 @@ func IsLayer(mt string) bool {
 	return ok
 }
 
+// BlobVerifier is a reader that checks the blob it yields against its
+// descriptor itself, returning an error in place of io.EOF when the bytes are
+// not d's (as a registry download or a store's verified file does). Open then
+// checks only the diff_id, and the blob's bytes are hashed once, not twice.
+type BlobVerifier interface {
+	io.Reader
+	VerifiesBlob(d image.Descriptor) bool
+}
+
 // Open returns the uncompressed tar stream of layer l, whose blob bytes r
 // yields. Decompression runs on its own goroutine, ahead of the reader. In
 // place of io.EOF, Read returns an error if the blob was not l.Descriptor's
 // content (*image.DigestError, *image.SizeError) or the tar not l.DiffID's
-// (*image.DigestError); so the stream must be read to its end, trailing
+// (*image.DigestError), the former checked here unless r is a BlobVerifier
+// for l.Descriptor; so the stream must be read to its end, trailing
 // bytes after the tar included, before anything taken from it is trusted.
 // Close stops the goroutine; it must be called. When ctx is done, Read
 // returns ctx's error.
@@ -87,7 +97,11 @@ func Open(ctx context.Context, r io.Reader, l Layer) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("layer %s: diff_id %q: %w", l.Descriptor.Digest, l.DiffID, err)
 	}
 	what := "layer " + string(l.Descriptor.Digest)
-	br := bufio.NewReaderSize(image.VerifyReader(r, l.Descriptor, what), 64<<10)
+	src := r
+	if bv, ok := r.(BlobVerifier); !ok || !bv.VerifiesBlob(l.Descriptor) {
+		src = image.VerifyReader(r, l.Descriptor, what)
+	}
+	br := bufio.NewReaderSize(src, 64<<10)
 	magic, err := br.Peek(4)
 	if err != nil && err != io.EOF {
 		return nil, fmt.Errorf("%s: %w", what, err)

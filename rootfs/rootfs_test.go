@@ -547,3 +547,39 @@ func TestTarget(t *testing.T) {
 		}
 	})
 }
+
+// claims is a reader that says it verifies the blob with digest dg.
+type claims struct {
+	io.Reader
+	dg digest.Digest
+}
+
+func (c claims) VerifiesBlob(d image.Descriptor) bool { return d.Digest == c.dg }
+
+// TestBlobVerifier: a reader that verifies the blob itself is not hashed
+// again (bytes that are not the descriptor's pass, their diff_id matching),
+// while one that verifies some other blob is checked as any reader.
+func TestBlobVerifier(t *testing.T) {
+	t.Parallel()
+	raw := tarOf(t, file("a", "1"))
+	l := layerOf(t, Uncompressed, raw)
+	l.l.Descriptor.Digest = digest.FromString("not these bytes")
+	for _, tt := range []struct {
+		name string
+		dg   digest.Digest
+		ok   bool
+	}{{"verifies this blob", l.l.Descriptor.Digest, true}, {"verifies another blob", digest.FromString("other"), false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			u, err := Create(t.Context(), filepath.Join(t.TempDir(), "r"), Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer u.Abort()
+			err = u.Apply(t.Context(), l.l, claims{bytes.NewReader(l.b), tt.dg})
+			if (err == nil) != tt.ok || !tt.ok && !isDigestError(err) {
+				t.Fatalf("Apply = %v, want ok=%v", err, tt.ok)
+			}
+		})
+	}
+}
