@@ -36,11 +36,15 @@ printf '%s' "$password" | run "$haul" login "$addr" -u alice --password-stdin
 run "$haul" manifest "$addr/private/secret:1"
 run "$haul" logout "$addr"
 
-printf '\n# pull: a docker/OCI tar (docker load, podman load, skopeo), then an OCI layout from the cache\n'
+printf '\n# pull: a docker/OCI tar (docker load, podman load, skopeo), then an OCI layout and a root filesystem from the cache, and the tar flattened\n'
 cd "$work"
 run "$haul" pull --cache-dir "$work/cache" "$addr/demo/hello:latest" -o hello.tar
 run "$haul" pull --cache-dir "$work/cache" --format oci "$addr/demo/hello:latest" --platform linux/arm64 -o hello-oci
 run tar -tvf hello.tar
 run cat hello-oci/index.json
+run "$haul" pull --cache-dir "$work/cache" --format rootfs "$addr/demo/hello:latest" -o hello-rootfs
+run find hello-rootfs
+run "$haul" export hello.tar -o hello-flat.tar
+run tar -tvf hello-flat.tar
 echo
 printf '\nThe demo ran against %s (log: the registry printed above its seeds).\n' "$addr"
