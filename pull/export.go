@@ -6,10 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync"
-	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/haul-dev/haul/image"
 	"github.com/haul-dev/haul/ref"
@@ -29,12 +25,7 @@ func Export(ctx context.Context, r ref.Reference, w io.Writer, c Config) (*Resul
 	if c.AllPlatforms || len(c.Platforms) > 1 {
 		return nil, errors.New("export: a filesystem is one platform's; choose one with --platform os/arch")
 	}
-	if c.Jobs <= 0 {
-		c.Jobs = DefaultJobs
-	}
-	if c.Now == nil {
-		c.Now = time.Now
-	}
+	c.setDefaults()
 	start := c.Now()
 	pr := &progress{fn: c.Progress}
 	p := newPlan()
@@ -64,30 +55,10 @@ func Export(ctx context.Context, r ref.Reference, w io.Writer, c Config) (*Resul
 	pr.emit(Event{Kind: Planned, N: int64(len(p.blobs)), Size: total})
 	res := &Result{Images: p.pulled}
 	count(p.blobs, res)
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(c.Jobs)
-	var mu sync.Mutex
-	for _, d := range p.blobs {
-		g.Go(func() error {
-			pr.emit(Event{Kind: BlobStart, Digest: d.Digest.String(), Media: d.MediaType, Size: d.Size})
-			sr, err := st.Ensure(gctx, d, p.fetcher(d), func(n int64) {
-				pr.emit(Event{Kind: BlobBytes, Digest: d.Digest.String(), N: n})
-			})
-			if err != nil {
-				return fmt.Errorf("export %s: %w", r, err)
-			}
-			mu.Lock()
-			res.Fetched += sr.Fetched
-			res.Cached += sr.Cached
-			mu.Unlock()
-			pr.emit(Event{Kind: BlobDone, Digest: d.Digest.String(), Size: d.Size, Cached: sr.Cached})
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+	if err := fetchBlobs(ctx, "export", c, st, p, pr, res, nil, nil); err != nil {
 		return nil, err
 	}
-	cfg, err := readConfig(ctx, st, &download{d: img.Config, done: closed()})
+	cfg, err := storedConfig(st, img.Config)
 	if err != nil {
 		return nil, fmt.Errorf("export %s: %w", r, err)
 	}
@@ -97,21 +68,11 @@ func Export(ctx context.Context, r ref.Reference, w io.Writer, c Config) (*Resul
 	}
 	pr.emit(Event{Kind: Writing})
 	err = rootfs.Export(ctx, w, layers, func(ctx context.Context, l rootfs.Layer) (io.ReadCloser, error) {
-		path, ok := st.Path(l.Descriptor)
-		if !ok {
-			return nil, fmt.Errorf("layer %s is not in the store", l.Descriptor.Digest)
-		}
-		return os.Open(path)
+		return openStored(st, l.Descriptor)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("export %s: %w", r, err)
 	}
 	res.Elapsed = c.Now().Sub(start)
 	return res, nil
-}
-
-func closed() chan struct{} {
-	c := make(chan struct{})
-	close(c)
-	return c
 }

@@ -47,12 +47,7 @@ func Pull(ctx context.Context, refs []ref.Reference, c Config) (*Result, error) 
 			return nil, err
 		}
 	}
-	if c.Jobs <= 0 {
-		c.Jobs = DefaultJobs
-	}
-	if c.Now == nil {
-		c.Now = time.Now
-	}
+	c.setDefaults()
 	start := c.Now()
 	pr := &progress{fn: c.Progress}
 
@@ -172,42 +167,15 @@ func pullCached(ctx context.Context, c Config, st *store.Store, p *plan, pr *pro
 			}
 		}
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(c.Jobs)
-	var mu sync.Mutex
-	for _, d := range p.blobs {
-		g.Go(func() error {
-			pr.emit(Event{Kind: BlobStart, Digest: d.Digest.String(), Media: d.MediaType, Size: d.Size})
-			// A tar gets each blob's bytes as they are written to the store;
-			// a blob the store already has is copied in the kernel.
-			var tee io.WriterAt
-			if out != nil {
-				region, err := out.Region(d)
-				if err != nil {
-					return err
-				}
-				tee = region
-			}
-			r, err := st.EnsureTee(gctx, d, p.fetcher(d), func(n int64) {
-				pr.emit(Event{Kind: BlobBytes, Digest: d.Digest.String(), N: n})
-			}, tee)
-			if err != nil {
-				return fmt.Errorf("pull %s: %w", p.origins[d.Digest].ref, err)
-			}
-			mu.Lock()
-			res.Fetched += r.Fetched
-			res.Cached += r.Cached
-			mu.Unlock()
-			if out != nil && r.Present {
-				if err := out.CopyBlob(gctx, d, src); err != nil {
-					return err
-				}
-			}
-			pr.emit(Event{Kind: BlobDone, Digest: d.Digest.String(), Size: d.Size, Cached: r.Cached})
-			return nil
-		})
+	// A tar gets each blob's bytes as they are written to the store; a blob
+	// the store already has is copied in the kernel.
+	var tee func(image.Descriptor) (io.WriterAt, error)
+	var present func(context.Context, image.Descriptor) error
+	if out != nil {
+		tee = func(d image.Descriptor) (io.WriterAt, error) { return out.Region(d) }
+		present = func(ctx context.Context, d image.Descriptor) error { return out.CopyBlob(ctx, d, src) }
 	}
-	if err := g.Wait(); err != nil {
+	if err := fetchBlobs(ctx, "pull", c, st, p, pr, res, tee, present); err != nil {
 		return err
 	}
 	pr.emit(Event{Kind: Writing})
@@ -219,6 +187,58 @@ func pullCached(ctx context.Context, c Config, st *store.Store, p *plan, pr *pro
 	}
 	_, err = plan.WriteTo(ctx, c.Stdout, src)
 	return err
+}
+
+// fetchBlobs fetches every blob of p into st, c.Jobs at once, adding what
+// came from where to res. With tee, each blob's bytes also go, as they are
+// stored, to the WriterAt tee returns for it; present, if set, runs for a
+// blob the store already held, which was not teed. Errors say verb ("pull",
+// "export") and the reference.
+func fetchBlobs(ctx context.Context, verb string, c Config, st *store.Store, p *plan, pr *progress, res *Result,
+	tee func(image.Descriptor) (io.WriterAt, error), present func(context.Context, image.Descriptor) error) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.Jobs)
+	var mu sync.Mutex
+	for _, d := range p.blobs {
+		g.Go(func() error {
+			pr.emit(Event{Kind: BlobStart, Digest: d.Digest.String(), Media: d.MediaType, Size: d.Size})
+			var w io.WriterAt
+			if tee != nil {
+				var err error
+				if w, err = tee(d); err != nil {
+					return err
+				}
+			}
+			r, err := st.EnsureTee(gctx, d, p.fetcher(d), func(n int64) {
+				pr.emit(Event{Kind: BlobBytes, Digest: d.Digest.String(), N: n})
+			}, w)
+			if err != nil {
+				return fmt.Errorf("%s %s: %w", verb, p.origins[d.Digest].ref, err)
+			}
+			mu.Lock()
+			res.Fetched += r.Fetched
+			res.Cached += r.Cached
+			mu.Unlock()
+			if present != nil && r.Present {
+				if err := present(gctx, d); err != nil {
+					return err
+				}
+			}
+			pr.emit(Event{Kind: BlobDone, Digest: d.Digest.String(), Size: d.Size, Cached: r.Cached})
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// setDefaults fills the zero values Config documents.
+func (c *Config) setDefaults() {
+	if c.Jobs <= 0 {
+		c.Jobs = DefaultJobs
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
 }
 
 func count(blobs []image.Descriptor, res *Result) {

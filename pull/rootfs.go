@@ -179,20 +179,25 @@ func readConfig(ctx context.Context, st *store.Store, dl *download) (*image.Conf
 	if err := dl.wait(ctx); err != nil {
 		return nil, err
 	}
-	if dl.d.Size > maxConfigSize {
-		return nil, fmt.Errorf("config %s is %d bytes, over the limit of %d", dl.d.Digest, dl.d.Size, maxConfigSize)
+	return storedConfig(st, dl.d)
+}
+
+// storedConfig reads the image config d from the store, which verified it.
+func storedConfig(st *store.Store, d image.Descriptor) (*image.Config, error) {
+	if d.Size > maxConfigSize {
+		return nil, fmt.Errorf("config %s is %d bytes, over the limit of %d", d.Digest, d.Size, maxConfigSize)
 	}
-	path, ok := st.Path(dl.d)
+	path, ok := st.Path(d)
 	if !ok {
-		return nil, fmt.Errorf("config %s is not in the store", dl.d.Digest)
+		return nil, fmt.Errorf("config %s is not in the store", d.Digest)
 	}
-	b, err := os.ReadFile(path) // verified when stored
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading config %s: %w", dl.d.Digest, err)
+		return nil, fmt.Errorf("reading config %s: %w", d.Digest, err)
 	}
 	var cfg image.Config
 	if err := json.Unmarshal(b, &cfg); err != nil {
-		return nil, fmt.Errorf("decoding config %s: %w", dl.d.Digest, err)
+		return nil, fmt.Errorf("decoding config %s: %w", d.Digest, err)
 	}
 	return &cfg, nil
 }
@@ -223,20 +228,29 @@ func applyLayer(ctx context.Context, u *rootfs.Unpacker, st *store.Store, l root
 	if err := dl.wait(ctx); err != nil {
 		return err
 	}
-	path, ok := st.Path(l.Descriptor)
+	f, err := openStored(st, l.Descriptor)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return u.Apply(ctx, l, f)
+}
+
+// openStored opens layer d's blob in the store, as a rootfs.BlobVerifier.
+func openStored(st *store.Store, d image.Descriptor) (storeBlob, error) {
+	path, ok := st.Path(d)
 	if !ok {
-		return fmt.Errorf("layer %s is not in the store", l.Descriptor.Digest)
+		return storeBlob{}, fmt.Errorf("layer %s is not in the store", d.Digest)
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("layer %s: %w", l.Descriptor.Digest, err)
+		return storeBlob{}, fmt.Errorf("layer %s: %w", d.Digest, err)
 	}
-	defer f.Close()
-	return u.Apply(ctx, l, storeBlob{f, l.Descriptor.Digest})
+	return storeBlob{f, d.Digest}, nil
 }
 
 // storeBlob is a blob file of the store, which verified it before giving it
-// its name: the unpack checks only the diff_id.
+// its name: an unpack or export checks only the diff_id.
 type storeBlob struct {
 	*os.File
 	dg digest.Digest
