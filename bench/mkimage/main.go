@@ -32,10 +32,11 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/haul-dev/haul/internal/regpush"
 )
 
 const (
@@ -56,7 +57,7 @@ var (
 	manyN    = flag.Int("many-layers", 40, "layers of bench/many")
 	manyMiB  = flag.Int("many-mib", 10, "size of each bench/many layer's file, MiB")
 	only     = flag.String("only", "big,many,tiny,multi", "comma list of images to push")
-	client   = &http.Client{Timeout: 10 * time.Minute}
+	push     *regpush.Pusher // set by main, once -registry is known
 	blobList strings.Builder
 )
 
@@ -108,127 +109,13 @@ func seeded(seed uint64) io.Reader {
 	return rand.NewChaCha8(s)
 }
 
-// pushStream uploads what gen writes as one blob, hashing as it goes, and
-// returns its digest and size.
-func pushStream(repo string, gen func(io.Writer) error) (string, int64, error) {
-	loc, err := startUpload(repo)
-	if err != nil {
-		return "", 0, err
-	}
-	pr, pw := io.Pipe()
-	h := sha256.New()
-	var n int64
-	go func() {
-		cw := &countWriter{w: io.MultiWriter(pw, h), n: &n}
-		pw.CloseWithError(gen(cw))
-	}()
-	req, _ := http.NewRequest(http.MethodPatch, loc, pr)
-	req.Header.Set("Content-Type", "application/octet-stream")
-	resp, err := client.Do(req)
-	if err != nil {
-		return "", 0, err
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		return "", 0, fmt.Errorf("PATCH %s: %s", repo, resp.Status)
-	}
-	loc, err = resolve(loc, resp.Header.Get("Location"))
-	if err != nil {
-		return "", 0, err
-	}
-	dgst := "sha256:" + hex.EncodeToString(h.Sum(nil))
-	return dgst, n, finishUpload(loc, dgst, nil)
-}
-
-type countWriter struct {
-	w io.Writer
-	n *int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	*c.n += int64(n)
-	return n, err
-}
-
-func pushBytes(repo string, b []byte) (string, error) {
-	sum := sha256.Sum256(b)
-	dgst := "sha256:" + hex.EncodeToString(sum[:])
-	loc, err := startUpload(repo)
-	if err != nil {
-		return "", err
-	}
-	return dgst, finishUpload(loc, dgst, b)
-}
-
-func startUpload(repo string) (string, error) {
-	base := "http://" + *registry + "/v2/" + repo + "/blobs/uploads/"
-	resp, err := client.Post(base, "", nil)
-	if err != nil {
-		return "", err
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		return "", fmt.Errorf("POST %s: %s", base, resp.Status)
-	}
-	return resolve(base, resp.Header.Get("Location"))
-}
-
-func finishUpload(loc, dgst string, body []byte) error {
-	u, err := url.Parse(loc)
-	if err != nil {
-		return err
-	}
-	q := u.Query()
-	q.Set("digest", dgst)
-	u.RawQuery = q.Encode()
-	req, _ := http.NewRequest(http.MethodPut, u.String(), bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/octet-stream")
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	msg, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		return fmt.Errorf("PUT blob %s: %s %s", dgst, resp.Status, msg)
-	}
-	return nil
-}
-
-func resolve(base, loc string) (string, error) {
-	b, err := url.Parse(base)
-	if err != nil {
-		return "", err
-	}
-	l, err := url.Parse(loc)
-	if err != nil {
-		return "", err
-	}
-	return b.ResolveReference(l).String(), nil
-}
-
 func putManifest(repo, tag, mt string, v any) (desc, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return desc{}, err
 	}
-	u := "http://" + *registry + "/v2/" + repo + "/manifests/" + tag
-	req, _ := http.NewRequest(http.MethodPut, u, bytes.NewReader(b))
-	req.Header.Set("Content-Type", mt)
-	resp, err := client.Do(req)
-	if err != nil {
-		return desc{}, err
-	}
-	msg, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		return desc{}, fmt.Errorf("PUT %s: %s %s", u, resp.Status, msg)
-	}
-	sum := sha256.Sum256(b)
-	return desc{MediaType: mt, Digest: "sha256:" + hex.EncodeToString(sum[:]), Size: int64(len(b))}, nil
+	d, err := push.Manifest(repo, tag, mt, b)
+	return desc{MediaType: mt, Digest: d, Size: int64(len(b))}, err
 }
 
 func configJSON(arch string, diffIDs []string) []byte {
@@ -248,7 +135,7 @@ func rawImage(repo string, seeds []uint64, size int64) error {
 	var diffs []string
 	for i, seed := range seeds {
 		name := fmt.Sprintf("data/layer-%02d.bin", i)
-		d, n, err := pushStream(repo, func(w io.Writer) error { return tarOneFile(w, name, size, seeded(seed)) })
+		d, n, err := push.Stream(repo, func(w io.Writer) error { return tarOneFile(w, name, size, seeded(seed)) })
 		if err != nil {
 			return err
 		}
@@ -265,7 +152,7 @@ func finishImage(repo, arch, mt, cmt string, layers []desc, diffs []string, tag 
 
 func finishImageDesc(repo, arch, mt, cmt string, layers []desc, diffs []string, tag bool) (desc, error) {
 	cfg := configJSON(arch, diffs)
-	cd, err := pushBytes(repo, cfg)
+	cd, err := push.Bytes(repo, cfg)
 	if err != nil {
 		return desc{}, err
 	}
@@ -300,7 +187,7 @@ func gzLayer(repo, mt string, seed uint64, size int64) (desc, string, error) {
 	zw, _ := gzip.NewWriterLevel(&gb, gzip.BestSpeed)
 	zw.Write(tb.Bytes())
 	zw.Close()
-	d, err := pushBytes(repo, gb.Bytes())
+	d, err := push.Bytes(repo, gb.Bytes())
 	if err != nil {
 		return desc{}, "", err
 	}
@@ -369,6 +256,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "mkimage: -registry is required")
 		os.Exit(2)
 	}
+	push = &regpush.Pusher{Registry: *registry, Client: &http.Client{Timeout: 10 * time.Minute}}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "mkimage:", err)
 		os.Exit(1)

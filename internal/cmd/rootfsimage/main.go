@@ -33,7 +33,6 @@ package main
 
 import (
 	"archive/tar"
-	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -41,12 +40,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"hash"
 	"io"
 	"io/fs"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,6 +51,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/haul-dev/haul/internal/regpush"
 )
 
 const (
@@ -76,10 +75,7 @@ type manifest struct {
 }
 
 // pusher uploads blobs and manifests to one registry.
-type pusher struct {
-	registry string
-	client   *http.Client
-}
+type pusher struct{ *regpush.Pusher }
 
 // layer is one pushed layer: its blob and its diff_id.
 type layer struct {
@@ -90,117 +86,25 @@ type layer struct {
 // pushLayer uploads the gzip of the tar that gen writes, hashing both the tar
 // (the diff_id) and the gzip (the blob digest) as they are made.
 func (p *pusher) pushLayer(repo string, level int, gen func(tw *tar.Writer) error) (layer, error) {
-	loc, err := p.startUpload(repo)
-	if err != nil {
-		return layer{}, err
-	}
-	pr, pw := io.Pipe()
-	blob, diff := sha256.New(), sha256.New()
-	var n int64
-	go func() {
-		zw, err := gzip.NewWriterLevel(&countWriter{w: io.MultiWriter(pw, blob), n: &n}, level)
+	diff := sha256.New()
+	dgst, n, err := p.Stream(repo, func(w io.Writer) error {
+		zw, err := gzip.NewWriterLevel(w, level)
 		if err != nil {
-			pw.CloseWithError(err)
-			return
+			return err
 		}
 		tw := tar.NewWriter(io.MultiWriter(zw, diff))
-		err = gen(tw)
-		if err == nil {
-			err = tw.Close()
+		if err := gen(tw); err != nil {
+			return err
 		}
-		if err == nil {
-			err = zw.Close()
+		if err := tw.Close(); err != nil {
+			return err
 		}
-		pw.CloseWithError(err)
-	}()
-	req, _ := http.NewRequest(http.MethodPatch, loc, pr)
-	req.Header.Set("Content-Type", "application/octet-stream")
-	resp, err := p.client.Do(req)
+		return zw.Close()
+	})
 	if err != nil {
-		pr.CloseWithError(err)
 		return layer{}, err
 	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		return layer{}, fmt.Errorf("PATCH %s: %s", repo, resp.Status)
-	}
-	if loc, err = resolve(loc, resp.Header.Get("Location")); err != nil {
-		return layer{}, err
-	}
-	l := layer{desc: desc{MediaType: mtOCILayerGz, Digest: digestOf(blob), Size: n}, diffID: digestOf(diff)}
-	return l, p.finishUpload(loc, l.Digest, nil)
-}
-
-func digestOf(h hash.Hash) string { return "sha256:" + hex.EncodeToString(h.Sum(nil)) }
-
-type countWriter struct {
-	w io.Writer
-	n *int64
-}
-
-func (c *countWriter) Write(b []byte) (int, error) {
-	n, err := c.w.Write(b)
-	*c.n += int64(n)
-	return n, err
-}
-
-func (p *pusher) pushBytes(repo string, b []byte) (string, error) {
-	sum := sha256.Sum256(b)
-	dgst := "sha256:" + hex.EncodeToString(sum[:])
-	loc, err := p.startUpload(repo)
-	if err != nil {
-		return "", err
-	}
-	return dgst, p.finishUpload(loc, dgst, b)
-}
-
-func (p *pusher) startUpload(repo string) (string, error) {
-	base := "http://" + p.registry + "/v2/" + repo + "/blobs/uploads/"
-	resp, err := p.client.Post(base, "", nil)
-	if err != nil {
-		return "", err
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		return "", fmt.Errorf("POST %s: %s", base, resp.Status)
-	}
-	return resolve(base, resp.Header.Get("Location"))
-}
-
-func (p *pusher) finishUpload(loc, dgst string, body []byte) error {
-	u, err := url.Parse(loc)
-	if err != nil {
-		return err
-	}
-	q := u.Query()
-	q.Set("digest", dgst)
-	u.RawQuery = q.Encode()
-	req, _ := http.NewRequest(http.MethodPut, u.String(), bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/octet-stream")
-	resp, err := p.client.Do(req)
-	if err != nil {
-		return err
-	}
-	msg, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		return fmt.Errorf("PUT blob %s: %s %s", dgst, resp.Status, msg)
-	}
-	return nil
-}
-
-func resolve(base, loc string) (string, error) {
-	b, err := url.Parse(base)
-	if err != nil {
-		return "", err
-	}
-	l, err := url.Parse(loc)
-	if err != nil {
-		return "", err
-	}
-	return b.ResolveReference(l).String(), nil
+	return layer{desc: desc{MediaType: mtOCILayerGz, Digest: dgst, Size: n}, diffID: regpush.Digest(diff)}, nil
 }
 
 // pushImage uploads the config naming diffIDs and the manifest naming
@@ -216,7 +120,7 @@ func (p *pusher) pushImage(repo string, layers []layer, diffIDs []string) (strin
 	if err != nil {
 		return "", err
 	}
-	cd, err := p.pushBytes(repo, cfg)
+	cd, err := p.Bytes(repo, cfg)
 	if err != nil {
 		return "", err
 	}
@@ -228,20 +132,7 @@ func (p *pusher) pushImage(repo string, layers []layer, diffIDs []string) (strin
 	if err != nil {
 		return "", err
 	}
-	u := "http://" + p.registry + "/v2/" + repo + "/manifests/1"
-	req, _ := http.NewRequest(http.MethodPut, u, bytes.NewReader(b))
-	req.Header.Set("Content-Type", mtOCIManifest)
-	resp, err := p.client.Do(req)
-	if err != nil {
-		return "", err
-	}
-	msg, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		return "", fmt.Errorf("PUT %s: %s %s", u, resp.Status, msg)
-	}
-	sum := sha256.Sum256(b)
-	return "sha256:" + hex.EncodeToString(sum[:]), nil
+	return p.Manifest(repo, "1", mtOCIManifest, b)
 }
 
 func diffIDs(layers []layer) []string {
@@ -549,7 +440,7 @@ func run() error {
 		fmt.Fprintln(os.Stderr, "rootfsimage: -toolchain is required for the toolchain image (-toolchain \"$(go env GOROOT)\")")
 		return errUsage
 	}
-	p := &pusher{registry: *reg, client: &http.Client{Timeout: 10 * time.Minute}}
+	p := &pusher{&regpush.Pusher{Registry: *reg, Client: &http.Client{Timeout: 10 * time.Minute}}}
 	want := map[string]bool{}
 	for _, s := range strings.Split(*only, ",") {
 		want[s] = true
@@ -597,7 +488,7 @@ func run() error {
 			// The blobs are layers3's, each matching its own digest; only the
 			// config lies about the second layer's uncompressed content.
 			for _, l := range ls {
-				if err := p.mount(*repo+"/baddiff", *repo+"/layers3", l.Digest); err != nil {
+				if err := p.Mount(*repo+"/baddiff", *repo+"/layers3", l.Digest); err != nil {
 					return fmt.Errorf("baddiff: %w", err)
 				}
 			}
@@ -621,22 +512,6 @@ func run() error {
 			return fmt.Errorf("bigfile: %w", err)
 		}
 		done("bigfile", d)
-	}
-	return nil
-}
-
-// mount makes a blob of one repository part of another (a cross-repository
-// blob mount), so baddiff's layers are layers3's without a second upload.
-func (p *pusher) mount(repo, from, dgst string) error {
-	u := "http://" + p.registry + "/v2/" + repo + "/blobs/uploads/?mount=" + url.QueryEscape(dgst) + "&from=" + url.QueryEscape(from)
-	resp, err := p.client.Post(u, "", nil)
-	if err != nil {
-		return err
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		return fmt.Errorf("mount %s from %s into %s: %s", dgst, from, repo, resp.Status)
 	}
 	return nil
 }
