@@ -89,44 +89,10 @@ HAUL_VERSION=$("$HAUL" --version 2>/dev/null | awk '{print $NF}')
 GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- . ':!bench' 2>/dev/null || echo ', tree dirty')
 
 # ---------------------------------------------------------------- registry
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-start_registry() {
-	local try port code deadline
-	mkdir -p "$WORK/registry/data"
-	for try in 1 2 3 4 5; do
-		port=$((20000 + RANDOM % 20001))
-		port_in_use "$port" && continue
-		cat >"$WORK/registry/config.yml" <<-EOF
-			version: 0.1
-			log:
-			  level: error
-			storage:
-			  filesystem:
-			    rootdirectory: $WORK/registry/data
-			http:
-			  addr: 127.0.0.1:$port
-			  secret: bench-$RANDOM$RANDOM
-		EOF
-		# The access log (on stdout) counts blob requests per run.
-		docker-registry serve "$WORK/registry/config.yml" >"$WORK/registry/access.log" 2>"$WORK/registry/error.log" &
-		REG_PID=$!
-		deadline=$((SECONDS + 10))
-		while ((SECONDS < deadline)); do
-			kill -0 "$REG_PID" 2>/dev/null || break
-			code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$port/v2/" || true)
-			if [[ $code == 200 ]]; then
-				REG=127.0.0.1:$port
-				return 0
-			fi
-			sleep 0.1
-		done
-		kill "$REG_PID" 2>/dev/null || true
-		wait "$REG_PID" 2>/dev/null || true
-		REG_PID=
-	done
-	die "could not start docker-registry: $(cat "$WORK/registry/error.log")"
-}
-start_registry
+# shellcheck source=../scripts/registry.sh
+. "$ROOT/scripts/registry.sh"
+# The access log counts blob requests per run.
+start_registry "$WORK/registry" 1 || die "could not start docker-registry"
 note "docker-registry (pid $REG_PID) on $REG"
 
 note "pushing images (big: 1 x ${BIG_MIB} MiB, many: ${MANY_LAYERS} x ${MANY_MIB} MiB, tiny, multi)"

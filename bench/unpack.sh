@@ -90,45 +90,9 @@ GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C
 "$HAUL" unpack --help >/dev/null 2>&1 || { has_tool haul-unpack && drop_tools '^haul-unpack$' "this haul has no 'unpack'"; }
 
 # ---------------------------------------------------------------- registry
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-start_registry() {
-	local try port code deadline
-	mkdir -p "$WORK/registry/data"
-	for try in 1 2 3 4 5; do
-		port=$((20000 + RANDOM % 20001))
-		port_in_use "$port" && continue
-		cat >"$WORK/registry/config.yml" <<-EOF
-			version: 0.1
-			log:
-			  level: error
-			  accesslog:
-			    disabled: true
-			storage:
-			  filesystem:
-			    rootdirectory: $WORK/registry/data
-			http:
-			  addr: 127.0.0.1:$port
-			  secret: bench-$RANDOM$RANDOM
-		EOF
-		docker-registry serve "$WORK/registry/config.yml" >"$WORK/registry/log" 2>&1 &
-		REG_PID=$!
-		deadline=$((SECONDS + 10))
-		while ((SECONDS < deadline)); do
-			kill -0 "$REG_PID" 2>/dev/null || break
-			code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$port/v2/" || true)
-			if [[ $code == 200 ]]; then
-				REG=127.0.0.1:$port
-				return 0
-			fi
-			sleep 0.1
-		done
-		kill "$REG_PID" 2>/dev/null || true
-		wait "$REG_PID" 2>/dev/null || true
-		REG_PID=
-	done
-	die "could not start docker-registry: $(cat "$WORK/registry/log")"
-}
-start_registry
+# shellcheck source=../scripts/registry.sh
+. "$ROOT/scripts/registry.sh"
+start_registry "$WORK/registry" || die "could not start docker-registry"
 note "docker-registry (pid $REG_PID) on $REG"
 
 # layers3 is always pushed: every tool's untimed warm-up unpacks it.

@@ -114,56 +114,13 @@ has_cmd unpack && HAVE_UNPACK=1
 has_cmd export && HAVE_EXPORT=1
 
 # ---------------------------------------------------------------- registry
-port_in_use() { # port_in_use PORT
-	if command -v ss >/dev/null 2>&1 && [[ -n $(ss -Htln "sport = :$1" 2>/dev/null) ]]; then
-		return 0
-	fi
-	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-start_registry() {
-	local try port code deadline
-	mkdir -p "$WORK/registry/data"
-	for try in 1 2 3 4 5; do
-		port=$((20000 + RANDOM % 20001))
-		port_in_use "$port" && continue
-		cat >"$WORK/registry/config.yml" <<-EOF
-			version: 0.1
-			log:
-			  level: error
-			  accesslog:
-			    disabled: true
-			storage:
-			  filesystem:
-			    rootdirectory: $WORK/registry/data
-			http:
-			  addr: 127.0.0.1:$port
-			  secret: e2e-$RANDOM$RANDOM
-		EOF
-		docker-registry serve "$WORK/registry/config.yml" >"$WORK/registry/log" 2>&1 &
-		REG_PID=$!
-		deadline=$((SECONDS + 10))
-		while ((SECONDS < deadline)); do
-			kill -0 "$REG_PID" 2>/dev/null || break
-			code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$port/v2/" || true)
-			if [[ $code == 200 ]]; then
-				sleep 0.1
-				kill -0 "$REG_PID" 2>/dev/null || break
-				REG=127.0.0.1:$port
-				note "registry (pid $REG_PID) on $REG"
-				return 0
-			fi
-			sleep 0.1
-		done
-		kill "$REG_PID" 2>/dev/null || true
-		wait "$REG_PID" 2>/dev/null || true
-		REG_PID=
-	done
-	die "could not start docker-registry: $(cat "$WORK/registry/log")"
-}
+# shellcheck source=../scripts/registry.sh
+. "$ROOT/scripts/registry.sh"
 if [[ -n ${HAUL_E2E_REGISTRY:-} ]]; then
 	REG=$HAUL_E2E_REGISTRY
 else
-	start_registry
+	start_registry "$WORK/registry" || die "could not start docker-registry"
+	note "registry (pid $REG_PID) on $REG"
 fi
 
 # ---------------------------------------------------------------- test images

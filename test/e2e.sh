@@ -141,59 +141,14 @@ note "building haul"
 HAUL=$BUILD/haul
 
 # ---------------------------------------------------------------- registries
-port_in_use() { # port_in_use PORT
-	if command -v ss >/dev/null 2>&1 && [[ -n $(ss -Htln "sport = :$1" 2>/dev/null) ]]; then
-		return 0
-	fi
-	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-# start_registry NAME EXTRA_YAML: starts a registry on a free port, sets PORT.
-start_registry() {
-	local name=$1 extra=$2 try port pid code deadline
-	mkdir -p "$WORK/$name/data"
-	for try in 1 2 3 4 5; do
-		port=$((20000 + RANDOM % 20001))
-		port_in_use "$port" && continue
-		cat >"$WORK/$name/config.yml" <<-EOF
-			version: 0.1
-			log:
-			  level: error
-			  accesslog:
-			    disabled: true
-			storage:
-			  filesystem:
-			    rootdirectory: $WORK/$name/data
-			  delete:
-			    enabled: true
-			http:
-			  addr: 127.0.0.1:$port
-			  secret: e2e-$RANDOM$RANDOM
-			$extra
-		EOF
-		docker-registry serve "$WORK/$name/config.yml" >"$WORK/$name/log" 2>&1 &
-		pid=$!
-		REG_PIDS+=("$pid")
-		deadline=$((SECONDS + 10))
-		while ((SECONDS < deadline)); do
-			kill -0 "$pid" 2>/dev/null || break
-			code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$port/v2/" || true)
-			if [[ $code == 200 || $code == 401 ]]; then
-				# The answer must come from our registry, not another listener.
-				sleep 0.1
-				kill -0 "$pid" 2>/dev/null || break
-				PORT=$port
-				note "registry $name (pid $pid) on 127.0.0.1:$port answers /v2/ with $code"
-				return 0
-			fi
-			sleep 0.1
-		done
-		echo "# registry $name did not come up on port $port; its log:" >&2
-		sed 's/^/#   /' "$WORK/$name/log" >&2
-		kill "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
-	die "could not start registry $name"
+# shellcheck source=../scripts/registry.sh
+. "$ROOT/scripts/registry.sh"
+# registry NAME EXTRA_YAML: starts registry NAME (in $WORK/NAME), sets PORT.
+registry() {
+	start_registry "$WORK/$1" 0 "$2" || die "could not start registry $1"
+	REG_PIDS+=("$REG_PID")
+	PORT=${REG##*:}
+	note "registry $1 (pid $REG_PID) on $REG"
 }
 
 USER_B=alice
@@ -201,9 +156,9 @@ PASS_B=e2e-pw-$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')
 printf '%s:%s\n' "$USER_B" "$(bcrypt_hash "$PASS_B")" >"$WORK/htpasswd"
 [[ $(cut -d: -f2 "$WORK/htpasswd") == '$2'* ]] || die "bad htpasswd line: $(cat "$WORK/htpasswd")"
 
-start_registry a ""
+registry a ""
 A=127.0.0.1:$PORT
-start_registry b "auth:
+registry b "auth:
   htpasswd:
     realm: e2e
     path: $WORK/htpasswd"
