@@ -159,39 +159,8 @@ run() {
 		"$@" </dev/null >"$OUT" 2>"$ERR" || RC=$?
 }
 
-ok() { PASSED=$((PASSED + 1)); echo "ok - $1"; }
-# not_ok DESC [DETAIL...]: a failure, with the last command, its exit code and output.
-not_ok() {
-	FAILED=$((FAILED + 1))
-	echo "not ok - $1"
-	shift
-	local l
-	for l in "$@"; do echo "#   $l"; done
-	echo "#   command: $LAST"
-	echo "#   exit code: $RC"
-	if [[ -s $OUT ]] && ! grep -qI . "$OUT"; then
-		echo "#   stdout: $(wc -c <"$OUT") bytes, not text"
-	elif [[ -s $OUT ]]; then
-		echo "#   stdout:"
-		head -c 4000 "$OUT" | head -n 30 | sed 's/^/#     /'
-	fi
-	if [[ -s $ERR ]]; then
-		echo "#   stderr:"
-		head -c 4000 "$ERR" | head -n 25 | sed 's/^/#     /'
-	fi
-}
-skip() { echo "ok - # SKIP $1"; }
-
-expect_eq() { # expect_eq DESC WANT GOT
-	if [[ $2 == "$3" ]]; then ok "$1"; else not_ok "$1" "want: $2" "got:  $3"; fi
-}
-expect_rc() { # expect_rc DESC WANT: checks $RC
-	if [[ $RC == "$2" ]]; then ok "$1"; else not_ok "$1" "want exit code $2, got $RC"; fi
-}
-expect_success() { expect_rc "$1" 0; }
-expect_in() { # expect_in DESC FILE FIXED-STRING
-	if grep -qF -- "$3" "$2"; then ok "$1"; else not_ok "$1" "$(basename "$2") lacks: $3"; fi
-}
+# shellcheck source=checks.sh
+. "$ROOT/test/checks.sh"
 # same_tree DESC A B [TREEDUMP-FLAG...]: A and B (directories, or A a listing)
 # list the same; else the first differences.
 same_tree() {
