@@ -5,7 +5,6 @@ package pull_test
 import (
 	"encoding/json"
 	"errors"
-	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -19,6 +18,7 @@ import (
 	"github.com/haul-dev/haul/auth"
 	"github.com/haul-dev/haul/image"
 	"github.com/haul-dev/haul/internal/registrytest"
+	"github.com/haul-dev/haul/internal/treetest"
 	"github.com/haul-dev/haul/pull"
 	"github.com/haul-dev/haul/ref"
 	"github.com/haul-dev/haul/rootfs"
@@ -32,29 +32,6 @@ func layeredImage() registrytest.Image {
 		registrytest.Tar(map[string][]byte{"etc/a": []byte("2"), "etc/.wh.gone": nil}),
 		registrytest.Zstd(registrytest.Tar(map[string][]byte{"usr/": nil, "usr/x": []byte("x")})),
 	}}
-}
-
-// tree lists a directory as "path" (dirs end in /) = content.
-func tree(t *testing.T, root string) []string {
-	t.Helper()
-	var out []string
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || p == root {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		if d.IsDir() {
-			out = append(out, rel+"/")
-			return nil
-		}
-		b, err := os.ReadFile(p)
-		out = append(out, rel+" = "+string(b))
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 var wantTree = []string{"bin/", "bin/sh = sh", "etc/", "etc/a = 2", "usr/", "usr/x = x"}
@@ -90,7 +67,7 @@ func TestPullRootFS(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := tree(t, c.Output); !slices.Equal(got, wantTree) {
+			if got := treetest.List(t, c.Output); !slices.Equal(got, wantTree) {
 				t.Errorf("tree:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(wantTree, "\n"))
 			}
 			if res.Unpacked == nil || res.Unpacked.Layers != 3 || res.Images[0].Digest != pushed.Digest.String() {
@@ -209,7 +186,7 @@ func TestPullRootFSForce(t *testing.T) {
 	}
 	want := slices.Concat(wantTree, []string{"etc/mine = m"})
 	slices.Sort(want)
-	if got := tree(t, c.Output); !slices.Equal(got, want) {
+	if got := treetest.List(t, c.Output); !slices.Equal(got, want) {
 		t.Errorf("tree %q, want %q", got, want)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/haul-dev/haul/image"
+	"github.com/haul-dev/haul/internal/treetest"
 )
 
 // exportOf exports the layers to a buffer, counting how often each is opened.
@@ -187,8 +188,8 @@ func TestExport(t *testing.T) {
 					t.Errorf("entries:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.entries, "\n"))
 				}
 			}
-			want := listing(t, unpacked)
-			if tree := listing(t, extract(t, b)); !slices.Equal(tree, want) {
+			want := treetest.List(t, unpacked)
+			if tree := treetest.List(t, extract(t, b)); !slices.Equal(tree, want) {
 				t.Errorf("tar -x of the export:\n%s\nunpack:\n%s", strings.Join(tree, "\n"), strings.Join(want, "\n"))
 			}
 			reread := false

@@ -13,6 +13,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/haul-dev/haul/image"
+	"github.com/haul-dev/haul/internal/treetest"
 )
 
 // FuzzApply applies arbitrary tars, as two layers (the same bytes twice, so
@@ -38,7 +39,7 @@ func FuzzApply(f *testing.F) {
 		os.Mkdir(victim, 0o755)
 		os.WriteFile(filepath.Join(victim, "keep"), []byte("intact"), 0o644)
 		os.Symlink("victim", filepath.Join(sandbox, "out-link"))
-		before := listing(t, sandbox)
+		before := treetest.List(t, sandbox)
 		l := Layer{
 			Descriptor: image.Descriptor{MediaType: "application/vnd.oci.image.layer.v1.tar", Digest: digest.FromBytes(raw), Size: int64(len(raw))},
 			DiffID:     digest.FromBytes(raw),
@@ -58,7 +59,7 @@ func FuzzApply(f *testing.F) {
 			u.Abort()
 		}
 		var after []string
-		for _, e := range listing(t, sandbox) {
+		for _, e := range treetest.List(t, sandbox) {
 			if !strings.HasPrefix(e, "rootfs/") && !strings.HasPrefix(e, "rootfs ") {
 				after = append(after, e)
 			}

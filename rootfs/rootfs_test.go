@@ -11,7 +11,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/haul-dev/haul/image"
+	"github.com/haul-dev/haul/internal/treetest"
 )
 
 // ent is one entry of a crafted layer.
@@ -137,38 +137,6 @@ func unpackInto(t *testing.T, target string, c Config, layers ...blob) error {
 	return nil
 }
 
-// listing describes a tree, one line per path: type, mode, link target or
-// content, so tests compare whole trees.
-func listing(t *testing.T, root string) []string {
-	t.Helper()
-	var out []string
-	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			t.Fatal(err)
-		}
-		rel, _ := filepath.Rel(root, p)
-		if rel == "." {
-			return nil
-		}
-		fi, _ := d.Info()
-		switch {
-		case fi.Mode()&fs.ModeSymlink != 0:
-			l, _ := os.Readlink(p)
-			out = append(out, rel+" -> "+l)
-		case fi.IsDir():
-			out = append(out, rel+"/")
-		case fi.Mode().IsRegular():
-			b, _ := os.ReadFile(p)
-			out = append(out, rel+" = "+string(b))
-		default:
-			out = append(out, rel+" "+fi.Mode().Type().String())
-		}
-		return nil
-	})
-	sort.Strings(out)
-	return out
-}
-
 func l1(t *testing.T, ents ...ent) blob { return layerOf(t, Gzip, tarOf(t, ents...)) }
 
 func TestApplySemantics(t *testing.T) {
@@ -235,7 +203,7 @@ func TestApplySemantics(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := listing(t, dir)
+			got := treetest.List(t, dir)
 			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
 				t.Errorf("tree:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
 			}
@@ -309,7 +277,7 @@ func TestConfinement(t *testing.T) {
 			outside := filepath.Join(sandbox, "outside")
 			os.Mkdir(outside, 0o755)
 			os.WriteFile(filepath.Join(outside, "victim"), []byte("intact"), 0o644)
-			before := listing(t, sandbox)
+			before := treetest.List(t, sandbox)
 			var ls []blob
 			for _, ents := range tt.layers(outside) {
 				ls = append(ls, l1(t, ents...))
@@ -326,7 +294,7 @@ func TestConfinement(t *testing.T) {
 				t.Fatalf("unpack: %v", err)
 			}
 			var after []string
-			for _, l := range listing(t, sandbox) {
+			for _, l := range treetest.List(t, sandbox) {
 				if !strings.HasPrefix(l, "rootfs/") && l != "rootfs/" {
 					after = append(after, l)
 				}
@@ -340,7 +308,7 @@ func TestConfinement(t *testing.T) {
 				}
 				return
 			}
-			got := strings.Join(listing(t, target), "\n")
+			got := strings.Join(treetest.List(t, target), "\n")
 			for _, w := range tt.inside {
 				if !strings.Contains(got, w) {
 					t.Errorf("tree lacks %q:\n%s", w, got)
@@ -428,7 +396,7 @@ func TestCompressions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := listing(t, dir); len(got) != 1 || !strings.HasPrefix(got[0], "a = compress me") {
+			if got := treetest.List(t, dir); len(got) != 1 || !strings.HasPrefix(got[0], "a = compress me") {
 				t.Errorf("tree %q", got)
 			}
 		})
@@ -517,7 +485,7 @@ func TestTarget(t *testing.T) {
 		if err := unpackInto(t, target, Config{}, l); err != nil {
 			t.Fatal(err)
 		}
-		if got := listing(t, target); len(got) != 1 {
+		if got := treetest.List(t, target); len(got) != 1 {
 			t.Errorf("tree %q", got)
 		}
 	})
@@ -530,7 +498,7 @@ func TestTarget(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "--force") {
 			t.Fatalf("err = %v, want a refusal naming --force", err)
 		}
-		if got := listing(t, target); strings.Join(got, ",") != "keep = " {
+		if got := treetest.List(t, target); strings.Join(got, ",") != "keep = " {
 			t.Errorf("tree %q: the refused unpack changed it", got)
 		}
 	})
@@ -542,7 +510,7 @@ func TestTarget(t *testing.T) {
 		if err := unpackInto(t, target, Config{Force: true}, l); err != nil {
 			t.Fatal(err)
 		}
-		if got := listing(t, target); strings.Join(got, ",") != "keep = ,new = 1" {
+		if got := treetest.List(t, target); strings.Join(got, ",") != "keep = ,new = 1" {
 			t.Errorf("tree %q", got)
 		}
 	})

@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/haul-dev/haul/internal/registrytest"
+	"github.com/haul-dev/haul/internal/treetest"
 )
 
 // rootfsImage has layers that only make sense applied in order.
@@ -26,28 +26,6 @@ func rootfsImage() registrytest.Image {
 }
 
 var rootfsTree = []string{"bin/", "bin/sh = sh", "etc/", "etc/a = 2"}
-
-func dirTree(t *testing.T, root string) []string {
-	t.Helper()
-	var out []string
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || p == root {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		if d.IsDir() {
-			out = append(out, rel+"/")
-			return nil
-		}
-		b, err := os.ReadFile(p)
-		out = append(out, rel+" = "+string(b))
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
 
 // tarTree is what a tar holds, in the form of dirTree.
 func tarTree(t *testing.T, b []byte) []string {
@@ -108,7 +86,7 @@ func TestUnpackExport(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &v); err != nil || v.Digest != pushed.Digest.String() || v.Stats.Layers != 2 || v.Stats.Files != 4 {
 			t.Errorf("--json: %s (%v)", out, err)
 		}
-		if got := dirTree(t, target); !slices.Equal(got, rootfsTree) {
+		if got := treetest.List(t, target); !slices.Equal(got, rootfsTree) {
 			t.Errorf("tree %q, want %q", got, rootfsTree)
 		}
 	})
@@ -156,7 +134,7 @@ func TestUnpackExport(t *testing.T) {
 		if _, errOut, code := run(t, env, "", "unpack", "--image", reg.Ref("team/app:1"), bundle, target); code != 0 {
 			t.Fatalf("--image: exit %d: %s", code, errOut)
 		}
-		if got := dirTree(t, target); !slices.Equal(got, rootfsTree) {
+		if got := treetest.List(t, target); !slices.Equal(got, rootfsTree) {
 			t.Errorf("tree %q", got)
 		}
 	})
@@ -170,7 +148,7 @@ func TestUnpackExport(t *testing.T) {
 		if _, errOut, code := run(t, env, "", "unpack", "--force", archive, target); code != 0 {
 			t.Fatalf("--force: exit %d: %s", code, errOut)
 		}
-		if got := dirTree(t, target); !slices.Contains(got, "mine = m") || !slices.Contains(got, "etc/a = 2") {
+		if got := treetest.List(t, target); !slices.Contains(got, "mine = m") || !slices.Contains(got, "etc/a = 2") {
 			t.Errorf("tree %q", got)
 		}
 	})
@@ -211,7 +189,7 @@ func TestUnpackExport(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &v); err != nil || v.Unpacked.Layers != 2 {
 			t.Errorf("--json: %s", out)
 		}
-		if got := dirTree(t, target); !slices.Equal(got, rootfsTree) {
+		if got := treetest.List(t, target); !slices.Equal(got, rootfsTree) {
 			t.Errorf("tree %q, want %q", got, rootfsTree)
 		}
 	})
