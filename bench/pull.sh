@@ -58,13 +58,12 @@ fi
 
 # ---------------------------------------------------------------- work dir
 WORK=$(mktemp -d "${HAUL_BENCH_TMP:-${TMPDIR:-/tmp}}/haul-bench.XXXXXX")
+# shellcheck source=../scripts/registry.sh
+. "$ROOT/scripts/registry.sh"
 REG_PID=
 cleanup() {
 	local rc=$?
-	if [[ -n $REG_PID ]]; then
-		kill "$REG_PID" 2>/dev/null || true
-		wait "$REG_PID" 2>/dev/null || true
-	fi
+	stop_registry
 	if [[ ${KEEP:-} == 1 ]]; then
 		note "work directory kept: $WORK"
 	else
@@ -89,8 +88,6 @@ HAUL_VERSION=$("$HAUL" --version 2>/dev/null | awk '{print $NF}')
 GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- . ':!bench' 2>/dev/null || echo ', tree dirty')
 
 # ---------------------------------------------------------------- registry
-# shellcheck source=../scripts/registry.sh
-. "$ROOT/scripts/registry.sh"
 # The access log counts blob requests per run.
 start_registry "$WORK/registry" 1 || die "could not start docker-registry"
 note "docker-registry (pid $REG_PID) on $REG"

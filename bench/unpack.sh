@@ -59,13 +59,12 @@ CRANE=$BENCH_TOOLS/crane
 
 # ---------------------------------------------------------------- work dir
 WORK=$(mktemp -d "${HAUL_BENCH_TMP:-${TMPDIR:-/tmp}}/haul-bench-unpack.XXXXXX")
+# shellcheck source=../scripts/registry.sh
+. "$ROOT/scripts/registry.sh"
 REG_PID=
 cleanup() {
 	local rc=$?
-	if [[ -n $REG_PID ]]; then
-		kill "$REG_PID" 2>/dev/null || true
-		wait "$REG_PID" 2>/dev/null || true
-	fi
+	stop_registry
 	if [[ ${KEEP:-} == 1 ]]; then
 		note "work directory kept: $WORK"
 	else
@@ -90,8 +89,6 @@ GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C
 "$HAUL" unpack --help >/dev/null 2>&1 || { has_tool haul-unpack && drop_tools '^haul-unpack$' "this haul has no 'unpack'"; }
 
 # ---------------------------------------------------------------- registry
-# shellcheck source=../scripts/registry.sh
-. "$ROOT/scripts/registry.sh"
 start_registry "$WORK/registry" || die "could not start docker-registry"
 note "docker-registry (pid $REG_PID) on $REG"
 

@@ -62,3 +62,12 @@ start_registry() {
 	sed 's/^/#   /' "$dir/log" >&2
 	return 1
 }
+
+# stop_registry: stops the registry start_registry started, if it runs.
+stop_registry() {
+	if [[ -n ${REG_PID:-} ]]; then
+		kill "$REG_PID" 2>/dev/null || true
+		wait "$REG_PID" 2>/dev/null || true
+		REG_PID=
+	fi
+}

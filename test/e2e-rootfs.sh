@@ -59,13 +59,12 @@ command -v umoci >/dev/null 2>&1 || HAVE_UMOCI=0
 
 # ---------------------------------------------------------------- work dirs, cleanup
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/haul-e2e-rootfs.XXXXXX")
+# shellcheck source=../scripts/registry.sh
+. "$ROOT/scripts/registry.sh"
 REG_PID=
 cleanup() {
 	local rc=$?
-	if [[ -n $REG_PID ]]; then
-		kill "$REG_PID" 2>/dev/null || true
-		wait "$REG_PID" 2>/dev/null || true
-	fi
+	stop_registry
 	if [[ ${HAUL_E2E_KEEP:-} == 1 ]]; then
 		echo "# work directory kept: $WORK" >&2
 	else
@@ -114,8 +113,6 @@ has_cmd unpack && HAVE_UNPACK=1
 has_cmd export && HAVE_EXPORT=1
 
 # ---------------------------------------------------------------- registry
-# shellcheck source=../scripts/registry.sh
-. "$ROOT/scripts/registry.sh"
 if [[ -n ${HAUL_E2E_REGISTRY:-} ]]; then
 	REG=$HAUL_E2E_REGISTRY
 else
