@@ -34,39 +34,28 @@ var (
 	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
 )
 
-// Compression is how a layer's tar is compressed.
-type Compression string
-
-const (
-	Uncompressed Compression = "none"
-	Gzip         Compression = "gzip"
-	Zstd         Compression = "zstd"
-)
-
-// layerMediaTypes are the layer media types haul applies, with the compression
-// each names. The magic bytes decide in the end: registries and tools have
-// served gzip under the plain tar type and the other way round.
-var layerMediaTypes = map[string]Compression{
-	"application/vnd.oci.image.layer.v1.tar":                       Uncompressed,
-	"application/vnd.oci.image.layer.v1.tar+gzip":                  Gzip,
-	"application/vnd.oci.image.layer.v1.tar+zstd":                  Zstd,
-	"application/vnd.oci.image.layer.nondistributable.v1.tar":      Uncompressed,
-	"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip": Gzip,
-	"application/vnd.oci.image.layer.nondistributable.v1.tar+zstd": Zstd,
-	"application/vnd.docker.image.rootfs.diff.tar":                 Uncompressed,
-	image.MediaTypeDockerLayerGzip:                                 Gzip,
-	"application/vnd.docker.image.rootfs.diff.tar.zstd":            Zstd,
-	image.MediaTypeDockerForeign:                                   Gzip,
-	"application/vnd.docker.image.rootfs.foreign.diff.tar":         Uncompressed,
-	"application/x-tar":                                            Uncompressed, // old docker save
-	"application/tar":                                              Uncompressed,
+// layerMediaTypes are the layer media types haul applies: tar, tar+gzip and
+// tar+zstd, Docker's and OCI's. The name does not choose the decompressor, the
+// magic bytes do: registries and tools have served gzip under the plain tar
+// type and the other way round.
+var layerMediaTypes = map[string]bool{
+	"application/vnd.oci.image.layer.v1.tar":                       true,
+	"application/vnd.oci.image.layer.v1.tar+gzip":                  true,
+	"application/vnd.oci.image.layer.v1.tar+zstd":                  true,
+	"application/vnd.oci.image.layer.nondistributable.v1.tar":      true,
+	"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip": true,
+	"application/vnd.oci.image.layer.nondistributable.v1.tar+zstd": true,
+	"application/vnd.docker.image.rootfs.diff.tar":                 true,
+	image.MediaTypeDockerLayerGzip:                                 true,
+	"application/vnd.docker.image.rootfs.diff.tar.zstd":            true,
+	image.MediaTypeDockerForeign:                                   true,
+	"application/vnd.docker.image.rootfs.foreign.diff.tar":         true,
+	"application/x-tar":                                            true, // old docker save
+	"application/tar":                                              true,
 }
 
 // IsLayer reports whether mt is a layer media type rootfs can apply.
-func IsLayer(mt string) bool {
-	_, ok := layerMediaTypes[mt]
-	return ok
-}
+func IsLayer(mt string) bool { return layerMediaTypes[mt] }
 
 // BlobVerifier is a reader that checks the blob it yields against its
 // descriptor itself, returning an error in place of io.EOF when the bytes are

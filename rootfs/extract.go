@@ -272,7 +272,7 @@ func (x *extractor) rootEntry(hdr *tar.Header) error {
 		return err
 	}
 	defer unix.Close(d)
-	if err := x.fileMeta(d, hdr, true); err != nil {
+	if err := x.fileMeta(d, hdr, true, true); err != nil {
 		return err
 	}
 	x.dirTimes["/"] = headerTimes(hdr)
@@ -474,7 +474,7 @@ func (x *extractor) mkdir(parent *os.File, base, real string, hdr *tar.Header, e
 	if err != nil {
 		return err
 	}
-	if err := x.fileMeta(d, hdr, true); err != nil {
+	if err := x.fileMeta(d, hdr, true, true); err != nil {
 		unix.Close(d)
 		return err
 	}
@@ -502,31 +502,21 @@ func (x *extractor) file(parent *os.File, base string, hdr *tar.Header, tr io.Re
 	if err != nil {
 		return fmt.Errorf("create: %w", err)
 	}
-	if direct {
-		hdr = withoutMode(hdr)
-	}
-	err = x.fill(nfd, hdr, tr)
+	err = x.fill(nfd, hdr, tr, !direct)
 	if cerr := unix.Close(nfd); err == nil && cerr != nil {
 		err = fmt.Errorf("close: %w", cerr)
 	}
 	return err
 }
 
-func (x *extractor) fill(f int, hdr *tar.Header, tr io.Reader) error {
+func (x *extractor) fill(f int, hdr *tar.Header, tr io.Reader, chmod bool) error {
 	if hdr.Size > 0 {
 		if err := x.content(f, tr, hdr.Size); err != nil {
 			return err
 		}
 	}
 	x.stats.Files++
-	return x.fileMeta(f, hdr, false)
-}
-
-// withoutMode marks a header whose mode is already in place.
-func withoutMode(hdr *tar.Header) *tar.Header {
-	h := *hdr
-	h.Mode = -1
-	return &h
+	return x.fileMeta(f, hdr, false, chmod)
 }
 
 // content copies size bytes of an entry to f, within the limits.
@@ -648,9 +638,10 @@ func (x *extractor) perm(hdr *tar.Header, dir bool) uint32 {
 	return m
 }
 
-// fileMeta sets owner, xattrs, mode and times on an open file or directory,
-// in that order: chown clears setuid bits and file capabilities.
-func (x *extractor) fileMeta(f int, hdr *tar.Header, dir bool) error {
+// fileMeta sets owner, xattrs, mode (with chmod: else it was set at
+// creation) and times on an open file or directory, in that order: chown
+// clears setuid bits and file capabilities.
+func (x *extractor) fileMeta(f int, hdr *tar.Header, dir, chmod bool) error {
 	if x.chowns(hdr) {
 		if err := unix.Fchown(f, hdr.Uid, hdr.Gid); err != nil {
 			return fmt.Errorf("chown: %w", err)
@@ -661,7 +652,7 @@ func (x *extractor) fileMeta(f int, hdr *tar.Header, dir bool) error {
 	if err := x.xattrs(hdr, func(k, v string) error { return unix.Fsetxattr(f, k, []byte(v), 0) }); err != nil {
 		return err
 	}
-	if hdr.Mode >= 0 {
+	if chmod {
 		if err := unix.Fchmod(f, x.perm(hdr, dir)); err != nil {
 			return fmt.Errorf("chmod: %w", err)
 		}

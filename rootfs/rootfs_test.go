@@ -85,7 +85,16 @@ type blob struct {
 	l Layer
 }
 
-func layerOf(t testing.TB, comp Compression, raw []byte) blob {
+// compression is how layerOf compresses a tar.
+type compression int
+
+const (
+	Uncompressed compression = iota
+	Gzip
+	Zstd
+)
+
+func layerOf(t testing.TB, comp compression, raw []byte) blob {
 	t.Helper()
 	var b bytes.Buffer
 	mt := "application/vnd.oci.image.layer.v1.tar"
