@@ -10,7 +10,6 @@ import (
 	"github.com/haul-dev/haul/image"
 	"github.com/haul-dev/haul/pull"
 	"github.com/haul-dev/haul/rootfs"
-	"github.com/haul-dev/haul/store"
 )
 
 const exportLong = `Write the filesystem an image's layers make, flattened, as one tar: what
@@ -76,12 +75,8 @@ func newExportCmd(e *env) *cobra.Command {
 				return usagef("%s is neither a file or directory nor a reference: %v", args[0], err)
 			}
 			cfg := pull.Config{Jobs: jobs, Platforms: []image.Platform{p}}
-			if !noCache {
-				st, err := store.Open(store.Config{Dir: cacheDir, Env: e.Getenv})
-				if err != nil {
-					return fmt.Errorf("opening the cache: %w", err)
-				}
-				cfg.Store = st
+			if cfg.Store, err = e.openStore(cacheDir, noCache); err != nil {
+				return err
 			}
 			cfg.Source = func(reg string) (pull.Source, error) { return e.client(reg) }
 			write = func(w io.Writer) error {

@@ -119,13 +119,11 @@ func newPullCmd(e *env) *cobra.Command {
 		if cfg.Output == "-" && cfg.Format == pull.RootFS {
 			return usagef("a rootfs is a directory: for a tar of it on stdout, use haul export REF -o -")
 		}
-		if !noCache {
-			st, err := store.Open(store.Config{Dir: cacheDir, Env: e.Getenv})
-			if err != nil {
-				return fmt.Errorf("opening the cache: %w", err)
-			}
-			cfg.Store = st
+		st, err := e.openStore(cacheDir, noCache)
+		if err != nil {
+			return err
 		}
+		cfg.Store = st
 		// Credentials and clients are made once per registry.
 		clients := map[string]pull.Source{}
 		cfg.Source = func(name string) (pull.Source, error) {
@@ -250,4 +248,16 @@ func nonEmpty(s []string) []string {
 		}
 	}
 	return out
+}
+
+// openStore opens the blob cache at dir ("": the default), or none with noCache.
+func (e *env) openStore(dir string, noCache bool) (*store.Store, error) {
+	if noCache {
+		return nil, nil
+	}
+	st, err := store.Open(store.Config{Dir: dir, Env: e.Getenv})
+	if err != nil {
+		return nil, fmt.Errorf("opening the cache: %w", err)
+	}
+	return st, nil
 }
