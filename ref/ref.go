@@ -143,6 +143,13 @@ func (r Reference) FamiliarName() string {
 	if rest, ok := strings.CutPrefix(r.repository, "library/"); ok && !strings.Contains(rest, "/") {
 		return rest
 	}
+	// A first component that reads as a registry (docker.io/0.0/x, docker.io/
+	// localhost/x) must keep docker.io/ in front, or the name would parse as
+	// another registry's: docker's rule, splitDockerDomain's, for what comes
+	// before the first slash.
+	if first, _, ok := strings.Cut(r.repository, "/"); ok && (strings.ContainsAny(first, ".:") || first == "localhost") {
+		return DockerHub + "/" + r.repository
+	}
 	return r.repository
 }
 

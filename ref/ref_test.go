@@ -26,6 +26,9 @@ func TestParse(t *testing.T) {
 		{"alpine@sha256:" + hex64, "docker.io/library/alpine@sha256:" + hex64, "alpine@sha256:" + hex64, "docker.io", "library/alpine", "sha256:" + hex64},
 		{"alpine:3@sha256:" + hex64, "docker.io/library/alpine:3@sha256:" + hex64, "alpine:3@sha256:" + hex64, "docker.io", "library/alpine", "sha256:" + hex64},
 		{"docker.io/library/a/b", "docker.io/library/a/b:latest", "library/a/b:latest", "docker.io", "library/a/b", "latest"},
+		// Found by FuzzParse: a Docker Hub namespace that reads as a registry keeps docker.io/.
+		{"docker.io/0.0/0", "docker.io/0.0/0:latest", "docker.io/0.0/0:latest", "docker.io", "0.0/0", "latest"},
+		{"docker.io/localhost/x", "docker.io/localhost/x:latest", "docker.io/localhost/x:latest", "docker.io", "localhost/x", "latest"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
