@@ -90,6 +90,9 @@ func nextLink(base *url.URL, values []string) (*url.URL, error) {
 			if err != nil {
 				return nil, fmt.Errorf("malformed Link header %q: %w", v, err)
 			}
+			if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+				return nil, fmt.Errorf("link header %q: the next page is not an http(s) URL", v)
+			}
 			return u, nil
 		}
 	}

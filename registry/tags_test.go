@@ -24,6 +24,11 @@ func TestNextLink(t *testing.T) {
 		{"absolute", []string{`<https://other.example/v2/a/tags/list>; rel="next"`}, "https://other.example/v2/a/tags/list"},
 		{"garbage", []string{`next`, `<>`, `;;;`}, ""},
 	}
+	for _, bad := range []string{`<A:>; rel=next`, `<file:///etc/passwd>; rel="next"`, `<https:///x>; rel=next`} {
+		if u, err := nextLink(base, []string{bad}); err == nil {
+			t.Errorf("nextLink(%q) = %v, want an error", bad, u)
+		}
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
