@@ -102,6 +102,7 @@ type Registry struct {
 	client  *http.Client
 	helper  string // value of helperHeader
 	key     *ecdsa.PrivateKey
+	kid     string // the tokens' kid header; "": keyID, the JWKS's
 	now     func() time.Time
 	regMW   atomic.Pointer[http.Handler] // outermost registry handler: Wrap's result
 	tokMW   atomic.Pointer[http.Handler]
