@@ -729,6 +729,21 @@ else
 	OUT=$WORK/stdout ERR=$WORK/stderr
 fi
 
+# ---------------------------------------------------------------- 26. mirrors
+# test/e2e-mirror.sh, with this haul: a pull-through cache (docker-registry in
+# proxy mode) in front of an upstream with token auth; its checks count here.
+note "test/e2e-mirror.sh"
+HAUL_E2E_HAUL=$HAUL "$ROOT/test/e2e-mirror.sh" 2>&1 |
+	tee "$WORK/mirror.log" | sed -e 's/^\([0-9]* passed, [0-9]* failed\)$/# mirror: \1/' || true
+read -r mp mf < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$WORK/mirror.log" | tail -n1) || true
+if [[ -n ${mp:-} ]]; then
+	PASSED=$((PASSED + mp)) FAILED=$((FAILED + mf))
+else
+	LAST="test/e2e-mirror.sh" RC=none OUT=/dev/null ERR=$WORK/mirror.log
+	not_ok "test/e2e-mirror.sh ran to its end" "it stopped before its summary line"
+	OUT=$WORK/stdout ERR=$WORK/stderr
+fi
+
 # ---------------------------------------------------------------- summary
 note "took $((SECONDS - START))s"
 echo "$PASSED passed, $FAILED failed"

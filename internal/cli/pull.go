@@ -41,7 +41,13 @@ keeps its partial downloads, and the next pull continues them. Nothing is left
 at PATH unless the pull succeeded.
 
 Several REFs make one bundle (-o required): every image with its tags, each
-shared blob once, restored by one docker load.`
+shared blob once, restored by one docker load.
+
+--mirror HOST[/PATH] (repeatable) reads manifests and blobs from those
+pull-through caches first, in order, then from the registry when a mirror
+fails or lacks them; everything is verified all the same, and -u or
+--password-stdin go to the registry only. The summary says which mirror or
+registry served the blobs.`
 
 func newPullCmd(e *env) *cobra.Command {
 	var (
@@ -245,7 +251,7 @@ func (e *env) pullSummary(c pull.Config, res *pull.Result) error {
 }
 
 // servedLine says where a pull's blobs came from, for a pull through
-// mirrors: "3 blobs, 2.1 MiB: 2 from mirror 127.0.0.1:5001, 1 from upstream
+// mirrors: "config and layers, 3 blobs, 2.1 MiB: 2 from mirror 127.0.0.1:5001, 1 from upstream
 // 127.0.0.1:5000, 0 from cache".
 func servedLine(res *pull.Result) string {
 	var parts []string
@@ -265,7 +271,7 @@ func servedLine(res *pull.Result) string {
 		}
 	}
 	parts = append(parts, fmt.Sprintf("%d from cache", cache))
-	return fmt.Sprintf("%d blobs, %s: %s", n, human(size), strings.Join(parts, ", "))
+	return fmt.Sprintf("config and layers, %d blobs, %s: %s", n, human(size), strings.Join(parts, ", "))
 }
 
 func nonEmpty(s []string) []string {

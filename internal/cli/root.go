@@ -140,6 +140,10 @@ Credentials come from -u/--password-stdin or HAUL_USERNAME/HAUL_PASSWORD (for th
 registry of the reference given only), then docker's config.json (credHelpers,
 credsStore, auths) and its credential helpers, then podman's auth.json.
 
+--mirror HOST[:PORT][/PATH] (repeatable; http:// for plain HTTP) reads through
+pull-through caches before the reference's registry (pull, export, manifest,
+config, digest, inspect, blob); a mirror gets its own host's credentials only.
+
 Exit codes: 0 success, 1 failure, 2 usage error.`
 
 func newRoot(io IO) *cobra.Command {
