@@ -33,6 +33,8 @@ for c in go docker-registry curl jq tar sha256sum base64; do
 done
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/haul-e2e-mirror.XXXXXX")
+# shellcheck source=checks.sh
+. "$ROOT/test/checks.sh"
 # shellcheck source=../scripts/registry.sh
 . "$ROOT/scripts/registry.sh"
 REG_PID= UP_PID= M_PID= TS_PID= HL_PID=
@@ -45,11 +47,7 @@ stop_pid() { # stop_pid PID
 cleanup() {
 	local rc=$?
 	stop_pid "$HL_PID"; stop_pid "$M_PID"; stop_pid "$UP_PID"; stop_pid "$TS_PID"
-	if [[ ${HAUL_E2E_KEEP:-} == 1 ]]; then
-		echo "# work directory kept: $WORK" >&2
-	else
-		rm -rf "$WORK"
-	fi
+	remove_work
 	exit "$rc"
 }
 trap cleanup EXIT
@@ -58,13 +56,7 @@ trap 'exit 143' TERM
 
 # ---------------------------------------------------------------- tools
 mkdir -p "$WORK/bin"
-if [[ -n ${HAUL_E2E_HAUL:-} ]]; then
-	HAUL=$HAUL_E2E_HAUL
-else
-	note "building haul"
-	(cd "$ROOT" && go build -o "$WORK/bin/haul" ./cmd/haul) || die "go build ./cmd/haul failed"
-	HAUL=$WORK/bin/haul
-fi
+haul_binary "$WORK/bin"
 (cd "$ROOT" && go build -o "$WORK/bin/" ./internal/cmd/tokenserver ./internal/cmd/headerlog ./internal/cmd/rootfsimage) ||
 	die "building internal/cmd/tokenserver, headerlog and rootfsimage failed"
 
@@ -119,7 +111,6 @@ PASSED=0 FAILED=0 RC=0 LAST=""
 OUT=$WORK/stdout ERR=$WORK/stderr
 HHOME=$WORK/home
 mkdir -p "$HHOME"
-. "$ROOT/test/checks.sh"
 
 # haul_pw ARGS...: runs haul with the upstream's password on stdin, in a home
 # of its own (no credentials but the flags).

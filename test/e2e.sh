@@ -48,6 +48,8 @@ command -v podman >/dev/null 2>&1 || HAVE_PODMAN=0
 # ---------------------------------------------------------------- work dirs, cleanup
 BUILD=$(mktemp -d "${TMPDIR:-/tmp}/haul-e2e-build.XXXXXX")
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/haul-e2e-work.XXXXXX")
+# shellcheck source=checks.sh
+. "$ROOT/test/checks.sh"
 REG_PIDS=()
 cleanup() {
 	local rc=$?
@@ -64,11 +66,7 @@ cleanup() {
 	if [[ -d $WORK/pod ]] && ((EUID != 0)); then
 		podman unshare rm -rf "$WORK/pod" >/dev/null 2>&1 || true
 	fi
-	if [[ ${HAUL_E2E_KEEP:-} == 1 ]]; then
-		echo "# work directory kept: $WORK" >&2
-	else
-		rm -rf "$WORK"
-	fi
+	remove_work
 	exit "$rc"
 }
 trap cleanup EXIT
@@ -237,8 +235,6 @@ run() {
 		"$@" >"$OUT" 2>"$ERR" || RC=$?
 }
 
-# shellcheck source=checks.sh
-. "$ROOT/test/checks.sh"
 sha() { sha256sum "$1" | cut -d' ' -f1 | sed 's/^/sha256:/'; }
 out() { tr -d '\n' <"$OUT"; } # stdout of the last run, on one line
 
