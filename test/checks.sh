@@ -56,6 +56,6 @@ haul_binary() {
 		return
 	fi
 	note "building haul"
-	(cd "$ROOT" && go build -o "$1/haul" ./cmd/haul) || die "go build ./cmd/haul failed"
+	(cd "$ROOT" && CGO_ENABLED=0 go build -o "$1/haul" ./cmd/haul) || die "go build ./cmd/haul failed"
 	HAUL=$1/haul
 }
