@@ -25,6 +25,13 @@ type Mirror struct {
 	// Client is made for Endpoint.Host (ClientConfig), with the mirror's own
 	// credentials. Required.
 	Client *registry.Client
+	// Scope is the names this mirror serves, "registry[/path]"; "": the
+	// Config's Scope. (registries.conf gives each mirror a prefix of its own.)
+	Scope string
+	// DigestOnly keeps reads by tag away from the mirror: a tag resolves at
+	// the upstream, and the mirror serves what it names by digest
+	// (registries.conf's mirror-by-digest-only).
+	DigestOnly bool
 }
 
 // Config configures a Source. Zero values are the documented defaults.
@@ -126,8 +133,8 @@ func (t target) String() string {
 }
 
 // targets are where a read of r (of content dg, if known) may go, in order:
-// the mirrors that are up, serve r's name and have not sent a bad copy of
-// dg, then the upstream.
+// the mirrors that are up, serve r's name (by tag too, unless DigestOnly)
+// and have not sent a bad copy of dg, then the upstream.
 func (s *Source) targets(r ref.Reference, dg digest.Digest) []target {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -139,7 +146,14 @@ func (s *Source) targets(r ref.Reference, dg digest.Digest) []target {
 		if _, bad := s.bad[badCopy{i, dg}]; bad && dg != "" {
 			continue
 		}
-		mr, err := m.Endpoint.Map(s.scope, r)
+		if m.DigestOnly && dg == "" {
+			continue
+		}
+		scope := m.Scope
+		if scope == "" {
+			scope = s.scope
+		}
+		mr, err := m.Endpoint.Map(scope, r)
 		if err != nil {
 			continue
 		}

@@ -412,3 +412,91 @@ func TestManifestsFallBack(t *testing.T) {
 		t.Fatalf("Manifest of a tag nobody has = %v; want the upstream's 404, naming the mirror tried", err)
 	}
 }
+
+// paths records the paths a registry is asked for.
+type paths struct {
+	mu sync.Mutex
+	p  []string
+}
+
+func (pr *paths) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pr.mu.Lock()
+		pr.p = append(pr.p, r.URL.Path)
+		pr.mu.Unlock()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (pr *paths) count(part string) int {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	n := 0
+	for _, p := range pr.p {
+		if strings.Contains(p, part) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestMirrorScopeAndDigestOnly: a mirror with a scope of its own is asked
+// only for names under it; a DigestOnly mirror never for a tag, but for what
+// the tag names by digest.
+func TestMirrorScopeAndDigestOnly(t *testing.T) {
+	t.Parallel()
+	img := registrytest.RandomImage(7, 2, 32<<10)
+	up := registrytest.New(t, registrytest.Config{})
+	pushed := up.MustPush(t, "team/app:1", img)
+	other := registrytest.New(t, registrytest.Config{})
+	other.MustPush(t, "team/app:1", img)
+	byDigest := registrytest.New(t, registrytest.Config{})
+	byDigest.MustPush(t, "team/app:1", img)
+	var otherPaths, digestPaths, upPaths paths
+	other.Wrap(otherPaths.wrap)
+	byDigest.Wrap(digestPaths.wrap)
+	up.Wrap(upPaths.wrap)
+
+	c := mirror.Config{Upstream: upstreamClient(t, up.Host(), nil)}
+	for _, m := range []struct {
+		host       string
+		scope      string
+		digestOnly bool
+	}{{other.Host(), up.Host() + "/elsewhere", false}, {byDigest.Host(), "", true}} {
+		ep, err := mirror.ParseEndpoint(m.host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl, err := registry.New(mirror.ClientConfig(registry.Config{}, ep, auth.Default(auth.Static{}, func(string) string { return "" })))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Mirrors = append(c.Mirrors, mirror.Mirror{Endpoint: ep, Client: cl, Scope: m.scope, DigestOnly: m.digestOnly})
+	}
+	s, err := mirror.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := pullVia(t, s, up.Ref("team/app:1"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Images[0].Digest != pushed.Digest.String() {
+		t.Fatalf("digest %s, want %s", res.Images[0].Digest, pushed.Digest)
+	}
+	if n := len(otherPaths.p); n != 0 {
+		t.Errorf("the mirror scoped to %s/elsewhere was asked %d times: %q", up.Host(), n, otherPaths.p)
+	}
+	if n := digestPaths.count("/manifests/1"); n != 0 {
+		t.Errorf("the digest-only mirror was asked for the tag %d times", n)
+	}
+	if n := upPaths.count("/manifests/1"); n != 1 {
+		t.Errorf("the upstream resolved the tag %d times, want 1", n)
+	}
+	if n := upPaths.count("/blobs/"); n != 0 {
+		t.Errorf("the upstream served %d blobs the digest-only mirror has", n)
+	}
+	if got := served(res); got[byDigest.Host()] != 3 || len(got) != 1 {
+		t.Errorf("served %+v, want the 3 blobs from the digest-only mirror", got)
+	}
+}
