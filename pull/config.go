@@ -87,7 +87,7 @@ const (
 	Planned                    // every image is resolved: N blobs to fetch, Size bytes in all
 	BlobStart                  // a blob is wanted: Digest, Size, Cached (bytes already held)
 	BlobBytes                  // N more bytes of it arrived
-	BlobDone                   // it is verified and stored
+	BlobDone                   // it is verified and stored: From, Mirror say who sent it
 	Writing                    // the output is being written
 )
 
@@ -100,6 +100,10 @@ type Event struct {
 	Size   int64
 	Cached int64
 	N      int64
+	// From is the host that sent a blob's bytes (BlobDone); "" when the
+	// cache held it whole. Mirror says From is a mirror.
+	From   string
+	Mirror bool
 }
 
 // Result summarizes a pull.
@@ -110,6 +114,9 @@ type Result struct {
 	Fetched int64 // bytes that crossed the network
 	Cached  int64 // bytes that came from the cache
 	Elapsed time.Duration
+	// Served says which endpoints (mirrors, upstream registries, the cache)
+	// gave which blobs: mirrors first, then registries, then the cache.
+	Served []Served
 	// Unpacked is what the rootfs format applied; nil for the other formats.
 	Unpacked *rootfs.Stats
 }

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/haul-dev/haul/archive"
+	"github.com/haul-dev/haul/image"
 )
 
 // pullDirect writes a tar without a cache: its layout is known from the
@@ -46,22 +47,31 @@ func pullDirect(ctx context.Context, c Config, p *plan, pr *progress, res *Resul
 		}
 		g.Go(func() error {
 			pr.emit(Event{Kind: BlobStart, Digest: d.Digest.String(), Media: d.MediaType, Size: d.Size})
-			rc, err := p.fetcher(d)(gctx, 0, nil)
-			if err != nil {
-				return err
+			var sv served
+			var n int64
+			var err, bad error
+			region := w
+			for try := 0; ; try++ {
+				if try > 0 { // a bad copy, asked for again: write the region from its start
+					if region, err = out.Region(d); err != nil {
+						return err
+					}
+				}
+				n, err = p.copyBlob(gctx, d, &sv, region, pr)
+				if err == nil || !again(err, try) || gctx.Err() != nil {
+					break
+				}
+				bad = err
 			}
-			defer rc.Close()
-			pw := &progressWriter{w: w, emit: func(n int64) {
-				pr.emit(Event{Kind: BlobBytes, Digest: d.Digest.String(), N: n})
-			}}
-			n, err := io.Copy(pw, rc)
 			if err != nil {
-				return fmt.Errorf("pull %s: %w", p.origins[d.Digest].ref, err)
+				return fmt.Errorf("pull %s: %w", p.origins[d.Digest].ref, withBadCopy(err, bad))
 			}
+			from, mirror := sv.from()
 			mu.Lock()
 			res.Fetched += n
+			res.addServed(from, mirror, d.Size)
 			mu.Unlock()
-			pr.emit(Event{Kind: BlobDone, Digest: d.Digest.String(), Size: d.Size})
+			pr.emit(Event{Kind: BlobDone, Digest: d.Digest.String(), Size: d.Size, From: from, Mirror: mirror})
 			return nil
 		})
 	}
@@ -70,6 +80,19 @@ func pullDirect(ctx context.Context, c Config, p *plan, pr *progress, res *Resul
 	}
 	pr.emit(Event{Kind: Writing})
 	return out.Commit()
+}
+
+// copyBlob streams blob d, verified, from the network into w.
+func (p *plan) copyBlob(ctx context.Context, d image.Descriptor, sv *served, w io.Writer, pr *progress) (int64, error) {
+	rc, err := p.fetcher(d, sv)(ctx, 0, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	pw := &progressWriter{w: w, emit: func(n int64) {
+		pr.emit(Event{Kind: BlobBytes, Digest: d.Digest.String(), N: n})
+	}}
+	return io.Copy(pw, rc)
 }
 
 // progressWriter reports each write's size.

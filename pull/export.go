@@ -73,6 +73,7 @@ func Export(ctx context.Context, r ref.Reference, w io.Writer, c Config) (*Resul
 	if err != nil {
 		return nil, fmt.Errorf("export %s: %w", r, err)
 	}
+	sortServed(res)
 	res.Elapsed = c.Now().Sub(start)
 	return res, nil
 }

@@ -97,6 +97,7 @@ func Pull(ctx context.Context, refs []ref.Reference, c Config) (*Result, error) 
 	if err != nil {
 		return nil, err
 	}
+	sortServed(res)
 	res.Elapsed = c.Now().Sub(start)
 	return res, nil
 }
@@ -110,24 +111,61 @@ func outputDir(out string) string {
 
 // fetcher reads blob d from where the plan found it: the registry, or, for a
 // layer that names urls (a non-distributable layer), each https URL in turn,
-// without credentials, when the registry does not serve it.
-func (p *plan) fetcher(d image.Descriptor) store.Fetcher {
+// without credentials, when the registry does not serve it. sv learns what
+// served it.
+func (p *plan) fetcher(d image.Descriptor, sv *served) store.Fetcher {
 	o := p.origins[d.Digest]
 	return func(ctx context.Context, offset int64, v *image.Verifier) (io.ReadCloser, error) {
 		rc, err := o.src.BlobAt(ctx, o.ref, d, offset, v)
 		if err == nil || len(d.URLs) == 0 || ctx.Err() != nil {
+			if err == nil {
+				sv.opened(rc, o.ref.Registry())
+			}
 			return rc, err
 		}
 		errs := []error{err}
 		for _, u := range d.URLs {
 			rc, uerr := o.src.BlobFromURL(ctx, o.ref, d, u, offset, v)
 			if uerr == nil {
+				sv.opened(rc, urlHost(u))
 				return rc, nil
 			}
 			errs = append(errs, uerr)
 		}
 		return nil, fmt.Errorf("blob %s: neither the registry nor its urls serve it: %w", d.Digest, errors.Join(errs...))
 	}
+}
+
+// ensure fetches d into st as EnsureTee does and counts in res (under mu)
+// where it came from. With retry, a copy that failed verification is asked
+// for again when the Source says another endpoint may serve it. It returns
+// the BlobDone event to emit.
+func (p *plan) ensure(ctx context.Context, st *store.Store, d image.Descriptor, pr *progress, tee io.WriterAt, res *Result, mu *sync.Mutex, retry bool) (store.Result, Event, error) {
+	var sv served
+	var r store.Result
+	var err, bad error
+	for try := 0; ; try++ {
+		r, err = st.EnsureTee(ctx, d, p.fetcher(d, &sv), func(n int64) {
+			pr.emit(Event{Kind: BlobBytes, Digest: d.Digest.String(), N: n})
+		}, tee)
+		if err == nil || !retry || !again(err, try) || ctx.Err() != nil {
+			break
+		}
+		bad = err
+	}
+	if err != nil {
+		return r, Event{}, withBadCopy(err, bad)
+	}
+	ev := Event{Kind: BlobDone, Digest: d.Digest.String(), Size: d.Size, Cached: r.Cached}
+	if !r.Present && r.Fetched > 0 {
+		ev.From, ev.Mirror = sv.from()
+	}
+	mu.Lock()
+	res.Fetched += r.Fetched
+	res.Cached += r.Cached
+	res.addServed(ev.From, ev.Mirror, d.Size)
+	mu.Unlock()
+	return r, ev, nil
 }
 
 // pullCached fills the store and writes the output from it. A tar is created
@@ -209,22 +247,16 @@ func fetchBlobs(ctx context.Context, verb string, c Config, st *store.Store, p *
 					return err
 				}
 			}
-			r, err := st.EnsureTee(gctx, d, p.fetcher(d), func(n int64) {
-				pr.emit(Event{Kind: BlobBytes, Digest: d.Digest.String(), N: n})
-			}, w)
+			r, done, err := p.ensure(gctx, st, d, pr, w, res, &mu, true)
 			if err != nil {
 				return fmt.Errorf("%s %s: %w", verb, p.origins[d.Digest].ref, err)
 			}
-			mu.Lock()
-			res.Fetched += r.Fetched
-			res.Cached += r.Cached
-			mu.Unlock()
 			if present != nil && r.Present {
 				if err := present(gctx, d); err != nil {
 					return err
 				}
 			}
-			pr.emit(Event{Kind: BlobDone, Digest: d.Digest.String(), Size: d.Size, Cached: r.Cached})
+			pr.emit(done)
 			return nil
 		})
 	}

@@ -37,10 +37,13 @@ import (
 func newClient(t *testing.T, reg *registrytest.Registry, cred auth.Credential) *registry.Client {
 	t.Helper()
 	cl, err := registry.New(registry.Config{
-		Registry:    reg.Host(),
-		Creds:       auth.Static{Registry: reg.Host(), Cred: cred},
-		Retry:       registry.RetryPolicy{Base: time.Millisecond, MaxBackoff: 5 * time.Millisecond},
-		IdleTimeout: 300 * time.Millisecond,
+		Registry: reg.Host(),
+		Creds:    auth.Static{Registry: reg.Host(), Cred: cred},
+		Retry:    registry.RetryPolicy{Base: time.Millisecond, MaxBackoff: 5 * time.Millisecond},
+		// Short enough that the stall test is quick, long enough that a busy
+		// machine (race detector, parallel tests) never trips it on a healthy
+		// response: 300 ms did, on a CDN redirect.
+		IdleTimeout: 2 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)

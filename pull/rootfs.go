@@ -116,9 +116,9 @@ func pullRootFS(ctx context.Context, c Config, st *store.Store, p *plan, pr *pro
 				stop := context.AfterFunc(gctx, func() { s.pr.CloseWithError(context.Cause(gctx)) })
 				defer stop()
 			}
-			r, err := st.EnsureTee(gctx, d, p.fetcher(d), func(n int64) {
-				pr.emit(Event{Kind: BlobBytes, Digest: d.Digest.String(), N: n})
-			}, tee)
+			// A teed layer's bytes are in the unpack already: a bad copy
+			// cannot be taken back from it, so it is not asked for again.
+			_, done, err := p.ensure(gctx, st, d, pr, tee, res, &mu, s == nil)
 			if s != nil {
 				s.finish(err)
 			}
@@ -126,11 +126,7 @@ func pullRootFS(ctx context.Context, c Config, st *store.Store, p *plan, pr *pro
 				dl.err = fmt.Errorf("pull %s: %w", p.origins[d.Digest].ref, err)
 				return dl.err
 			}
-			mu.Lock()
-			res.Fetched += r.Fetched
-			res.Cached += r.Cached
-			mu.Unlock()
-			pr.emit(Event{Kind: BlobDone, Digest: d.Digest.String(), Size: d.Size, Cached: r.Cached})
+			pr.emit(done)
 			return nil
 		})
 	}

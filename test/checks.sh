@@ -1,4 +1,4 @@
-# Sourced by test/e2e.sh and test/e2e-rootfs.sh: the checks, each printing
+# Sourced by test/e2e.sh, test/e2e-rootfs.sh and test/e2e-mirror.sh: the checks, each printing
 # `ok - DESC` or `not ok - DESC` with what was run (LAST), its exit code (RC)
 # and output (OUT, ERR), counted in PASSED and FAILED.
 
@@ -38,4 +38,24 @@ expect_in() { # expect_in DESC FILE FIXED-STRING
 }
 expect_not_in() { # expect_not_in DESC FILE FIXED-STRING
 	if ! grep -qF -- "$3" "$2"; then ok "$1"; else not_ok "$1" "$(basename "$2") contains: $3"; fi
+}
+
+# remove_work: at exit, removes $WORK unless HAUL_E2E_KEEP=1.
+remove_work() {
+	if [[ ${HAUL_E2E_KEEP:-} == 1 ]]; then
+		echo "# work directory kept: $WORK" >&2
+	else
+		rm -rf "$WORK"
+	fi
+}
+
+# haul_binary DIR: sets HAUL to $HAUL_E2E_HAUL (the caller's haul), else builds haul into DIR.
+haul_binary() {
+	if [[ -n ${HAUL_E2E_HAUL:-} ]]; then
+		HAUL=$HAUL_E2E_HAUL
+		return
+	fi
+	note "building haul"
+	(cd "$ROOT" && go build -o "$1/haul" ./cmd/haul) || die "go build ./cmd/haul failed"
+	HAUL=$1/haul
 }

@@ -59,17 +59,15 @@ command -v umoci >/dev/null 2>&1 || HAVE_UMOCI=0
 
 # ---------------------------------------------------------------- work dirs, cleanup
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/haul-e2e-rootfs.XXXXXX")
+# shellcheck source=checks.sh
+. "$ROOT/test/checks.sh"
 # shellcheck source=../scripts/registry.sh
 . "$ROOT/scripts/registry.sh"
 REG_PID=
 cleanup() {
 	local rc=$?
 	stop_registry
-	if [[ ${HAUL_E2E_KEEP:-} == 1 ]]; then
-		echo "# work directory kept: $WORK" >&2
-	else
-		rm -rf "$WORK"
-	fi
+	remove_work
 	exit "$rc"
 }
 trap cleanup EXIT
@@ -78,13 +76,7 @@ trap 'exit 143' TERM
 
 # ---------------------------------------------------------------- tools
 mkdir -p "$WORK/bin"
-if [[ -n ${HAUL_E2E_HAUL:-} ]]; then
-	HAUL=$HAUL_E2E_HAUL
-else
-	note "building haul"
-	(cd "$ROOT" && go build -o "$WORK/bin/haul" ./cmd/haul) || die "go build ./cmd/haul failed"
-	HAUL=$WORK/bin/haul
-fi
+haul_binary "$WORK/bin"
 (cd "$ROOT" && go build -o "$WORK/bin/" ./internal/cmd/rootfsimage ./internal/cmd/treedump) ||
 	die "building internal/cmd/rootfsimage and internal/cmd/treedump failed"
 TREEDUMP=$WORK/bin/treedump
@@ -156,8 +148,6 @@ run() {
 		"$@" </dev/null >"$OUT" 2>"$ERR" || RC=$?
 }
 
-# shellcheck source=checks.sh
-. "$ROOT/test/checks.sh"
 # same_tree DESC A B [TREEDUMP-FLAG...]: A and B (directories, or A a listing)
 # list the same; else the first differences.
 same_tree() {

@@ -48,6 +48,8 @@ command -v podman >/dev/null 2>&1 || HAVE_PODMAN=0
 # ---------------------------------------------------------------- work dirs, cleanup
 BUILD=$(mktemp -d "${TMPDIR:-/tmp}/haul-e2e-build.XXXXXX")
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/haul-e2e-work.XXXXXX")
+# shellcheck source=checks.sh
+. "$ROOT/test/checks.sh"
 REG_PIDS=()
 cleanup() {
 	local rc=$?
@@ -64,11 +66,7 @@ cleanup() {
 	if [[ -d $WORK/pod ]] && ((EUID != 0)); then
 		podman unshare rm -rf "$WORK/pod" >/dev/null 2>&1 || true
 	fi
-	if [[ ${HAUL_E2E_KEEP:-} == 1 ]]; then
-		echo "# work directory kept: $WORK" >&2
-	else
-		rm -rf "$WORK"
-	fi
+	remove_work
 	exit "$rc"
 }
 trap cleanup EXIT
@@ -237,8 +235,6 @@ run() {
 		"$@" >"$OUT" 2>"$ERR" || RC=$?
 }
 
-# shellcheck source=checks.sh
-. "$ROOT/test/checks.sh"
 sha() { sha256sum "$1" | cut -d' ' -f1 | sed 's/^/sha256:/'; }
 out() { tr -d '\n' <"$OUT"; } # stdout of the last run, on one line
 
@@ -726,6 +722,21 @@ if [[ -n ${rp:-} ]]; then
 else
 	LAST="test/e2e-rootfs.sh" RC=none OUT=/dev/null ERR=$WORK/rootfs.log
 	not_ok "test/e2e-rootfs.sh ran to its end" "it stopped before its summary line"
+	OUT=$WORK/stdout ERR=$WORK/stderr
+fi
+
+# ---------------------------------------------------------------- 26. mirrors
+# test/e2e-mirror.sh, with this haul: a pull-through cache (docker-registry in
+# proxy mode) in front of an upstream with token auth; its checks count here.
+note "test/e2e-mirror.sh"
+HAUL_E2E_HAUL=$HAUL "$ROOT/test/e2e-mirror.sh" 2>&1 |
+	tee "$WORK/mirror.log" | sed -e 's/^\([0-9]* passed, [0-9]* failed\)$/# mirror: \1/' || true
+read -r mp mf < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$WORK/mirror.log" | tail -n1) || true
+if [[ -n ${mp:-} ]]; then
+	PASSED=$((PASSED + mp)) FAILED=$((FAILED + mf))
+else
+	LAST="test/e2e-mirror.sh" RC=none OUT=/dev/null ERR=$WORK/mirror.log
+	not_ok "test/e2e-mirror.sh ran to its end" "it stopped before its summary line"
 	OUT=$WORK/stdout ERR=$WORK/stderr
 fi
 

@@ -32,7 +32,7 @@ bytes were written, and the exit code is 1.`,
 		if r.Digest() == "" {
 			return usagef("blob needs a digest: REPO@sha256:…")
 		}
-		cl, err := e.client(r.Registry())
+		cl, err := e.reader(r.Registry())
 		if err != nil {
 			return err
 		}

@@ -78,7 +78,7 @@ func newExportCmd(e *env) *cobra.Command {
 			if cfg.Store, err = e.openStore(cacheDir, noCache); err != nil {
 				return err
 			}
-			cfg.Source = func(reg string) (pull.Source, error) { return e.client(reg) }
+			cfg.Source = func(reg string) (pull.Source, error) { return e.reader(reg) }
 			write = func(w io.Writer) error {
 				pr := newPullProgress(e, out == "-")
 				cfg.Progress = pr.event
@@ -86,7 +86,11 @@ func newExportCmd(e *env) *cobra.Command {
 				pr.done()
 				if err == nil {
 					summary = func() string {
-						return fmt.Sprintf("exported %s (%s) to %s: fetched %s, %s from cache", r.Familiar(), res.Images[0].Digest, out, human(res.Fetched), human(res.Cached))
+						line := fmt.Sprintf("exported %s (%s) to %s: fetched %s, %s from cache", r.Familiar(), res.Images[0].Digest, out, human(res.Fetched), human(res.Cached))
+						if len(e.g.mirrors) > 0 {
+							line += "\n" + servedLine(res)
+						}
+						return line
 					}
 				}
 				return err

@@ -24,10 +24,11 @@ type pullProgress struct {
 	size    int64
 	done_   int64
 	now     func() time.Time
+	mirrors bool // name the upstream too, beside the mirrors
 }
 
 func newPullProgress(e *env, toStdout bool) *pullProgress {
-	p := &pullProgress{w: e.Stderr, quiet: e.g.quiet || e.g.json, blobs: map[string]*mpb.Bar{}, now: time.Now}
+	p := &pullProgress{w: e.Stderr, quiet: e.g.quiet || e.g.json, blobs: map[string]*mpb.Bar{}, now: time.Now, mirrors: len(e.g.mirrors) > 0}
 	p.started = p.now()
 	p.lastLog = p.started
 	if !p.quiet && e.StderrIsTerminal != nil && e.StderrIsTerminal() {
@@ -94,6 +95,11 @@ func (p *pullProgress) event(ev pull.Event) {
 			note = " (cached)"
 		} else if ev.Cached > 0 {
 			note = fmt.Sprintf(" (resumed at %s)", human(ev.Cached))
+		}
+		if ev.Mirror {
+			note += " from mirror " + ev.From
+		} else if ev.From != "" && p.mirrors {
+			note += " from upstream " + ev.From
 		}
 		fmt.Fprintf(p.w, "%s %s%s\n", short(ev.Digest), human(ev.Size), note)
 	case pull.Writing:

@@ -41,7 +41,13 @@ keeps its partial downloads, and the next pull continues them. Nothing is left
 at PATH unless the pull succeeded.
 
 Several REFs make one bundle (-o required): every image with its tags, each
-shared blob once, restored by one docker load.`
+shared blob once, restored by one docker load.
+
+--mirror HOST[/PATH] (repeatable) reads manifests and blobs from those
+pull-through caches first, in order, then from the registry when a mirror
+fails or lacks them; everything is verified all the same, and -u or
+--password-stdin go to the registry only. The summary says which mirror or
+registry served the blobs.`
 
 func newPullCmd(e *env) *cobra.Command {
 	var (
@@ -130,7 +136,7 @@ func newPullCmd(e *env) *cobra.Command {
 			if cl, ok := clients[name]; ok {
 				return cl, nil
 			}
-			cl, err := e.client(name)
+			cl, err := e.reader(name)
 			if err != nil {
 				return nil, err
 			}
@@ -206,6 +212,7 @@ func (e *env) pullSummary(c pull.Config, res *pull.Result) error {
 		v := map[string]any{
 			"output": c.Output, "format": c.Format, "images": imgs, "blobs": res.Blobs, "bytes": res.Bytes,
 			"fetched": res.Fetched, "cached": res.Cached, "seconds": res.Elapsed.Seconds(),
+			"served": res.Served,
 		}
 		if res.Unpacked != nil {
 			v["unpacked"] = res.Unpacked
@@ -234,10 +241,37 @@ func (e *env) pullSummary(c pull.Config, res *pull.Result) error {
 	}
 	fmt.Fprintf(w, "wrote %s (%s): %d blobs, %s; fetched %s, %s from cache, in %s%s\n",
 		dest, c.Format, res.Blobs, human(res.Bytes), human(res.Fetched), human(res.Cached), res.Elapsed.Round(time.Millisecond), rate)
+	if len(e.g.mirrors) > 0 {
+		fmt.Fprintln(w, servedLine(res))
+	}
 	if u := res.Unpacked; u != nil {
 		fmt.Fprintf(w, "unpacked %d layers: %d entries, %d files, %s\n", u.Layers, u.Entries, u.Files, human(u.Bytes))
 	}
 	return nil
+}
+
+// servedLine says where a pull's blobs came from, for a pull through
+// mirrors: "config and layers, 3 blobs, 2.1 MiB: 2 from mirror 127.0.0.1:5001, 1 from upstream
+// 127.0.0.1:5000, 0 from cache".
+func servedLine(res *pull.Result) string {
+	var parts []string
+	var n int
+	var size int64
+	cache := 0
+	for _, s := range res.Served {
+		n += s.Blobs
+		size += s.Bytes
+		switch {
+		case s.From == "":
+			cache = s.Blobs
+		case s.Mirror:
+			parts = append(parts, fmt.Sprintf("%d from mirror %s", s.Blobs, s.From))
+		default:
+			parts = append(parts, fmt.Sprintf("%d from upstream %s", s.Blobs, s.From))
+		}
+	}
+	parts = append(parts, fmt.Sprintf("%d from cache", cache))
+	return fmt.Sprintf("config and layers, %d blobs, %s: %s", n, human(size), strings.Join(parts, ", "))
 }
 
 func nonEmpty(s []string) []string {

@@ -15,7 +15,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/haul-dev/haul/auth"
+	"github.com/opencontainers/go-digest"
+
 	"github.com/haul-dev/haul/image"
+	"github.com/haul-dev/haul/mirror"
+	"github.com/haul-dev/haul/pull"
 	"github.com/haul-dev/haul/ref"
 	"github.com/haul-dev/haul/registry"
 )
@@ -55,6 +59,7 @@ type globals struct {
 	username      string
 	passwordStdin bool
 	quiet         bool
+	mirrors       []string
 }
 
 // env is what a running command has: its IO, the global flags, and a way to get
@@ -135,6 +140,10 @@ Credentials come from -u/--password-stdin or HAUL_USERNAME/HAUL_PASSWORD (for th
 registry of the reference given only), then docker's config.json (credHelpers,
 credsStore, auths) and its credential helpers, then podman's auth.json.
 
+--mirror HOST[:PORT][/PATH] (repeatable; http:// for plain HTTP) reads through
+pull-through caches before the reference's registry (pull, export, manifest,
+config, digest, inspect, blob); a mirror gets its own host's credentials only.
+
 Exit codes: 0 success, 1 failure, 2 usage error.`
 
 func newRoot(io IO) *cobra.Command {
@@ -162,6 +171,7 @@ func newRoot(io IO) *cobra.Command {
 	f.StringVarP(&g.username, "username", "u", "", "user name for the registry of the reference (else HAUL_USERNAME, then docker's config)")
 	f.BoolVar(&g.passwordStdin, "password-stdin", false, "read the password or token from stdin (else HAUL_PASSWORD)")
 	f.BoolVarP(&g.quiet, "quiet", "q", false, "print nothing but results and errors")
+	f.StringArrayVar(&g.mirrors, "mirror", nil, "read from this mirror (host[:port][/path], http:// for plain HTTP) before the reference's registry; repeatable, tried in order")
 
 	root.AddCommand(
 		newManifestCmd(e), newDigestCmd(e), newConfigCmd(e), newTagsCmd(e),
@@ -217,15 +227,11 @@ func (e *env) explicitCredential(registryName string) (auth.Static, error) {
 	return auth.Static{Registry: registryName, Cred: auth.Credential{Username: user, Password: pass}}, nil
 }
 
-// clientConfig is the registry.Config for one registry, from the global flags.
-func (e *env) clientConfig(registryName string) (registry.Config, error) {
-	explicit, err := e.explicitCredential(registryName)
-	if err != nil {
-		return registry.Config{}, err
-	}
+// baseConfig is the registry.Config for one registry, from the global flags,
+// without credentials.
+func (e *env) baseConfig(registryName string) registry.Config {
 	c := registry.Config{
 		Registry:     registryName,
-		Creds:        auth.Default(explicit, e.Getenv),
 		CAFile:       e.g.caFile,
 		Insecure:     e.g.insecure,
 		PlainHTTP:    e.g.plainHTTP,
@@ -239,6 +245,18 @@ func (e *env) clientConfig(registryName string) (registry.Config, error) {
 	if e.g.insecure && !e.g.quiet {
 		fmt.Fprintf(e.Stderr, "haul: warning: TLS verification is off for %s (--insecure): anyone on the path can read and change what is pulled\n", registryName)
 	}
+	return c
+}
+
+// clientConfig is the registry.Config for one registry, from the global
+// flags, with the explicit credential (flags, HAUL_USERNAME) first.
+func (e *env) clientConfig(registryName string) (registry.Config, error) {
+	explicit, err := e.explicitCredential(registryName)
+	if err != nil {
+		return registry.Config{}, err
+	}
+	c := e.baseConfig(registryName)
+	c.Creds = auth.Default(explicit, e.Getenv)
 	return c, nil
 }
 
@@ -250,9 +268,67 @@ func (e *env) client(registryName string) (*registry.Client, error) {
 	return registry.New(c)
 }
 
+// reader is what the read commands ask of a registry: a *registry.Client, or
+// a *mirror.Source over the registry and its mirrors.
+type reader interface {
+	pull.Source
+	Resolve(ctx context.Context, r ref.Reference, platform image.Platform) ([]*registry.Manifest, error)
+	Image(ctx context.Context, r ref.Reference, platform image.Platform) (*registry.Image, error)
+	Digest(ctx context.Context, r ref.Reference) (digest.Digest, error)
+	BlobDescriptor(ctx context.Context, r ref.Reference, dg digest.Digest) (image.Descriptor, error)
+	Blob(ctx context.Context, r ref.Reference, d image.Descriptor) (io.ReadCloser, error)
+}
+
+// mirrors are the mirrors for a registry: --mirror's, for the registries of
+// the references given.
+func (e *env) mirrors(string) ([]mirror.Endpoint, error) {
+	var eps []mirror.Endpoint
+	for _, s := range e.g.mirrors {
+		ep, err := mirror.ParseEndpoint(s)
+		if err != nil {
+			return nil, usagef("--mirror: %v", err)
+		}
+		eps = append(eps, ep)
+	}
+	return eps, nil
+}
+
+// reader is where reads of registryName's content go: its mirrors in
+// order, then the registry.
+func (e *env) reader(registryName string) (reader, error) {
+	eps, err := e.mirrors(registryName)
+	if err != nil {
+		return nil, err
+	}
+	return e.source(registryName, eps)
+}
+
+// source reads upstream through mirrors: the upstream's client has the
+// explicit credential; each mirror's looks up its own host's credentials in
+// docker's config and helpers, so the upstream's never reach a mirror.
+// Without mirrors it is the upstream's client itself.
+func (e *env) source(upstream string, mirrors []mirror.Endpoint) (reader, error) {
+	up, err := e.client(upstream)
+	if err != nil || len(mirrors) == 0 {
+		return up, err
+	}
+	c := mirror.Config{Upstream: up}
+	if e.g.trace {
+		c.Trace = e.Stderr
+	}
+	for _, ep := range mirrors {
+		cl, err := registry.New(mirror.ClientConfig(e.baseConfig(ep.Host), ep, auth.Default(auth.Static{}, e.Getenv)))
+		if err != nil {
+			return nil, fmt.Errorf("mirror %s: %w", ep, err)
+		}
+		c.Mirrors = append(c.Mirrors, mirror.Mirror{Endpoint: ep, Client: cl})
+	}
+	return mirror.New(c)
+}
+
 // target parses a read command's REF and --platform, and makes the client for
 // the reference's registry.
-func (e *env) target(arg string, platform func() (image.Platform, error)) (ref.Reference, image.Platform, *registry.Client, error) {
+func (e *env) target(arg string, platform func() (image.Platform, error)) (ref.Reference, image.Platform, reader, error) {
 	r, err := parseRef(arg)
 	if err != nil {
 		return ref.Reference{}, image.Platform{}, nil, err
@@ -261,7 +337,7 @@ func (e *env) target(arg string, platform func() (image.Platform, error)) (ref.R
 	if err != nil {
 		return ref.Reference{}, image.Platform{}, nil, err
 	}
-	cl, err := e.client(r.Registry())
+	cl, err := e.reader(r.Registry())
 	if err != nil {
 		return ref.Reference{}, image.Platform{}, nil, err
 	}

@@ -81,6 +81,11 @@ type Config struct {
 	// support the GET token flow).
 	RefusePOST bool
 	Addr       string // registry listen address; "": 127.0.0.1 on a random port. The token server always takes a random port.
+	// ProxyOf makes the registry a pull-through cache of that registry's URL
+	// (distribution's proxy mode, proxy.remoteurl), asking it with
+	// ProxyUsername and ProxyPassword: a mirror. Push to the upstream, not to it.
+	ProxyOf                      string
+	ProxyUsername, ProxyPassword string
 }
 
 // Registry is a running registry and, with TokenAuth, its token server.
@@ -97,6 +102,7 @@ type Registry struct {
 	client  *http.Client
 	helper  string // value of helperHeader
 	key     *ecdsa.PrivateKey
+	kid     string // the tokens' kid header; "": keyID, the JWKS's
 	now     func() time.Time
 	regMW   atomic.Pointer[http.Handler] // outermost registry handler: Wrap's result
 	tokMW   atomic.Pointer[http.Handler]
@@ -174,6 +180,7 @@ func Start(c Config) (_ *Registry, err error) {
 		},
 	}
 	conf.HTTP.Secret = randomHex(16)
+	conf.Proxy = configuration.Proxy{RemoteURL: c.ProxyOf, Username: c.ProxyUsername, Password: c.ProxyPassword}
 	conf.Log.Level = "error"
 
 	switch {

@@ -135,8 +135,12 @@ func (r *Registry) allowed(user, typ, name, action string) bool {
 
 // sign returns a JWT for user with access, and the granted scopes as strings.
 func (r *Registry) sign(user string, access []*resourceActions, ttl time.Duration) (string, []string, error) {
+	kid := r.kid
+	if kid == "" {
+		kid = keyID
+	}
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: r.key},
-		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", keyID))
+		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", kid))
 	if err != nil {
 		return "", nil, fmt.Errorf("creating signer: %w", err)
 	}

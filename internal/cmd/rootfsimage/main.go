@@ -421,6 +421,18 @@ func bigLayer(tw *tar.Writer, size int64) error {
 
 // ---------------------------------------------------------------- main
 
+// bearer sends a token minted beforehand with each request, on a copy.
+type bearer struct {
+	next  http.RoundTripper
+	token string
+}
+
+func (b bearer) RoundTrip(req *http.Request) (*http.Response, error) {
+	r := req.Clone(req.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return b.next.RoundTrip(r)
+}
+
 func run() error {
 	fl := flag.NewFlagSet("rootfsimage", flag.ContinueOnError)
 	reg := fl.String("registry", "", "registry host:port (plain HTTP)")
@@ -429,6 +441,7 @@ func run() error {
 	toolchain := fl.String("toolchain", "", "the tree of the toolchain image: $(go env GOROOT)")
 	toolchainPaths := fl.String("toolchain-paths", "", "comma list of paths under -toolchain: only these go in (default all)")
 	bigMiB := fl.Int64("bigfile-mib", 512, "size of bigfile's one file, MiB")
+	token := fl.String("token", "", "a Bearer token with push scope, sent with every request (a registry with token auth)")
 	if err := fl.Parse(os.Args[1:]); err != nil {
 		return errUsage
 	}
@@ -440,7 +453,11 @@ func run() error {
 		fmt.Fprintln(os.Stderr, "rootfsimage: -toolchain is required for the toolchain image (-toolchain \"$(go env GOROOT)\")")
 		return errUsage
 	}
-	p := &pusher{&regpush.Pusher{Registry: *reg, Client: &http.Client{Timeout: 10 * time.Minute}}}
+	var rt http.RoundTripper = http.DefaultTransport
+	if *token != "" {
+		rt = bearer{next: rt, token: *token}
+	}
+	p := &pusher{&regpush.Pusher{Registry: *reg, Client: &http.Client{Timeout: 10 * time.Minute, Transport: rt}}}
 	want := map[string]bool{}
 	for _, s := range strings.Split(*only, ",") {
 		want[s] = true
