@@ -14,6 +14,9 @@ type Mirror struct {
 	// Insecure allows plain HTTP and unverified TLS to the mirror, as docker's
 	// and containers' "insecure" do.
 	Insecure bool
+	// DigestOnly keeps reads by tag away from the mirror: it serves content
+	// by digest only (registries.conf's mirror-by-digest-only, pull-from-mirror).
+	DigestOnly bool
 	// Origin is where it was configured: "config.toml:12",
 	// "registries.conf.d/10-mirrors.conf:4", "daemon.json registry-mirrors".
 	Origin string
@@ -37,6 +40,8 @@ type SystemRegistry struct {
 	Mirrors []Mirror
 	// Origin is the file and line of the entry.
 	Origin string
+
+	daemon bool // from daemon.json: Docker Hub's mirrors, or an insecure host
 }
 
 // InsecureNet is a CIDR of daemon.json's insecure-registries: registries at
@@ -65,8 +70,9 @@ type System struct {
 // SystemPaths are where the other tools' files are; tests point them at
 // fixtures.
 type SystemPaths struct {
-	DaemonJSON         string // /etc/docker/daemon.json
-	RegistriesConf     string // /etc/containers/registries.conf
-	RegistriesConfD    string // /etc/containers/registries.conf.d
-	UserRegistriesConf string // $XDG_CONFIG_HOME/containers/registries.conf; replaces RegistriesConf when present
+	DaemonJSON          string // /etc/docker/daemon.json
+	RegistriesConf      string // /etc/containers/registries.conf
+	RegistriesConfD     string // /etc/containers/registries.conf.d
+	UserRegistriesConf  string // $XDG_CONFIG_HOME/containers/registries.conf; replaces RegistriesConf when present
+	UserRegistriesConfD string // $XDG_CONFIG_HOME/containers/registries.conf.d; read after RegistriesConfD
 }
