@@ -1,4 +1,4 @@
-package cli
+package config
 
 import "testing"
 
@@ -33,15 +33,15 @@ func TestParseSize(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
 			t.Parallel()
-			got, err := parseSize(tt.in)
+			got, err := ParseSize(tt.in)
 			if tt.want < 0 {
 				if err == nil {
-					t.Fatalf("parseSize(%q) = %d, want an error", tt.in, got)
+					t.Fatalf("ParseSize(%q) = %d, want an error", tt.in, got)
 				}
 				return
 			}
 			if err != nil || got != tt.want {
-				t.Fatalf("parseSize(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
+				t.Fatalf("ParseSize(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
 			}
 		})
 	}
