@@ -20,7 +20,8 @@ type Endpoint struct {
 	// PlainHTTP speaks http (an http:// endpoint). Loopback mirrors fall back
 	// to http by themselves, as any loopback registry.
 	PlainHTTP bool
-	// Insecure skips TLS verification of the mirror.
+	// Insecure skips TLS verification of the mirror and lets it answer in
+	// plain HTTP, as an insecure registry of docker's or registries.conf's.
 	Insecure bool
 }
 

@@ -65,6 +65,7 @@ func ClientConfig(base registry.Config, e Endpoint, creds auth.Source) registry.
 	base.Registry = e.Host
 	base.PlainHTTP = e.PlainHTTP
 	base.Insecure = base.Insecure || e.Insecure
+	base.PlainHTTPFallback = base.PlainHTTPFallback || e.Insecure
 	base.Retry = Retry()
 	base.Creds = creds
 	return base

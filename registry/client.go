@@ -37,6 +37,10 @@ type Config struct {
 	// 127.0.0.0/8, ::1) are tried with https and fall back to http when the
 	// server answers TLS with plain HTTP, as docker treats them.
 	PlainHTTP bool
+	// PlainHTTPFallback treats the registry as a loopback one: https first,
+	// http once the server answers TLS with plain HTTP (docker's
+	// insecure-registries, registries.conf's insecure = true).
+	PlainHTTPFallback bool
 	// UserAgent; "": haul/<Version>.
 	UserAgent string
 	// Version is haul's version, for the default UserAgent.
@@ -120,14 +124,15 @@ func New(c Config) (*Client, error) {
 	if c.Trace != nil {
 		t = traceRT{next: t, w: c.Trace, mu: cl.traceMu, secrets: c.TraceSecrets} // sees every retry and token request
 	}
-	if scheme == "https" && ref.IsLoopback(c.Registry) {
+	fallback := ref.IsLoopback(c.Registry) || c.PlainHTTPFallback
+	if scheme == "https" && fallback {
 		t = &plainFallbackRT{next: t, host: base.Host}
 	}
 	t = userAgentRT{next: t, ua: c.UserAgent}
 	t = &retryRT{next: t, policy: cl.retry, now: c.Now}
 	cl.anon = &http.Client{Transport: t, CheckRedirect: checkRedirect(false)}
 	t = &auth.Transport{Next: t, Registry: c.Registry, Origin: base.Scheme + "://" + base.Host, Creds: c.Creds, Now: c.Now}
-	cl.http = &http.Client{Transport: t, CheckRedirect: checkRedirect(c.PlainHTTP || ref.IsLoopback(c.Registry))}
+	cl.http = &http.Client{Transport: t, CheckRedirect: checkRedirect(c.PlainHTTP || fallback)}
 	cl.creds = c.Creds
 	return cl, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -348,5 +349,35 @@ func TestBlobFromContextCancel(t *testing.T) {
 	cancel()
 	if _, err := io.ReadAll(rc); !errors.Is(err, context.Canceled) {
 		t.Fatalf("read after cancel: %v, want context.Canceled", err)
+	}
+}
+
+// TestPlainHTTPFallback: a registry named as a non-loopback host that
+// speaks plain HTTP is reached when PlainHTTPFallback is set (docker's
+// insecure-registries), and refused with a TLS error when it is not.
+func TestPlainHTTPFallback(t *testing.T) {
+	reg := registrytest.New(t, registrytest.Config{})
+	reg.MustPush(t, "team/app:1", registrytest.RandomImage(1, 1, 1<<10))
+	// Every name dials the registry: reg.example:5000 is not loopback.
+	dial := func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, reg.Host())
+	}
+	for _, fallback := range []bool{true, false} {
+		cl, err := registry.New(registry.Config{
+			Registry:          "reg.example:5000",
+			Transport:         &http.Transport{DialContext: dial},
+			PlainHTTPFallback: fallback,
+			Retry:             registry.RetryPolicy{Max: -1},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = cl.Manifest(t.Context(), mustRef(t, "reg.example:5000/team/app:1"))
+		if fallback && err != nil {
+			t.Errorf("with PlainHTTPFallback: %v", err)
+		}
+		if !fallback && err == nil {
+			t.Errorf("without PlainHTTPFallback, a plain HTTP registry on a non-loopback name was reached")
+		}
 	}
 }

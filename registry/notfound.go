@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/haul-dev/haul/internal/editdist"
 	"github.com/haul-dev/haul/ref"
 )
 
@@ -42,7 +43,7 @@ func nearTags(want string, tags []string) []string {
 	}
 	var near []scored
 	for _, t := range tags {
-		d := editDistance(want, t)
+		d := editdist.Distance(want, t)
 		if d <= max(2, len(want)/3) || (len(want) >= 2 && strings.HasPrefix(t, want)) {
 			near = append(near, scored{t, d})
 		}
@@ -53,28 +54,4 @@ func nearTags(want string, tags []string) []string {
 		out = append(out, s.tag)
 	}
 	return out
-}
-
-// editDistance is Levenshtein's distance, on bytes; tags are ASCII.
-func editDistance(a, b string) int {
-	if len(a) > 128 || len(b) > 128 {
-		return max(len(a), len(b))
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

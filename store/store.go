@@ -47,6 +47,19 @@ type Store struct {
 // maxDirect is how many downloads at once write to the cache with O_DIRECT.
 const maxDirect = 4
 
+// DefaultDir is the cache directory when Config.Dir is "":
+// $XDG_CACHE_HOME/haul, else $HOME/.cache/haul; "" without either.
+func DefaultDir(getenv func(string) string) string {
+	// The XDG base directory spec says to ignore a relative XDG_CACHE_HOME.
+	if x := getenv("XDG_CACHE_HOME"); filepath.IsAbs(x) {
+		return filepath.Join(x, "haul")
+	}
+	if h := getenv("HOME"); h != "" {
+		return filepath.Join(h, ".cache", "haul")
+	}
+	return ""
+}
+
 // Open opens the store at c.Dir, creating it if needed (private to the user:
 // private images' layers go there). It drops, best effort, the partial
 // downloads older than c.PartialMaxAge that no one is resuming, and the
@@ -63,12 +76,7 @@ func Open(c Config) (*Store, error) {
 	}
 	dir := c.Dir
 	if dir == "" {
-		// The XDG base directory spec says to ignore a relative XDG_CACHE_HOME.
-		if x := c.Env("XDG_CACHE_HOME"); filepath.IsAbs(x) {
-			dir = filepath.Join(x, "haul")
-		} else if h := c.Env("HOME"); h != "" {
-			dir = filepath.Join(h, ".cache", "haul")
-		} else {
+		if dir = DefaultDir(c.Env); dir == "" {
 			return nil, errors.New("opening store: no cache directory: neither XDG_CACHE_HOME nor HOME is set")
 		}
 	}

@@ -32,6 +32,9 @@ bytes were written, and the exit code is 1.`,
 		if r.Digest() == "" {
 			return usagef("blob needs a digest: REPO@sha256:…")
 		}
+		if err := e.allowed(r); err != nil {
+			return err
+		}
 		cl, err := e.reader(r.Registry())
 		if err != nil {
 			return err

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/haul-dev/haul/config"
 	"github.com/haul-dev/haul/internal/registrytest"
 	"github.com/haul-dev/haul/pull"
 	"github.com/haul-dev/haul/ref"
@@ -19,12 +20,20 @@ import (
 // run runs haul in-process with env as its whole environment.
 func run(t *testing.T, env map[string]string, stdin string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return runSystem(t, config.SystemPaths{}, env, stdin, args...)
+}
+
+// runSystem is run with docker's and the containers tools' files at sys
+// (none in run: tests never read /etc).
+func runSystem(t *testing.T, sys config.SystemPaths, env map[string]string, stdin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	var out, errb bytes.Buffer
 	code = Run(t.Context(), args, IO{
 		Stdin:  strings.NewReader(stdin),
 		Stdout: &out,
 		Stderr: &errb,
 		Getenv: func(k string) string { return env[k] },
+		System: &sys,
 	})
 	return out.String(), errb.String(), code
 }

@@ -74,6 +74,9 @@ func newExportCmd(e *env) *cobra.Command {
 			if err != nil {
 				return usagef("%s is neither a file or directory nor a reference: %v", args[0], err)
 			}
+			if err := e.allowed(r); err != nil {
+				return err
+			}
 			cfg := pull.Config{Jobs: jobs, Platforms: []image.Platform{p}}
 			if cfg.Store, err = e.openStore(cacheDir, noCache); err != nil {
 				return err
@@ -87,7 +90,7 @@ func newExportCmd(e *env) *cobra.Command {
 				if err == nil {
 					summary = func() string {
 						line := fmt.Sprintf("exported %s (%s) to %s: fetched %s, %s from cache", r.Familiar(), res.Images[0].Digest, out, human(res.Fetched), human(res.Cached))
-						if len(e.g.mirrors) > 0 {
+						if e.anyMirrors() {
 							line += "\n" + servedLine(res)
 						}
 						return line

@@ -28,7 +28,7 @@ type pullProgress struct {
 }
 
 func newPullProgress(e *env, toStdout bool) *pullProgress {
-	p := &pullProgress{w: e.Stderr, quiet: e.g.quiet || e.g.json, blobs: map[string]*mpb.Bar{}, now: time.Now, mirrors: len(e.g.mirrors) > 0}
+	p := &pullProgress{w: e.Stderr, quiet: e.g.quiet || e.g.json, blobs: map[string]*mpb.Bar{}, now: time.Now, mirrors: e.anyMirrors()}
 	p.started = p.now()
 	p.lastLog = p.started
 	if !p.quiet && e.StderrIsTerminal != nil && e.StderrIsTerminal() {

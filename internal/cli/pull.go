@@ -87,6 +87,9 @@ func newPullCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := e.allowed(r); err != nil {
+				return err
+			}
 			refs = append(refs, r)
 		}
 		cfg := pull.Config{Jobs: jobs, Stdout: e.Stdout}
@@ -241,7 +244,7 @@ func (e *env) pullSummary(c pull.Config, res *pull.Result) error {
 	}
 	fmt.Fprintf(w, "wrote %s (%s): %d blobs, %s; fetched %s, %s from cache, in %s%s\n",
 		dest, c.Format, res.Blobs, human(res.Bytes), human(res.Fetched), human(res.Cached), res.Elapsed.Round(time.Millisecond), rate)
-	if len(e.g.mirrors) > 0 {
+	if e.anyMirrors() {
 		fmt.Fprintln(w, servedLine(res))
 	}
 	if u := res.Unpacked; u != nil {

@@ -14,8 +14,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/haul-dev/haul/auth"
 	"github.com/opencontainers/go-digest"
+
+	"github.com/haul-dev/haul/auth"
+	"github.com/haul-dev/haul/config"
 
 	"github.com/haul-dev/haul/image"
 	"github.com/haul-dev/haul/mirror"
@@ -45,6 +47,11 @@ type IO struct {
 	StderrIsTerminal func() bool
 	// ReadPassword reads a line from the terminal without echo.
 	ReadPassword func() ([]byte, error)
+	// System is where docker's daemon.json and the containers tools'
+	// registries.conf are; nil: where they are on Linux (/etc/docker,
+	// /etc/containers, $XDG_CONFIG_HOME/containers). Tests point it at
+	// fixtures.
+	System *config.SystemPaths
 }
 
 // globals are the flags every command shares.
@@ -60,6 +67,7 @@ type globals struct {
 	passwordStdin bool
 	quiet         bool
 	mirrors       []string
+	configPath    string
 }
 
 // env is what a running command has: its IO, the global flags, and a way to get
@@ -69,6 +77,7 @@ type env struct {
 	g        *globals
 	password string // read once from stdin under --password-stdin
 	pwRead   bool
+	settings config.Settings // config.toml and the other tools' files, read before the command runs
 }
 
 // usageError marks a mistake in how haul was called: exit code 2.
@@ -172,6 +181,8 @@ func newRoot(io IO) *cobra.Command {
 	f.BoolVar(&g.passwordStdin, "password-stdin", false, "read the password or token from stdin (else HAUL_PASSWORD)")
 	f.BoolVarP(&g.quiet, "quiet", "q", false, "print nothing but results and errors")
 	f.StringArrayVar(&g.mirrors, "mirror", nil, "read from this mirror (host[:port][/path], http:// for plain HTTP) before the reference's registry; repeatable, tried in order")
+	f.StringVar(&g.configPath, "config", "", "haul's config file (default $XDG_CONFIG_HOME/haul/config.toml, read when it exists)")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return e.loadSettings(cmd) }
 
 	root.AddCommand(
 		newManifestCmd(e), newDigestCmd(e), newConfigCmd(e), newTagsCmd(e),
@@ -182,6 +193,25 @@ func newRoot(io IO) *cobra.Command {
 		c.Flags().SortFlags = false
 	}
 	return root
+}
+
+// loadSettings reads config.toml and the other tools' files, and gives the
+// command's flags that the command line left alone the values config.toml
+// sets.
+func (e *env) loadSettings(cmd *cobra.Command) error {
+	s, err := config.Load(config.Options{Path: e.g.configPath, Getenv: e.Getenv, System: e.System})
+	if err != nil {
+		return err
+	}
+	e.settings = s
+	for name, v := range s.Defaults() {
+		if f := cmd.Flags().Lookup(name); f != nil && !f.Changed {
+			if err := f.Value.Set(v.V); err != nil {
+				return fmt.Errorf("%s: %s: %w", v.Origin, name, err)
+			}
+		}
+	}
+	return nil
 }
 
 // parseRef parses a command-line reference; a malformed one is a usage error.
@@ -239,6 +269,17 @@ func (e *env) baseConfig(registryName string) registry.Config {
 		TraceSecrets: e.g.traceSecrets,
 		IdleTimeout:  e.g.idleTimeout,
 	}
+	// What the files say about this registry, under the flags.
+	rs := e.settings.Registry(registryName)
+	c.PlainHTTP = c.PlainHTTP || rs.PlainHTTP.V
+	if rs.Insecure.V {
+		// docker's and the containers tools' insecure: unverified TLS, and
+		// plain HTTP when the registry answers with it.
+		c.Insecure, c.PlainHTTPFallback = true, true
+	}
+	if c.CAFile == "" {
+		c.CAFile = rs.CAFile.V
+	}
 	if e.g.trace {
 		c.Trace = e.Stderr
 	}
@@ -279,18 +320,58 @@ type reader interface {
 	Blob(ctx context.Context, r ref.Reference, d image.Descriptor) (io.ReadCloser, error)
 }
 
-// mirrors are the mirrors for a registry: --mirror's, for the registries of
-// the references given.
-func (e *env) mirrors(string) ([]mirror.Endpoint, error) {
-	var eps []mirror.Endpoint
+// mirrorSpec is a mirror to read a registry's content from, and what it
+// serves.
+type mirrorSpec struct {
+	ep         mirror.Endpoint
+	scope      string // "": the whole registry
+	digestOnly bool
+}
+
+// mirrors are the mirrors for a registry in the order to try them:
+// --mirror's (for the registries of every reference given), then those the
+// files configure for registryName (config.toml, registries.conf,
+// daemon.json).
+func (e *env) mirrors(registryName string) ([]mirrorSpec, error) {
+	var specs []mirrorSpec
 	for _, s := range e.g.mirrors {
 		ep, err := mirror.ParseEndpoint(s)
 		if err != nil {
 			return nil, usagef("--mirror: %v", err)
 		}
-		eps = append(eps, ep)
+		specs = append(specs, mirrorSpec{ep: ep})
 	}
-	return eps, nil
+	for _, m := range e.settings.Registry(registryName).Mirrors {
+		ep, err := mirror.ParseEndpoint(m.Location)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", m.Origin, err)
+		}
+		ep.Insecure = ep.Insecure || m.Insecure
+		specs = append(specs, mirrorSpec{ep: ep, scope: m.Prefix, digestOnly: m.DigestOnly})
+	}
+	return specs, nil
+}
+
+// anyMirrors reports whether some registry is read through mirrors, for the
+// progress and the summary to name who served each blob.
+func (e *env) anyMirrors() bool {
+	if len(e.g.mirrors) > 0 {
+		return true
+	}
+	for _, n := range e.settings.Registries() {
+		if len(e.settings.Registry(n).Mirrors) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// allowed refuses an image name that registries.conf blocks.
+func (e *env) allowed(r ref.Reference) error {
+	if origin := e.settings.Blocked(r.Name()); origin != "" {
+		return fmt.Errorf("%s is blocked by %s (blocked = true): haul does not read it; remove the entry to allow it", r.Name(), origin)
+	}
+	return nil
 }
 
 // reader is where reads of registryName's content go: its mirrors in
@@ -307,7 +388,7 @@ func (e *env) reader(registryName string) (reader, error) {
 // explicit credential; each mirror's looks up its own host's credentials in
 // docker's config and helpers, so the upstream's never reach a mirror.
 // Without mirrors it is the upstream's client itself.
-func (e *env) source(upstream string, mirrors []mirror.Endpoint) (reader, error) {
+func (e *env) source(upstream string, mirrors []mirrorSpec) (reader, error) {
 	up, err := e.client(upstream)
 	if err != nil || len(mirrors) == 0 {
 		return up, err
@@ -316,12 +397,12 @@ func (e *env) source(upstream string, mirrors []mirror.Endpoint) (reader, error)
 	if e.g.trace {
 		c.Trace = e.Stderr
 	}
-	for _, ep := range mirrors {
-		cl, err := registry.New(mirror.ClientConfig(e.baseConfig(ep.Host), ep, auth.Default(auth.Static{}, e.Getenv)))
+	for _, m := range mirrors {
+		cl, err := registry.New(mirror.ClientConfig(e.baseConfig(m.ep.Host), m.ep, auth.Default(auth.Static{}, e.Getenv)))
 		if err != nil {
-			return nil, fmt.Errorf("mirror %s: %w", ep, err)
+			return nil, fmt.Errorf("mirror %s: %w", m.ep, err)
 		}
-		c.Mirrors = append(c.Mirrors, mirror.Mirror{Endpoint: ep, Client: cl})
+		c.Mirrors = append(c.Mirrors, mirror.Mirror{Endpoint: m.ep, Client: cl, Scope: m.scope, DigestOnly: m.digestOnly})
 	}
 	return mirror.New(c)
 }
@@ -331,6 +412,9 @@ func (e *env) source(upstream string, mirrors []mirror.Endpoint) (reader, error)
 func (e *env) target(arg string, platform func() (image.Platform, error)) (ref.Reference, image.Platform, reader, error) {
 	r, err := parseRef(arg)
 	if err != nil {
+		return ref.Reference{}, image.Platform{}, nil, err
+	}
+	if err := e.allowed(r); err != nil {
 		return ref.Reference{}, image.Platform{}, nil, err
 	}
 	p, err := platform()

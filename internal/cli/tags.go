@@ -22,6 +22,9 @@ func newTagsCmd(e *env) *cobra.Command {
 			if err != nil {
 				return usageError{err}
 			}
+			if err := e.allowed(r); err != nil {
+				return err
+			}
 			cl, err := e.client(r.Registry())
 			if err != nil {
 				return err
