@@ -153,6 +153,11 @@ credsStore, auths) and its credential helpers, then podman's auth.json.
 pull-through caches before the reference's registry (pull, export, manifest,
 config, digest, inspect, blob); a mirror gets its own host's credentials only.
 
+Defaults, mirrors and per-registry TLS come from $XDG_CONFIG_HOME/haul/config.toml
+(or --config FILE), and mirrors and insecure registries from docker's daemon.json
+and the containers tools' registries.conf: haul config show prints them all and
+where each came from. Flags win over files.
+
 Exit codes: 0 success, 1 failure, 2 usage error.`
 
 func newRoot(io IO) *cobra.Command {
