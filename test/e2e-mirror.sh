@@ -15,6 +15,9 @@
 # summary names the mirror. With the mirror stopped, a pull into an empty
 # cache falls back to the upstream, says so in the trace and the summary.
 # The access-log lines are printed as `# upstream log: ...` for the issue note.
+# The same mirror configured in config.toml, then in registries.conf, serves a
+# pull without --mirror; haul config show names each file and line; a broken
+# config.toml stops haul with its line.
 #
 # test/e2e.sh runs it with its own haul (HAUL_E2E_HAUL); alone it builds
 # haul. Needs go, docker-registry, curl, jq, tar, sha256sum. Prints
@@ -182,6 +185,41 @@ sed -n 's/^/# haul: /p' <(grep 'from mirror\|blobs, ' "$WORK/pull1.err")
 
 haul_pw --mirror "$M" -u "$USER_UP" --password-stdin digest "$IMG"
 expect_eq "digest --mirror gives the upstream's digest" "$UP_DIGEST" "$(cat "$OUT")"
+
+# ---------------------------------------------------------------- mirrors from the config files, no --mirror
+# config.toml's [registries."UP"] mirrors, then registries.conf's
+# [[registry.mirror]] for the private/ namespace (as podman reads it); the
+# settings come with their file and line in haul config show.
+CONF=$HHOME/.config/haul/config.toml
+mkdir -p "$(dirname "$CONF")"
+printf '# written by test/e2e-mirror.sh\ncache-dir = "%s"\n\n[registries."%s"]\nmirrors = ["%s"]\n' "$WORK/cache3" "$UP" "$M" >"$CONF"
+haul_pw pull -u "$USER_UP" --password-stdin -o "$WORK/via-config.tar" "$IMG"
+expect_success "pull with the mirror of config.toml, no --mirror"
+expect_in "the summary says every blob came from config.toml's mirror" "$ERR" "2 blobs, 8.0 MiB: 2 from mirror $M, 0 from cache"
+tar_check "the archive holds the image's blobs, each hashing to its name" "$WORK/via-config.tar"
+if [[ -n $(ls "$WORK/cache3/blobs/sha256" 2>/dev/null) ]]; then ok "the blobs went to config.toml's cache-dir"; else not_ok "the blobs went to config.toml's cache-dir"; fi
+haul_pw config show
+expect_success "config show"
+expect_in "config show names config.toml's mirror and its line" "$OUT" "$M  # $CONF:5"
+expect_in "config show names config.toml's cache-dir and its line" "$OUT" "$WORK/cache3  # $CONF:2"
+sed -n 's/^/# haul config show: /p' "$OUT"
+haul_pw --json config show
+expect_eq "config show --json: the mirror's origin" "$CONF:5" "$(jq -r --arg up "$UP" '.registries[] | select(.name == $up) | .mirrors[0].origin' "$OUT")"
+
+printf '[[registry]]\nprefix = "%s/private"\n\n[[registry.mirror]]\nlocation = "%s/private"\n' "$UP" "$M" >"$WORK/registries.conf"
+printf 'cache-dir = "%s"\n' "$WORK/cache4" >"$CONF"
+CONTAINERS_REGISTRIES_CONF=$WORK/registries.conf haul_pw pull -u "$USER_UP" --password-stdin -o "$WORK/via-registries-conf.tar" "$IMG"
+expect_success "pull with the mirror of registries.conf (CONTAINERS_REGISTRIES_CONF), no --mirror"
+expect_in "the summary says every blob came from registries.conf's mirror" "$ERR" "2 blobs, 8.0 MiB: 2 from mirror $M, 0 from cache"
+CONTAINERS_REGISTRIES_CONF=$WORK/registries.conf haul_pw config show
+expect_in "config show names registries.conf's mirror, its namespace and its line" "$OUT" "$M/private (for $UP/private)  # $WORK/registries.conf:4"
+
+printf 'jobs = 4\njbos = 5\n' >"$CONF"
+haul_pw digest "$IMG"
+expect_rc "a misspelt key in config.toml stops the command" 1
+expect_in "the error names the file, the line and the key meant" "$ERR" "$CONF:2:1: unknown key \"jbos\" (did you mean \"jobs\"?)"
+sed -n 's/^/# haul: /p' "$ERR"
+rm -f "$CONF"
 
 # ---------------------------------------------------------------- the mirror stopped
 stop_pid "$M_PID"; M_PID=
