@@ -169,3 +169,41 @@ location = "%[2]s/cache"
 		}
 	})
 }
+
+// TestBaseConfigFromFiles: what the files say about a registry reaches its
+// client's configuration, and the flags still win.
+func TestBaseConfigFromFiles(t *testing.T) {
+	dir := t.TempDir()
+	sys := config.SystemPaths{DaemonJSON: writeFile(t, dir, "daemon.json", `{"insecure-registries": ["reg.lan:5000", "10.9.0.0/16"]}`)}
+	file := writeFile(t, dir, "config.toml", `
+[registries."ca.lan"]
+ca-file = "/etc/haul/ca.pem"
+[registries."p.lan:5000"]
+plain-http = true
+[registries."reg.lan:5000"]
+ca-file = "/etc/haul/lan.pem"
+`)
+	s, err := config.Load(config.Options{Path: file, Getenv: func(string) string { return "" }, System: &sys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, flagCA                            string
+		wantCA                                  string
+		insecure, fallback, plain, flagInsecure bool
+	}{
+		{name: "ca.lan", wantCA: "/etc/haul/ca.pem"},
+		{name: "ca.lan", flagCA: "/tmp/flag.pem", wantCA: "/tmp/flag.pem"},
+		{name: "p.lan:5000", plain: true},
+		{name: "reg.lan:5000", wantCA: "/etc/haul/lan.pem", insecure: true, fallback: true},
+		{name: "10.9.1.1:5000", insecure: true, fallback: true},
+		{name: "other.lan"},
+		{name: "other.lan", flagInsecure: true, insecure: true},
+	} {
+		e := &env{IO: IO{Stderr: &strings.Builder{}, Getenv: func(string) string { return "" }}, g: &globals{caFile: tc.flagCA, insecure: tc.flagInsecure, quiet: true}, settings: s}
+		c := e.baseConfig(tc.name)
+		if c.CAFile != tc.wantCA || c.Insecure != tc.insecure || c.PlainHTTPFallback != tc.fallback || c.PlainHTTP != tc.plain {
+			t.Errorf("%s (flag ca %q): CAFile %q Insecure %v PlainHTTPFallback %v PlainHTTP %v", tc.name, tc.flagCA, c.CAFile, c.Insecure, c.PlainHTTPFallback, c.PlainHTTP)
+		}
+	}
+}
