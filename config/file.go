@@ -254,7 +254,7 @@ func unknownKey(k toml.Key) string {
 		table, name = k[0], k[len(k)-1]
 	}
 	if table == "registries" && (len(k) > 3 || len(k) == 3 && nearest(name, keys["registries"]) == "") {
-		return fmt.Sprintf("unknown key %s: quote a registry name that has dots, as [registries.\"docker.io\"]", full)
+		return fmt.Sprintf("unknown key %s: quote a registry name that has dots, as [registries.%q]", full, strings.Join(k[1:], "."))
 	}
 	if table == "registries" && len(k) == 2 {
 		return fmt.Sprintf("unknown key %s: [registries] holds one table per registry, as [registries.\"docker.io\"]", full)

@@ -47,6 +47,7 @@ func TestParseFileBroken(t *testing.T) {
 		{"misspelt key in a table", "[limits]\nmax-sise = \"1G\"\n", `config.toml:2:1: unknown key "limits.max-sise" (did you mean "max-size"?)`},
 		{"unknown key far from any", "[limits]\ncolour = 1\n", `unknown key "limits.colour" (the keys here are max-size, max-entries)`},
 		{"registry name unquoted", "[registries.docker.io]\nmirrors = [\"m:5000\"]\n", `config.toml:1:2: unknown key registries.docker.io: quote a registry name that has dots, as [registries."docker.io"]`},
+		{"another registry name unquoted", "[registries.quay.io]\ninsecure = true\n", `as [registries."quay.io"]`},
 		{"registry key misspelt", "[registries.\"r.io\"]\nmirror = [\"m:5000\"]\n", `did you mean "mirrors"?`},
 		{"wrong type", "jobs = \"four\"\n", "config.toml:1:"},
 		{"jobs zero", "jobs = 0\n", "config.toml:1: jobs = 0: want 1 or more"},
