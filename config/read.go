@@ -17,12 +17,17 @@ func DefaultSystemPaths(getenv func(string) string) SystemPaths {
 		DaemonJSON:      "/etc/docker/daemon.json",
 		RegistriesConf:  "/etc/containers/registries.conf",
 		RegistriesConfD: "/etc/containers/registries.conf.d",
+		CertsDirs:       []string{"/etc/docker/certs.d", "/etc/containers/certs.d"},
+	}
+	home := userConfigHome(getenv)
+	if home != "" {
+		p.CertsDirs = append([]string{filepath.Join(home, "haul", "certs.d")}, p.CertsDirs...)
 	}
 	if f := getenv("CONTAINERS_REGISTRIES_CONF"); f != "" {
 		p.RegistriesConf, p.RegistriesConfD = f, ""
 		return p
 	}
-	if home := userConfigHome(getenv); home != "" {
+	if home != "" {
 		p.UserRegistriesConf = filepath.Join(home, "containers", "registries.conf")
 		p.UserRegistriesConfD = filepath.Join(home, "containers", "registries.conf.d")
 	}

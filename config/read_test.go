@@ -227,6 +227,7 @@ func TestReadSystemAbsent(t *testing.T) {
 }
 
 func TestDefaultSystemPaths(t *testing.T) {
+	etcCerts := []string{"/etc/docker/certs.d", "/etc/containers/certs.d"}
 	for _, tc := range []struct {
 		env  map[string]string
 		want SystemPaths
@@ -234,17 +235,21 @@ func TestDefaultSystemPaths(t *testing.T) {
 		{map[string]string{"HOME": "/home/u"}, SystemPaths{
 			"/etc/docker/daemon.json", "/etc/containers/registries.conf", "/etc/containers/registries.conf.d",
 			"/home/u/.config/containers/registries.conf", "/home/u/.config/containers/registries.conf.d",
+			append([]string{"/home/u/.config/haul/certs.d"}, etcCerts...),
 		}},
 		{map[string]string{"HOME": "/home/u", "XDG_CONFIG_HOME": "/x"}, SystemPaths{
 			"/etc/docker/daemon.json", "/etc/containers/registries.conf", "/etc/containers/registries.conf.d",
 			"/x/containers/registries.conf", "/x/containers/registries.conf.d",
+			append([]string{"/x/haul/certs.d"}, etcCerts...),
 		}},
 		{map[string]string{"HOME": "/home/u", "CONTAINERS_REGISTRIES_CONF": "/tmp/r.conf"}, SystemPaths{
 			DaemonJSON: "/etc/docker/daemon.json", RegistriesConf: "/tmp/r.conf",
+			CertsDirs: append([]string{"/home/u/.config/haul/certs.d"}, etcCerts...),
 		}},
-		{nil, SystemPaths{DaemonJSON: "/etc/docker/daemon.json", RegistriesConf: "/etc/containers/registries.conf", RegistriesConfD: "/etc/containers/registries.conf.d"}},
+		{nil, SystemPaths{DaemonJSON: "/etc/docker/daemon.json", RegistriesConf: "/etc/containers/registries.conf", RegistriesConfD: "/etc/containers/registries.conf.d",
+			CertsDirs: etcCerts}},
 	} {
-		if got := DefaultSystemPaths(func(k string) string { return tc.env[k] }); got != tc.want {
+		if got := DefaultSystemPaths(func(k string) string { return tc.env[k] }); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("DefaultSystemPaths(%v) = %+v, want %+v", tc.env, got, tc.want)
 		}
 	}

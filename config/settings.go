@@ -39,6 +39,9 @@ type Options struct {
 type Settings struct {
 	File   File   // config.toml; File.Path "" when there is none
 	System System // daemon.json, registries.conf and its drop-ins
+	// CertsDirs are the certs.d roots to search for each registry's CAs and
+	// client certificates (SystemPaths.CertsDirs).
+	CertsDirs []string
 }
 
 // DefaultPath is where haul's config.toml is: $XDG_CONFIG_HOME/haul/config.toml,
@@ -83,6 +86,7 @@ func Load(o Options) (Settings, error) {
 		return Settings{}, err
 	}
 	s.System = sys
+	s.CertsDirs = sp.CertsDirs
 	return s, nil
 }
 

@@ -75,4 +75,9 @@ type SystemPaths struct {
 	RegistriesConfD     string // /etc/containers/registries.conf.d
 	UserRegistriesConf  string // $XDG_CONFIG_HOME/containers/registries.conf; replaces RegistriesConf when present
 	UserRegistriesConfD string // $XDG_CONFIG_HOME/containers/registries.conf.d; read after RegistriesConfD
+	// CertsDirs are the roots of certs.d trees (HOST[:PORT]/ca.crt,
+	// NAME.cert, NAME.key), searched in order: haul's own in
+	// $XDG_CONFIG_HOME/haul/certs.d, docker's /etc/docker/certs.d, the
+	// containers tools' /etc/containers/certs.d.
+	CertsDirs []string
 }

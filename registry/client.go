@@ -2,8 +2,6 @@ package registry
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -31,6 +29,12 @@ type Config struct {
 	Transport http.RoundTripper
 	// CAFile adds a PEM CA bundle to the system pool.
 	CAFile string
+	// CertsDirs are roots of certs.d trees in docker's layout, searched in
+	// order for each host dialed: ROOT/HOST[:PORT]/*.crt are CAs added to the
+	// pool; NAME.cert with NAME.key is a client certificate, offered to the
+	// registry's own host only (not to its token service or a CDN elsewhere).
+	// Ignored when Transport is set.
+	CertsDirs []string
 	// Insecure skips TLS verification.
 	Insecure bool
 	// PlainHTTP speaks http instead of https. Loopback registries (localhost,
@@ -72,6 +76,10 @@ type Client struct {
 	creds    auth.Source // asked again only to advise on a 401
 	trace    io.Writer
 	traceMu  *sync.Mutex
+	// hosts is the bottom of the stack unless Config.Transport replaced it;
+	// certsDirs are Config.CertsDirs, for TLS errors to name.
+	hosts     *hostTransports
+	certsDirs []string
 }
 
 // New validates c and builds the transport stack once.
@@ -104,21 +112,24 @@ func New(c Config) (*Client, error) {
 		fmt.Fprintf(c.Trace, "# warning: TLS verification is off for %s (--insecure)\n", c.Registry)
 	}
 	t := c.Transport
+	var hosts *hostTransports
 	if t == nil {
-		tc, err := TLSConfig(c.CAFile, c.Insecure)
-		if err != nil {
+		var err error
+		if hosts, err = newHostTransports(c, base.Host); err != nil {
 			return nil, err
 		}
-		t = newBaseTransport(tc, c.IdleTimeout)
+		t = hosts
 	}
 	cl := &Client{
-		registry: c.Registry,
-		base:     base,
-		retry:    c.Retry.withDefaults(),
-		log:      c.Logger,
-		now:      c.Now,
-		trace:    c.Trace,
-		traceMu:  &sync.Mutex{},
+		hosts:     hosts,
+		certsDirs: c.CertsDirs,
+		registry:  c.Registry,
+		base:      base,
+		retry:     c.Retry.withDefaults(),
+		log:       c.Logger,
+		now:       c.Now,
+		trace:     c.Trace,
+		traceMu:   &sync.Mutex{},
 	}
 	t = idleRT{next: t, timeout: c.IdleTimeout}
 	if c.Trace != nil {
@@ -202,34 +213,17 @@ func (c *Client) hasCredential(ctx context.Context, status int) bool {
 	return err == nil && !cred.IsZero()
 }
 
-// TLSError marks a failure to verify the registry's certificate.
-type TLSError struct {
-	Host string
-	Err  error
-}
-
-func (e *TLSError) Error() string {
-	return fmt.Sprintf("TLS with %s: %v (add its CA with --ca-file, or skip verification with --insecure)", e.Host, e.Err)
-}
-func (e *TLSError) Unwrap() error { return e.Err }
-
 func (c *Client) wrapTransportError(req *http.Request, err error) error {
 	if isTLSError(err) {
-		return &TLSError{Host: req.URL.Host, Err: err}
+		te := &TLSError{Host: req.URL.Host, Err: err, CertsDirs: c.certsDirs}
+		te.SentClientCert = c.hosts != nil && c.hosts.sentClientCert(req.URL.Host)
+		return te
 	}
 	// net/http reports this with an untyped error; its text is all there is.
 	if strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
 		return fmt.Errorf("%w (the registry speaks plain HTTP: use --plain-http)", err)
 	}
 	return err
-}
-
-func isTLSError(err error) bool {
-	var cert *tls.CertificateVerificationError
-	var unknown x509.UnknownAuthorityError
-	var hostname x509.HostnameError
-	var invalid x509.CertificateInvalidError
-	return errors.As(err, &cert) || errors.As(err, &unknown) || errors.As(err, &hostname) || errors.As(err, &invalid)
 }
 
 // newRequest makes a request with ctx; bodies are not used by the read API.

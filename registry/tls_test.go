@@ -1,70 +1,250 @@
 package registry_test
 
 import (
-	"encoding/pem"
+	"crypto/tls"
 	"errors"
+	"io"
+	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
 
 	"github.com/haul-dev/haul/auth"
+	"github.com/haul-dev/haul/image"
 	"github.com/haul-dev/haul/internal/registrytest"
+	"github.com/haul-dev/haul/internal/tlstest"
 	"github.com/haul-dev/haul/registry"
 )
 
-// TestTLS puts the real registry behind a TLS listener on loopback: https is
-// tried first there, and the certificate decides.
-func TestTLS(t *testing.T) {
-	t.Parallel()
-	reg := registrytest.New(t, registrytest.Config{TokenAuth: true})
-	pushed := reg.MustPush(t, "team/app:1", registrytest.RandomImage(20, 1, 100))
-	target, _ := url.Parse(reg.URL())
-	srv := httptest.NewTLSServer(httputil.NewSingleHostReverseProxy(target))
-	t.Cleanup(srv.Close)
-	host := strings.TrimPrefix(srv.URL, "https://")
-	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+// tlsFixture is a CA, a second CA nobody trusts, and certificates they sign.
+type tlsFixture struct {
+	ca, other              *tlstest.CA
+	server, wrongName, old *tlstest.Pair // for 127.0.0.1; for other.example; expired
+	client, otherClient    *tlstest.Pair // signed by ca; by other
+}
+
+func newTLSFixture(t *testing.T) tlsFixture {
+	t.Helper()
+	var f tlsFixture
+	var err error
+	must := func(p *tlstest.Pair, err error) *tlstest.Pair {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if f.ca, err = tlstest.NewCA("haul test CA"); err != nil {
 		t.Fatal(err)
 	}
+	if f.other, err = tlstest.NewCA("untrusted CA"); err != nil {
+		t.Fatal(err)
+	}
+	f.server = must(f.ca.Issue(tlstest.Leaf{Names: []string{"127.0.0.1", "localhost"}}))
+	f.wrongName = must(f.ca.Issue(tlstest.Leaf{Names: []string{"other.example", "10.9.9.9"}}))
+	f.old = must(f.ca.Issue(tlstest.Leaf{Names: []string{"127.0.0.1"}, NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)}))
+	f.client = must(f.ca.Issue(tlstest.Leaf{Names: []string{"haul client"}, Client: true}))
+	f.otherClient = must(f.other.Issue(tlstest.Leaf{Names: []string{"stranger"}, Client: true}))
+	return f
+}
+
+// certsDir writes files (name -> content) into root/host/ and returns root.
+func certsDir(t *testing.T, host string, files map[string][]byte) string {
+	t.Helper()
+	root := t.TempDir()
+	for name, body := range files {
+		p := filepath.Join(root, host, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, body, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+// TestTLS runs the real registry over TLS, then over mutual TLS, and checks
+// each way haul can be set up to trust it or fail to, with the message that
+// says what to do.
+func TestTLS(t *testing.T) {
+	t.Parallel()
+	f := newTLSFixture(t)
+	servers := map[string]*registrytest.Registry{}
+	for name, c := range map[string]*tls.Config{
+		"tls":       {Certificates: []tls.Certificate{f.server.TLS}},
+		"mtls":      {Certificates: []tls.Certificate{f.server.TLS}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: f.ca.Pool()},
+		"wrongname": {Certificates: []tls.Certificate{f.wrongName.TLS}},
+		"expired":   {Certificates: []tls.Certificate{f.old.TLS}},
+	} {
+		reg := registrytest.New(t, registrytest.Config{TokenAuth: true, TLS: c, TLSClient: &tls.Config{RootCAs: f.ca.Pool(), Certificates: []tls.Certificate{f.client.TLS}, InsecureSkipVerify: name != "tls" && name != "mtls"}})
+		reg.MustPush(t, "team/app:1", registrytest.RandomImage(20, 1, 100))
+		servers[name] = reg
+	}
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, f.ca.CertPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pair := func(p *tlstest.Pair) map[string][]byte {
+		return map[string][]byte{"ca.crt": f.ca.CertPEM, "client.cert": p.CertPEM, "client.key": p.KeyPEM}
+	}
 	tests := []struct {
-		name    string
-		mod     func(*registry.Config)
-		wantTLS bool
+		name   string
+		server string
+		dirs   func(host string) []string
+		mod    func(*registry.Config)
+		want   []string // parts of the error; none: success
 	}{
-		{name: "unknown authority", mod: func(*registry.Config) {}, wantTLS: true},
-		{name: "CA file", mod: func(c *registry.Config) { c.CAFile = caFile }},
-		{name: "insecure", mod: func(c *registry.Config) { c.Insecure = true }},
+		{name: "unknown authority", server: "tls",
+			dirs: func(string) []string { return []string{"/user/certs.d", "/etc/docker/certs.d"} },
+			want: []string{"certificate signed by unknown authority (issuer CN=haul test CA,O=haul tests)",
+				"put the registry's CA certificate in /user/certs.d/HOST/ca.crt (or /etc/docker/certs.d/HOST/ca.crt), pass --ca-file FILE, or skip verification with --insecure"}},
+		{name: "CA in certs.d", server: "tls",
+			dirs: func(h string) []string { return []string{certsDir(t, h, map[string][]byte{"ca.crt": f.ca.CertPEM})} }},
+		{name: "CA in the second root", server: "tls",
+			dirs: func(h string) []string {
+				return []string{t.TempDir(), certsDir(t, h, map[string][]byte{"corp.crt": f.ca.CertPEM})}
+			}},
+		{name: "CA of another host", server: "tls",
+			dirs: func(string) []string {
+				return []string{certsDir(t, "127.0.0.1:1", map[string][]byte{"ca.crt": f.ca.CertPEM})}
+			},
+			want: []string{"unknown authority"}},
+		{name: "CA file", server: "tls", mod: func(c *registry.Config) { c.CAFile = caFile }},
+		{name: "insecure", server: "tls", mod: func(c *registry.Config) { c.Insecure = true }},
+		{name: "wrong name", server: "wrongname", mod: func(c *registry.Config) { c.CAFile = caFile },
+			want: []string{"the certificate is valid for other.example, 10.9.9.9, not 127.0.0.1"}},
+		{name: "expired", server: "expired", mod: func(c *registry.Config) { c.CAFile = caFile },
+			want: []string{"the certificate of CN=127.0.0.1 expired on " + f.old.Cert.NotAfter.UTC().Format(time.DateTime), "renew it"}},
+		{name: "mTLS without a client certificate", server: "mtls",
+			dirs: func(h string) []string { return []string{certsDir(t, h, map[string][]byte{"ca.crt": f.ca.CertPEM})} },
+			want: []string{"the registry asks for a client certificate (tls: ", "put NAME.cert and NAME.key in "}},
+		{name: "mTLS with the pair in certs.d", server: "mtls",
+			dirs: func(h string) []string { return []string{certsDir(t, h, pair(f.client))} }},
+		{name: "mTLS with a pair it does not trust", server: "mtls",
+			dirs: func(h string) []string { return []string{certsDir(t, h, pair(f.otherClient))} },
+			want: []string{"the registry refused haul's client certificate (tls: "}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c := registry.Config{Registry: host, Creds: auth.Static{}}
-			tt.mod(&c)
+			reg := servers[tt.server]
+			c := registry.Config{Registry: reg.Host(), Creds: auth.Static{}, Retry: registry.RetryPolicy{Max: -1}}
+			if tt.dirs != nil {
+				c.CertsDirs = tt.dirs(reg.Host())
+			}
+			if tt.mod != nil {
+				tt.mod(&c)
+			}
 			cl, err := registry.New(c)
 			if err != nil {
 				t.Fatal(err)
 			}
-			d, err := cl.Digest(t.Context(), mustRef(t, host+"/team/app:1"))
-			var te *registry.TLSError
-			if tt.wantTLS {
-				if !errors.As(err, &te) || !strings.Contains(err.Error(), "--ca-file") {
-					t.Fatalf("err = %v, want a *TLSError suggesting --ca-file", err)
+			d, err := cl.Digest(t.Context(), mustRef(t, reg.Ref("team/app:1")))
+			if len(tt.want) == 0 {
+				if err != nil || d == "" {
+					t.Fatalf("Digest = %s, %v", d, err)
+				}
+				if cl.BaseURL() != "https://"+reg.Host() {
+					t.Fatalf("BaseURL %s, want https", cl.BaseURL())
 				}
 				return
 			}
-			if err != nil || d != pushed.Digest {
-				t.Fatalf("Digest = %s, %v; want %s", d, err, pushed.Digest)
+			var te *registry.TLSError
+			if !errors.As(err, &te) {
+				t.Fatalf("err = %v, want a *TLSError", err)
 			}
-			if cl.BaseURL() != "https://"+host {
-				t.Fatalf("BaseURL %s, want https", cl.BaseURL())
+			for _, w := range tt.want {
+				if w = strings.ReplaceAll(w, "HOST", reg.Host()); !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q\nlacks %q", err, w)
+				}
 			}
 		})
 	}
-	if _, err := registry.New(registry.Config{Registry: host, CAFile: filepath.Join(t.TempDir(), "missing.pem")}); err == nil {
-		t.Fatal("a missing CA file should fail New")
+}
+
+// TestCertsDirsBroken: a half pair or a bad CA file fails New, naming it.
+func TestCertsDirsBroken(t *testing.T) {
+	f := newTLSFixture(t)
+	for name, files := range map[string]map[string][]byte{
+		"client.cert": {"client.cert": f.client.CertPEM},
+		"ca.crt":      {"ca.crt": []byte("not PEM")},
+	} {
+		root := certsDir(t, "reg.example:5000", files)
+		_, err := registry.New(registry.Config{Registry: "reg.example:5000", CertsDirs: []string{root}})
+		if want := filepath.Join(root, "reg.example:5000", name); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: New error %v, want one naming %s", name, err, want)
+		}
+	}
+}
+
+// TestClientCertOnlyToTheRegistry: a blob redirected to another TLS host
+// (a CDN) is fetched without the registry's client certificate, even when
+// certs.d holds a pair for that host too.
+func TestClientCertOnlyToTheRegistry(t *testing.T) {
+	t.Parallel()
+	f := newTLSFixture(t)
+	blob := []byte("layer bytes")
+	dg := digest.FromBytes(blob)
+	var mu sync.Mutex
+	sent := map[string]int{} // server -> client certificates presented
+	record := func(name string, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		sent[name] += len(r.TLS.PeerCertificates)
+	}
+	start := func(h http.HandlerFunc) *httptest.Server {
+		s := httptest.NewUnstartedServer(h)
+		s.TLS = &tls.Config{Certificates: []tls.Certificate{f.server.TLS}, ClientAuth: tls.RequestClientCert}
+		s.StartTLS()
+		t.Cleanup(s.Close)
+		return s
+	}
+	cdn := start(func(w http.ResponseWriter, r *http.Request) {
+		record("cdn", r)
+		w.Write(blob)
+	})
+	reg := start(func(w http.ResponseWriter, r *http.Request) {
+		record("registry", r)
+		http.Redirect(w, r, cdn.URL+"/blob", http.StatusTemporaryRedirect)
+	})
+	regHost, cdnHost := strings.TrimPrefix(reg.URL, "https://"), strings.TrimPrefix(cdn.URL, "https://")
+	files := map[string][]byte{"ca.crt": f.ca.CertPEM, "client.cert": f.client.CertPEM, "client.key": f.client.KeyPEM}
+	root := certsDir(t, regHost, files)
+	for name, body := range files {
+		p := filepath.Join(root, cdnHost, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, body, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cl, err := registry.New(registry.Config{Registry: regHost, CertsDirs: []string{root}, Retry: registry.RetryPolicy{Max: -1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := cl.Blob(t.Context(), mustRef(t, regHost+"/team/app@"+dg.String()), image.Descriptor{MediaType: image.MediaTypeDockerLayerGzip, Digest: dg, Size: int64(len(blob))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || string(got) != string(blob) {
+		t.Fatalf("blob %q, %v", got, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if sent["registry"] == 0 {
+		t.Error("the registry was not offered the client certificate: the test proves nothing")
+	}
+	if sent["cdn"] != 0 {
+		t.Errorf("the CDN host was offered a client certificate %d times: it belongs to the registry only", sent["cdn"])
 	}
 }

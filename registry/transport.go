@@ -3,7 +3,6 @@ package registry
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -134,12 +132,9 @@ func retryableError(err error) bool {
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	var cert *tls.CertificateVerificationError
-	var unknown x509.UnknownAuthorityError
-	var hostname x509.HostnameError
 	var rec tls.RecordHeaderError
 	switch {
-	case errors.As(err, &cert), errors.As(err, &unknown), errors.As(err, &hostname), errors.As(err, &rec):
+	case isTLSError(err), errors.As(err, &rec):
 		return false
 	case errors.Is(err, errIdle), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF),
 		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EPIPE):
@@ -251,31 +246,6 @@ func (t *plainFallbackRT) RoundTrip(req *http.Request) (*http.Response, error) {
 func answeredPlainHTTP(err error) bool {
 	var rec tls.RecordHeaderError
 	return errors.As(err, &rec) || strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")
-}
-
-// TLSConfig builds the client TLS settings: the system pool plus caFile, or no
-// verification at all with insecure.
-func TLSConfig(caFile string, insecure bool) (*tls.Config, error) {
-	c := &tls.Config{MinVersion: tls.VersionTLS12}
-	if insecure {
-		c.InsecureSkipVerify = true
-		return c, nil
-	}
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("reading CA file: %w", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("CA file %s holds no PEM certificate", caFile)
-		}
-		c.RootCAs = pool
-	}
-	return c, nil
 }
 
 // newBaseTransport is the bottom of the stack: dialing, TLS and proxies

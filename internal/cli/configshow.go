@@ -18,7 +18,8 @@ config.toml ($XDG_CONFIG_HOME/haul/config.toml, or --config FILE), docker's
 /etc/docker/daemon.json (registry-mirrors, insecure-registries), the containers
 tools' registries.conf and its drop-ins (/etc/containers/registries.conf,
 registries.conf.d/, $XDG_CONFIG_HOME/containers/; CONTAINERS_REGISTRIES_CONF
-names one file instead), the command line, or the default.
+names one file instead), the command line, or the default; and the certs.d
+directories searched for each registry's CA certificates and client pairs.
 
 A registry's mirrors are tried in the order shown: --mirror's, config.toml's,
 registries.conf's (a namespace's before the whole registry's), daemon.json's.
@@ -72,6 +73,7 @@ type shownConfig struct {
 	Settings   []shownValue    `json:"settings"`
 	Registries []shownRegistry `json:"registries"`
 	Prefixes   []shownValue    `json:"prefixes,omitempty"`
+	CertsDirs  []string        `json:"certsDirs"`
 	Notes      []string        `json:"notes,omitempty"`
 }
 
@@ -170,6 +172,7 @@ func (e *env) shownConfig(cmd *cobra.Command) shownConfig {
 		sc.Prefixes = append(sc.Prefixes, shownValue{"insecure", n.Net.String(), n.Origin})
 	}
 	sc.Notes = s.System.Notes
+	sc.CertsDirs = append([]string{}, s.CertsDirs...)
 	return sc
 }
 
@@ -219,6 +222,10 @@ func (e *env) printConfig(sc shownConfig) error {
 		for _, v := range sc.Prefixes {
 			fmt.Fprintf(tw, "  %s\t%s\t# %s\n", v.Name, v.Value, v.Origin)
 		}
+	}
+	fmt.Fprintln(tw, "\ncerts.d (HOST[:PORT]/ca.crt, NAME.cert + NAME.key; searched in order):")
+	for _, d := range sc.CertsDirs {
+		fmt.Fprintf(tw, "  %s\n", d)
 	}
 	if len(sc.Notes) > 0 {
 		fmt.Fprintln(tw, "\nnotes:")

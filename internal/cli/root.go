@@ -285,6 +285,7 @@ func (e *env) baseConfig(registryName string) registry.Config {
 	if c.CAFile == "" {
 		c.CAFile = rs.CAFile.V
 	}
+	c.CertsDirs = e.settings.CertsDirs
 	if e.g.trace {
 		c.Trace = e.Stderr
 	}

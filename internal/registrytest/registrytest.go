@@ -22,12 +22,14 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -86,6 +88,11 @@ type Config struct {
 	// ProxyUsername and ProxyPassword: a mirror. Push to the upstream, not to it.
 	ProxyOf                      string
 	ProxyUsername, ProxyPassword string
+	// TLS serves the registry over TLS with these settings (Certificates,
+	// and ClientAuth/ClientCAs for mutual TLS); the token server stays
+	// plain HTTP. TLSClient is what this package's own requests (Push and
+	// friends) use; nil: no verification, no client certificate.
+	TLS, TLSClient *tls.Config
 }
 
 // Registry is a running registry and, with TokenAuth, its token server.
@@ -151,7 +158,7 @@ func Start(c Config) (_ *Registry, err error) {
 		now:     time.Now,
 		refresh: map[string]string{},
 		helper:  randomHex(16),
-		client:  &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 16}},
+		client:  &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 16, TLSClientConfig: helperTLS(c)}},
 	}
 	r.tmp, err = os.MkdirTemp("", "registrytest-")
 	if err != nil {
@@ -234,7 +241,14 @@ func Start(c Config) (_ *Registry, err error) {
 	}
 	r.inner = r.authFixups(r.app)
 
-	r.reg.Start()
+	if c.TLS != nil {
+		r.reg.TLS = c.TLS.Clone()
+		// Refused handshakes are what TLS tests are about, not news.
+		r.reg.Config.ErrorLog = log.New(io.Discard, "", 0)
+		r.reg.StartTLS()
+	} else {
+		r.reg.Start()
+	}
 	if r.tok != nil {
 		r.tok.Start()
 	}
@@ -302,8 +316,21 @@ func (r *Registry) Close() error {
 // Host is the registry's "127.0.0.1:PORT".
 func (r *Registry) Host() string { return r.reg.Listener.Addr().String() }
 
-// URL is the registry's "http://127.0.0.1:PORT".
-func (r *Registry) URL() string { return "http://" + r.Host() }
+// URL is the registry's "http://127.0.0.1:PORT" ("https://" with TLS).
+func (r *Registry) URL() string {
+	if r.cfg.TLS != nil {
+		return "https://" + r.Host()
+	}
+	return "http://" + r.Host()
+}
+
+// helperTLS is the TLS settings of the package's own requests.
+func helperTLS(c Config) *tls.Config {
+	if c.TLSClient != nil {
+		return c.TLSClient.Clone()
+	}
+	return &tls.Config{InsecureSkipVerify: true}
+}
 
 // Ref is Host()+"/"+name, e.g. Ref("team/app:1") = "127.0.0.1:PORT/team/app:1".
 func (r *Registry) Ref(name string) string { return r.Host() + "/" + name }

@@ -1,0 +1,251 @@
+package registry
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// TLSConfig builds the client TLS settings: the system pool plus caFile, or no
+// verification at all with insecure.
+func TLSConfig(caFile string, insecure bool) (*tls.Config, error) {
+	c := &tls.Config{MinVersion: tls.VersionTLS12}
+	if insecure {
+		c.InsecureSkipVerify = true
+		return c, nil
+	}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading CA file: %w", err)
+		}
+		pool := systemPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("CA file %s holds no PEM certificate", caFile)
+		}
+		c.RootCAs = pool
+	}
+	return c, nil
+}
+
+// systemPool is a copy of the system's roots, or an empty pool where there
+// are none.
+func systemPool() *x509.CertPool {
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		return x509.NewCertPool()
+	}
+	return pool
+}
+
+// hostTLS is the TLS settings for connections to host (host[:port] as
+// dialed): TLSConfig's, plus the CA certificates of the certs.d directories
+// for host and, when clientCerts, their client pairs.
+func hostTLS(c Config, host string, clientCerts bool) (*tls.Config, HostCerts, error) {
+	tc, err := TLSConfig(c.CAFile, c.Insecure)
+	if err != nil {
+		return nil, HostCerts{}, err
+	}
+	hc, err := LoadCertsDirs(c.CertsDirs, host)
+	if err != nil {
+		return nil, HostCerts{}, err
+	}
+	if len(hc.CAs) > 0 && !c.Insecure {
+		if tc.RootCAs == nil {
+			tc.RootCAs = systemPool()
+		}
+		for _, ca := range hc.CAs {
+			tc.RootCAs.AddCert(ca)
+		}
+	}
+	if clientCerts {
+		tc.Certificates = hc.Clients
+	} else {
+		hc.Clients = nil
+	}
+	return tc, hc, nil
+}
+
+// hostTransports is the bottom of the stack when Config.Transport is nil: one
+// *http.Transport per host:port, each with that host's TLS settings (the
+// certs.d directories are per host, as docker's are). Only the registry's
+// own host is offered its client certificates: a token realm or a CDN that a
+// blob redirects to gets none.
+type hostTransports struct {
+	c        Config
+	registry string // host[:port] of the registry's API
+	idle     time.Duration
+
+	mu    sync.Mutex
+	hosts map[string]*http.Transport
+	certs map[string]bool // host -> a client certificate is offered
+}
+
+func newHostTransports(c Config, registryHost string) (*hostTransports, error) {
+	h := &hostTransports{c: c, registry: registryHost, idle: c.IdleTimeout, hosts: map[string]*http.Transport{}, certs: map[string]bool{}}
+	// The registry's own settings are read now, so that a broken certs.d
+	// file or CA file fails New with its name.
+	if _, err := h.transport(registryHost); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+func (h *hostTransports) transport(host string) (*http.Transport, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if t, ok := h.hosts[host]; ok {
+		return t, nil
+	}
+	tc, hc, err := hostTLS(h.c, host, host == h.registry)
+	if err != nil {
+		return nil, err
+	}
+	t := newBaseTransport(tc, h.idle)
+	h.hosts[host] = t
+	h.certs[host] = len(hc.Clients) > 0
+	return t, nil
+}
+
+// sentClientCert reports whether connections to host offer a client
+// certificate.
+func (h *hostTransports) sentClientCert(host string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.certs[host]
+}
+
+func (h *hostTransports) RoundTrip(req *http.Request) (*http.Response, error) {
+	t, err := h.transport(req.URL.Host)
+	if err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, err
+	}
+	return t.RoundTrip(req)
+}
+
+// CloseIdleConnections closes every host's idle connections.
+func (h *hostTransports) CloseIdleConnections() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, t := range h.hosts {
+		t.CloseIdleConnections()
+	}
+}
+
+// TLSError is a TLS failure with a registry (or its token service, or a
+// host its blobs redirect to): its certificate could not be verified, or it
+// refused haul's client certificate or the lack of one. Its message says
+// what failed and where the file that fixes it goes.
+type TLSError struct {
+	Host string // host[:port]
+	Err  error
+	// CertsDirs are the certs.d roots searched, for the message to name.
+	CertsDirs []string
+	// SentClientCert: a client certificate from certs.d was offered.
+	SentClientCert bool
+}
+
+func (e *TLSError) Error() string {
+	var unknown x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	switch {
+	case errors.As(e.Err, &unknown):
+		what := "certificate signed by unknown authority"
+		if c := unknown.Cert; c != nil {
+			what += fmt.Sprintf(" (issuer %s)", c.Issuer)
+		}
+		return fmt.Sprintf("TLS with %s: %s: put the registry's CA certificate in %s, pass --ca-file FILE, or skip verification with --insecure",
+			e.Host, what, e.where("ca.crt"))
+	case errors.As(e.Err, &hostname):
+		names := hostname.Certificate.DNSNames
+		for _, ip := range hostname.Certificate.IPAddresses {
+			names = append(names, ip.String())
+		}
+		valid := "no name"
+		if len(names) > 0 {
+			valid = strings.Join(names, ", ")
+		}
+		return fmt.Sprintf("TLS with %s: the certificate is valid for %s, not %s: use a name it holds, or have it reissued with this one",
+			e.Host, valid, hostname.Host)
+	case errors.As(e.Err, &invalid) && invalid.Reason == x509.Expired:
+		c := invalid.Cert
+		now := time.Now()
+		when := fmt.Sprintf("expired on %s", c.NotAfter.UTC().Format(time.DateTime))
+		if now.Before(c.NotBefore) {
+			when = fmt.Sprintf("is not valid before %s", c.NotBefore.UTC().Format(time.DateTime))
+		}
+		return fmt.Sprintf("TLS with %s: the certificate of %s %s (now %s): renew it, or check this machine's clock",
+			e.Host, c.Subject, when, now.UTC().Format(time.DateTime))
+	}
+	if alert := remoteAlert(e.Err); alert != "" {
+		if e.SentClientCert {
+			return fmt.Sprintf("TLS with %s: the registry refused haul's client certificate (%s): check that a CA it trusts signed the pair in %s, and that it has not expired",
+				e.Host, alert, e.where(""))
+		}
+		return fmt.Sprintf("TLS with %s: the registry asks for a client certificate (%s): put NAME.cert and NAME.key in %s",
+			e.Host, alert, e.where(""))
+	}
+	return fmt.Sprintf("TLS with %s: %v (add its CA with --ca-file, or skip verification with --insecure)", e.Host, e.Err)
+}
+
+func (e *TLSError) Unwrap() error { return e.Err }
+
+// where names the certs.d directory for e's host (and file in it): the
+// first root, then the others as alternatives.
+func (e *TLSError) where(file string) string {
+	if len(e.CertsDirs) == 0 {
+		return "a certs.d directory (docker's /etc/docker/certs.d/" + e.Host + "/)"
+	}
+	paths := make([]string, len(e.CertsDirs))
+	for i, d := range e.CertsDirs {
+		paths[i] = filepath.Join(d, e.Host, file)
+		if file == "" {
+			paths[i] += string(filepath.Separator)
+		}
+	}
+	if len(paths) == 1 {
+		return paths[0]
+	}
+	return paths[0] + " (or " + strings.Join(paths[1:], " or ") + ")"
+}
+
+// remoteAlert is the text of a TLS alert the server sent about haul's
+// client certificate ("tls: certificate required"); "" for anything else.
+// crypto/tls reports received alerts as a *net.OpError "remote error" over
+// an unexported type, so the text is all there is.
+func remoteAlert(err error) string {
+	var oe *net.OpError
+	if !errors.As(err, &oe) || oe.Op != "remote error" || oe.Err == nil {
+		return ""
+	}
+	msg := oe.Err.Error()
+	for _, a := range []string{"certificate required", "bad certificate", "unknown certificate authority", "certificate expired", "certificate revoked", "unsupported certificate"} {
+		if strings.Contains(msg, a) {
+			return msg
+		}
+	}
+	return ""
+}
+
+// isTLSError tells a TLS failure (not worth a retry, worth a message of its
+// own) from the rest.
+func isTLSError(err error) bool {
+	var cert *tls.CertificateVerificationError
+	var unknown x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	return errors.As(err, &cert) || errors.As(err, &unknown) || errors.As(err, &hostname) || errors.As(err, &invalid) ||
+		remoteAlert(err) != ""
+}
