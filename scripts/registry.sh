@@ -10,14 +10,17 @@ port_in_use() {
 	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-# start_registry DIR [ACCESS_LOG] [EXTRA_YAML]: starts docker-registry on a
-# free 127.0.0.1 port, its storage in DIR/data and its config in
-# DIR/config.yml (EXTRA_YAML appended at the top level); with ACCESS_LOG=1 its
-# access log goes to DIR/access.log (else it is off), the rest of what it says
-# to DIR/log. Sets REG_PID and REG (127.0.0.1:PORT) once /v2/ answers 200 or
-# 401 from that process; after 5 ports, prints the log and returns 1.
+# start_registry DIR [ACCESS_LOG] [EXTRA_YAML] [TLS_CURL_ARGS]: starts
+# docker-registry on a free 127.0.0.1 port, its storage in DIR/data and its
+# config in DIR/config.yml (EXTRA_YAML appended at the top level); with
+# ACCESS_LOG=1 its access log goes to DIR/access.log (else it is off), the
+# rest of what it says to DIR/log. Sets REG_PID and REG (127.0.0.1:PORT) once
+# /v2/ answers 200 or 401 from that process; after 5 ports, prints the log and
+# returns 1. With TLS_CURL_ARGS (a registry that EXTRA_YAML puts behind TLS),
+# /v2/ is asked over https with those curl arguments ("--cacert ca.crt").
 start_registry() {
-	local dir=$1 access=${2:-0} extra=${3:-} try port code deadline disabled=true
+	local dir=$1 access=${2:-0} extra=${3:-} tlsargs=${4:-} try port code deadline disabled=true scheme=http
+	[[ -n $tlsargs ]] && scheme=https
 	[[ $access == 1 ]] && disabled=false
 	mkdir -p "$dir/data"
 	for try in 1 2 3 4 5; do
@@ -44,7 +47,8 @@ start_registry() {
 		deadline=$((SECONDS + 10))
 		while ((SECONDS < deadline)); do
 			kill -0 "$REG_PID" 2>/dev/null || break
-			code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$port/v2/" || true)
+			# shellcheck disable=SC2086 # tlsargs are words
+			code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 $tlsargs "$scheme://127.0.0.1:$port/v2/" || true)
 			if [[ $code == 200 || $code == 401 ]]; then
 				# The answer must come from this registry, not another listener.
 				sleep 0.1

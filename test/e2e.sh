@@ -9,7 +9,9 @@
 # Needs: go, docker-registry, jq, curl, tar, gzip, sha256sum, cmp (and skopeo,
 # umoci and podman, whose checks are skipped when they are missing). Section 25
 # runs test/e2e-rootfs.sh (root filesystems: haul unpack, pull --format rootfs,
-# export) against the same registry A, and counts its checks. crane is
+# export) against the same registry A, section 26 test/e2e-mirror.sh (a
+# pull-through cache, mirrors from config files) and section 27
+# test/e2e-tls.sh (TLS and mutual TLS, certs.d), each counted. crane is
 # installed with `go install` into ${HAUL_E2E_TOOLS:-$HOME/.cache/haul-e2e/bin}
 # when it is not there yet.
 #
@@ -737,6 +739,22 @@ if [[ -n ${mp:-} ]]; then
 else
 	LAST="test/e2e-mirror.sh" RC=none OUT=/dev/null ERR=$WORK/mirror.log
 	not_ok "test/e2e-mirror.sh ran to its end" "it stopped before its summary line"
+	OUT=$WORK/stdout ERR=$WORK/stderr
+fi
+
+# ---------------------------------------------------------------- 27. TLS and mutual TLS
+# test/e2e-tls.sh, with this haul: docker-registry behind TLS with a CA the
+# script makes, and one that requires client certificates; certs.d, --ca-file
+# and config.toml's ca-file; its checks count here.
+note "test/e2e-tls.sh"
+HAUL_E2E_HAUL=$HAUL "$ROOT/test/e2e-tls.sh" 2>&1 |
+	tee "$WORK/tls.log" | sed -e 's/^\([0-9]* passed, [0-9]* failed\)$/# tls: \1/' || true
+read -r tp tf < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$WORK/tls.log" | tail -n1) || true
+if [[ -n ${tp:-} ]]; then
+	PASSED=$((PASSED + tp)) FAILED=$((FAILED + tf))
+else
+	LAST="test/e2e-tls.sh" RC=none OUT=/dev/null ERR=$WORK/tls.log
+	not_ok "test/e2e-tls.sh ran to its end" "it stopped before its summary line"
 	OUT=$WORK/stdout ERR=$WORK/stderr
 fi
 

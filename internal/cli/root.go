@@ -180,7 +180,7 @@ func newRoot(io IO) *cobra.Command {
 	f.BoolVar(&g.traceSecrets, "trace-secrets", false, "with --trace, print tokens and passwords instead of REDACTED")
 	f.BoolVar(&g.insecure, "insecure", false, "skip TLS certificate verification (dangerous)")
 	f.BoolVar(&g.plainHTTP, "plain-http", false, "speak plain HTTP to the registry (localhost falls back to it by itself)")
-	f.StringVar(&g.caFile, "ca-file", "", "PEM file of CA certificates to trust besides the system's")
+	f.StringVar(&g.caFile, "ca-file", "", "PEM file of CA certificates to trust for every registry, besides the system's and certs.d's ($XDG_CONFIG_HOME/haul/certs.d, /etc/docker/certs.d, /etc/containers/certs.d: HOST[:PORT]/ca.crt, NAME.cert + NAME.key)")
 	f.DurationVar(&g.idleTimeout, "idle-timeout", 30*time.Second, "abandon a response that sends nothing for this long")
 	f.StringVarP(&g.username, "username", "u", "", "user name for the registry of the reference (else HAUL_USERNAME, then docker's config)")
 	f.BoolVar(&g.passwordStdin, "password-stdin", false, "read the password or token from stdin (else HAUL_PASSWORD)")
