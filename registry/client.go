@@ -31,9 +31,9 @@ type Config struct {
 	CAFile string
 	// CertsDirs are roots of certs.d trees in docker's layout, searched in
 	// order for each host dialed: ROOT/HOST[:PORT]/*.crt are CAs added to the
-	// pool; NAME.cert with NAME.key is a client certificate, offered to the
-	// registry's own host only (not to its token service or a CDN elsewhere).
-	// Ignored when Transport is set.
+	// pool; NAME.cert with NAME.key is a client certificate offered to that
+	// host only, so the registry's never reaches its token service or a CDN
+	// on another host. Ignored when Transport is set.
 	CertsDirs []string
 	// Insecure skips TLS verification.
 	Insecure bool
@@ -215,8 +215,9 @@ func (c *Client) hasCredential(ctx context.Context, status int) bool {
 
 func (c *Client) wrapTransportError(req *http.Request, err error) error {
 	if isTLSError(err) {
-		te := &TLSError{Host: req.URL.Host, Err: err, CertsDirs: c.certsDirs}
-		te.SentClientCert = c.hosts != nil && c.hosts.sentClientCert(req.URL.Host)
+		host := failedHost(req, err)
+		te := &TLSError{Host: host, Err: err, CertsDirs: c.certsDirs}
+		te.SentClientCert = c.hosts != nil && c.hosts.sentClientCert(host)
 		return te
 	}
 	// net/http reports this with an untyped error; its text is all there is.

@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/haul-dev/haul/auth"
 )
 
 // TLSConfig builds the client TLS settings: the system pool plus caFile, or no
@@ -47,9 +50,9 @@ func systemPool() *x509.CertPool {
 }
 
 // hostTLS is the TLS settings for connections to host (host[:port] as
-// dialed): TLSConfig's, plus the CA certificates of the certs.d directories
-// for host and, when clientCerts, their client pairs.
-func hostTLS(c Config, host string, clientCerts bool) (*tls.Config, HostCerts, error) {
+// dialed): TLSConfig's, plus the CA certificates and client pairs of the
+// certs.d directories for that host, and no other's.
+func hostTLS(c Config, host string) (*tls.Config, HostCerts, error) {
 	tc, err := TLSConfig(c.CAFile, c.Insecure)
 	if err != nil {
 		return nil, HostCerts{}, err
@@ -66,23 +69,20 @@ func hostTLS(c Config, host string, clientCerts bool) (*tls.Config, HostCerts, e
 			tc.RootCAs.AddCert(ca)
 		}
 	}
-	if clientCerts {
-		tc.Certificates = hc.Clients
-	} else {
-		hc.Clients = nil
-	}
+	tc.Certificates = hc.Clients
 	return tc, hc, nil
 }
 
 // hostTransports is the bottom of the stack when Config.Transport is nil: one
-// *http.Transport per host:port, each with that host's TLS settings (the
-// certs.d directories are per host, as docker's are). Only the registry's
-// own host is offered its client certificates: a token realm or a CDN that a
-// blob redirects to gets none.
+// *http.Transport per host:port dialed, each with that host's TLS settings
+// from certs.d. The registry's client certificate thus goes to the registry
+// only: a token realm or a CDN that a blob redirects to is offered the pair
+// in its own certs.d directory, if any, and nothing otherwise. (docker builds
+// one TLS config from the registry's directory and uses it for the realm and
+// redirects too; haul does not hand a CDN the registry's identity.)
 type hostTransports struct {
-	c        Config
-	registry string // host[:port] of the registry's API
-	idle     time.Duration
+	c    Config
+	idle time.Duration
 
 	mu    sync.Mutex
 	hosts map[string]*http.Transport
@@ -90,7 +90,7 @@ type hostTransports struct {
 }
 
 func newHostTransports(c Config, registryHost string) (*hostTransports, error) {
-	h := &hostTransports{c: c, registry: registryHost, idle: c.IdleTimeout, hosts: map[string]*http.Transport{}, certs: map[string]bool{}}
+	h := &hostTransports{c: c, idle: c.IdleTimeout, hosts: map[string]*http.Transport{}, certs: map[string]bool{}}
 	// The registry's own settings are read now, so that a broken certs.d
 	// file or CA file fails New with its name.
 	if _, err := h.transport(registryHost); err != nil {
@@ -105,7 +105,7 @@ func (h *hostTransports) transport(host string) (*http.Transport, error) {
 	if t, ok := h.hosts[host]; ok {
 		return t, nil
 	}
-	tc, hc, err := hostTLS(h.c, host, host == h.registry)
+	tc, hc, err := hostTLS(h.c, host)
 	if err != nil {
 		return nil, err
 	}
@@ -237,6 +237,26 @@ func remoteAlert(err error) string {
 		}
 	}
 	return ""
+}
+
+// failedHost is the host[:port] whose connection err is about: the token
+// realm when fetching a token failed, the target of a redirect when
+// following it failed, else req's host. A TLS message must name the host,
+// and the certs.d directory, that the fix belongs to.
+func failedHost(req *http.Request, err error) string {
+	var te *auth.TokenError
+	if errors.As(err, &te) {
+		if u, perr := url.Parse(te.Realm); perr == nil && u.Host != "" {
+			return u.Host
+		}
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil && u.Host != "" {
+			return u.Host
+		}
+	}
+	return req.URL.Host
 }
 
 // isTLSError tells a TLS failure (not worth a retry, worth a message of its

@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"log"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -54,10 +56,18 @@ func newTLSFixture(t *testing.T) tlsFixture {
 	return f
 }
 
-// certsDir writes files (name -> content) into root/host/ and returns root.
+// certsDir writes files (name -> content) into a new root/host/ and
+// returns root.
 func certsDir(t *testing.T, host string, files map[string][]byte) string {
 	t.Helper()
 	root := t.TempDir()
+	writeCerts(t, root, host, files)
+	return root
+}
+
+// writeCerts writes files (name -> content) into root/host/.
+func writeCerts(t *testing.T, root, host string, files map[string][]byte) {
+	t.Helper()
 	for name, body := range files {
 		p := filepath.Join(root, host, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -67,12 +77,13 @@ func certsDir(t *testing.T, host string, files map[string][]byte) string {
 			t.Fatal(err)
 		}
 	}
-	return root
 }
 
 // TestTLS runs the real registry over TLS, then over mutual TLS, and checks
 // each way haul can be set up to trust it or fail to, with the message that
-// says what to do.
+// says what to do. The registries are on 127.0.0.1, so requests go through
+// the loopback fallback (https, then http if it answers so): a TLS failure
+// must come out as itself, not as a failed plain-HTTP retry.
 func TestTLS(t *testing.T) {
 	t.Parallel()
 	f := newTLSFixture(t)
@@ -184,67 +195,108 @@ func TestCertsDirsBroken(t *testing.T) {
 	}
 }
 
-// TestClientCertOnlyToTheRegistry: a blob redirected to another TLS host
-// (a CDN) is fetched without the registry's client certificate, even when
-// certs.d holds a pair for that host too.
-func TestClientCertOnlyToTheRegistry(t *testing.T) {
+// TestTLSOtherHosts: the token realm and the CDN a blob redirects to are
+// other TLS hosts. Each is dialed with its own certs.d directory: its CAs
+// and its own client pair, never the registry's, and a TLS failure there
+// names that host and its directory, not the registry's.
+func TestTLSOtherHosts(t *testing.T) {
 	t.Parallel()
 	f := newTLSFixture(t)
+	must := func(p *tlstest.Pair, err error) *tlstest.Pair {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	realmClient := must(f.ca.Issue(tlstest.Leaf{Names: []string{"realm client"}, Client: true}))
+	cdnClient := must(f.ca.Issue(tlstest.Leaf{Names: []string{"cdn client"}, Client: true}))
+	pair := func(p *tlstest.Pair) map[string][]byte {
+		return map[string][]byte{"ca.crt": f.ca.CertPEM, "client.cert": p.CertPEM, "client.key": p.KeyPEM}
+	}
+	caOnly := map[string][]byte{"ca.crt": f.ca.CertPEM}
 	blob := []byte("layer bytes")
 	dg := digest.FromBytes(blob)
-	var mu sync.Mutex
-	sent := map[string]int{} // server -> client certificates presented
-	record := func(name string, r *http.Request) {
-		mu.Lock()
-		defer mu.Unlock()
-		sent[name] += len(r.TLS.PeerCertificates)
+	tests := []struct {
+		name       string
+		realm, cdn map[string][]byte // their certs.d files; nil: no directory
+		sent       map[string]string // server -> CN of the client certificate it saw ("" none)
+		failed     string            // "realm" or "cdn": the TLS error names that host
+	}{
+		{name: "the registry's pair stays with the registry", realm: caOnly, cdn: caOnly,
+			sent: map[string]string{"registry": "haul client", "realm": "", "cdn": ""}},
+		{name: "each host is offered its own pair", realm: pair(realmClient), cdn: pair(cdnClient),
+			sent: map[string]string{"registry": "haul client", "realm": "realm client", "cdn": "cdn client"}},
+		{name: "the realm's CA is unknown", cdn: caOnly, failed: "realm"},
+		{name: "the CDN's CA is unknown", realm: caOnly, failed: "cdn"},
 	}
-	start := func(h http.HandlerFunc) *httptest.Server {
-		s := httptest.NewUnstartedServer(h)
-		s.TLS = &tls.Config{Certificates: []tls.Certificate{f.server.TLS}, ClientAuth: tls.RequestClientCert}
-		s.StartTLS()
-		t.Cleanup(s.Close)
-		return s
-	}
-	cdn := start(func(w http.ResponseWriter, r *http.Request) {
-		record("cdn", r)
-		w.Write(blob)
-	})
-	reg := start(func(w http.ResponseWriter, r *http.Request) {
-		record("registry", r)
-		http.Redirect(w, r, cdn.URL+"/blob", http.StatusTemporaryRedirect)
-	})
-	regHost, cdnHost := strings.TrimPrefix(reg.URL, "https://"), strings.TrimPrefix(cdn.URL, "https://")
-	files := map[string][]byte{"ca.crt": f.ca.CertPEM, "client.cert": f.client.CertPEM, "client.key": f.client.KeyPEM}
-	root := certsDir(t, regHost, files)
-	for name, body := range files {
-		p := filepath.Join(root, cdnHost, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, body, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cl, err := registry.New(registry.Config{Registry: regHost, CertsDirs: []string{root}, Retry: registry.RetryPolicy{Max: -1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc, err := cl.Blob(t.Context(), mustRef(t, regHost+"/team/app@"+dg.String()), image.Descriptor{MediaType: image.MediaTypeDockerLayerGzip, Digest: dg, Size: int64(len(blob))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := io.ReadAll(rc)
-	rc.Close()
-	if err != nil || string(got) != string(blob) {
-		t.Fatalf("blob %q, %v", got, err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if sent["registry"] == 0 {
-		t.Error("the registry was not offered the client certificate: the test proves nothing")
-	}
-	if sent["cdn"] != 0 {
-		t.Errorf("the CDN host was offered a client certificate %d times: it belongs to the registry only", sent["cdn"])
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var mu sync.Mutex
+			sent := map[string]string{}
+			start := func(name string, h http.HandlerFunc) string {
+				s := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					mu.Lock()
+					if pc := r.TLS.PeerCertificates; len(pc) > 0 {
+						sent[name] = pc[0].Subject.CommonName
+					} else if _, ok := sent[name]; !ok {
+						sent[name] = ""
+					}
+					mu.Unlock()
+					h(w, r)
+				}))
+				s.TLS = &tls.Config{Certificates: []tls.Certificate{f.server.TLS}, ClientAuth: tls.RequestClientCert}
+				s.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are the point
+				s.StartTLS()
+				t.Cleanup(s.Close)
+				return strings.TrimPrefix(s.URL, "https://")
+			}
+			cdnHost := start("cdn", func(w http.ResponseWriter, r *http.Request) { w.Write(blob) })
+			realmHost := start("realm", func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				io.WriteString(w, `{"token":"t"}`)
+			})
+			regHost := start("registry", func(w http.ResponseWriter, r *http.Request) {
+				if r.Header.Get("Authorization") != "Bearer t" {
+					w.Header().Set("WWW-Authenticate", `Bearer realm="https://`+realmHost+`/token",service="reg"`)
+					w.WriteHeader(http.StatusUnauthorized)
+					return
+				}
+				http.Redirect(w, r, "https://"+cdnHost+"/blob", http.StatusTemporaryRedirect)
+			})
+			root := certsDir(t, regHost, pair(f.client))
+			writeCerts(t, root, realmHost, tt.realm)
+			writeCerts(t, root, cdnHost, tt.cdn)
+			cl, err := registry.New(registry.Config{Registry: regHost, Creds: auth.Static{}, CertsDirs: []string{root}, Retry: registry.RetryPolicy{Max: -1}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rc, err := cl.Blob(t.Context(), mustRef(t, regHost+"/team/app@"+dg.String()), image.Descriptor{MediaType: image.MediaTypeDockerLayerGzip, Digest: dg, Size: int64(len(blob))})
+			if tt.failed != "" {
+				host := map[string]string{"realm": realmHost, "cdn": cdnHost}[tt.failed]
+				var te *registry.TLSError
+				if !errors.As(err, &te) || te.Host != host {
+					t.Fatalf("err = %v, want a *TLSError with %s (%s)", err, tt.failed, host)
+				}
+				if want := "put the registry's CA certificate in " + filepath.Join(root, host, "ca.crt"); !strings.Contains(err.Error(), want) {
+					t.Fatalf("error %q\nlacks %q", err, want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil || string(got) != string(blob) {
+				t.Fatalf("blob %q, %v", got, err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if !maps.Equal(sent, tt.sent) {
+				t.Errorf("client certificates seen (server: CN) %v, want %v", sent, tt.sent)
+			}
+		})
 	}
 }

@@ -115,7 +115,11 @@ func printError(w io.Writer, err error) {
 	fmt.Fprintf(w, "haul: %v\n", err)
 	var re *registry.Error
 	var te *auth.TokenError
+	var tlsErr *registry.TLSError
 	switch {
+	case errors.As(err, &tlsErr):
+		// Its message says where the CA or client certificate goes; a token
+		// realm's TLS failure needs no "could not be reached" on top.
 	case errors.As(err, &re):
 		if h := re.Hint(); h != "" {
 			fmt.Fprintf(w, "hint: %s\n", h)
