@@ -86,11 +86,12 @@ type hostTransports struct {
 
 	mu    sync.Mutex
 	hosts map[string]*http.Transport
-	certs map[string]bool // host -> a client certificate is offered
+	http1 map[string]*http.Transport // hosts' HTTP/1.1-only twins, made on need
+	certs map[string]bool            // host -> a client certificate is offered
 }
 
 func newHostTransports(c Config, registryHost string) (*hostTransports, error) {
-	h := &hostTransports{c: c, idle: c.IdleTimeout, hosts: map[string]*http.Transport{}, certs: map[string]bool{}}
+	h := &hostTransports{c: c, idle: c.IdleTimeout, hosts: map[string]*http.Transport{}, http1: map[string]*http.Transport{}, certs: map[string]bool{}}
 	// The registry's own settings are read now, so that a broken certs.d
 	// file or CA file fails New with its name.
 	if _, err := h.transport(registryHost); err != nil {
@@ -131,7 +132,52 @@ func (h *hostTransports) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, err
 	}
-	return t.RoundTrip(req)
+	resp, err := t.RoundTrip(req)
+	if err == nil || !connNotEstablished(err) || (req.Body != nil && req.GetBody == nil) {
+		return resp, err
+	}
+	// In TLS 1.3 a server judges the client's certificate after the client
+	// has finished its handshake, so its refusal (an alert) is the first
+	// thing read. Over HTTP/2 that read races the first request, and when it
+	// wins net/http drops the alert for "client conn could not be
+	// established". The request was never sent: ask again over HTTP/1.1,
+	// where the alert comes back as the answer's read error, for TLSError
+	// to say what the registry refused.
+	r := req.Clone(req.Context())
+	if req.GetBody != nil {
+		if r.Body, err = req.GetBody(); err != nil {
+			return nil, err
+		}
+	}
+	resp, err = h.http1Transport(req.URL.Host, t).RoundTrip(r)
+	if resp != nil {
+		resp.Request = req
+	}
+	return resp, err
+}
+
+// connNotEstablished: a new HTTP/2 connection closed before its first
+// request went out. net/http's error for it is unexported, so its text is
+// all there is.
+func connNotEstablished(err error) bool {
+	return strings.Contains(err.Error(), "http2: client conn could not be established")
+}
+
+// http1Transport is t, for host, limited to HTTP/1.1.
+func (h *hostTransports) http1Transport(host string, t *http.Transport) *http.Transport {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if t1, ok := h.http1[host]; ok {
+		return t1
+	}
+	tc := t.TLSClientConfig.Clone()
+	tc.NextProtos = nil // net/http put h2 there
+	t1 := newBaseTransport(tc, h.idle)
+	t1.ForceAttemptHTTP2 = false
+	t1.Protocols = new(http.Protocols)
+	t1.Protocols.SetHTTP1(true)
+	h.http1[host] = t1
+	return t1
 }
 
 // CloseIdleConnections closes every host's idle connections.
@@ -139,6 +185,9 @@ func (h *hostTransports) CloseIdleConnections() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, t := range h.hosts {
+		t.CloseIdleConnections()
+	}
+	for _, t := range h.http1 {
 		t.CloseIdleConnections()
 	}
 }
