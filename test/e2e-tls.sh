@@ -2,19 +2,23 @@
 # End-to-end test of haul against registries behind TLS and mutual TLS:
 # Debian's docker-registry (distribution 2.8) with a certificate that
 # internal/cmd/mkcerts signs with a throwaway CA, and a second one on another
-# port that requires client certificates (http.tls.clientcas). Both serve the
-# storage a plain-HTTP registry was pushed to.
+# port that requires client certificates (http.tls.clientcas), and two more
+# with certificates no client should accept (expired; for another name). All
+# serve the storage a plain-HTTP registry was pushed to.
 #
 # Checks: without the CA haul fails with the unknown-authority message that
 # names the host and the certs.d path, and writes nothing; with
 # $XDG_CONFIG_HOME/haul/certs.d/HOST:PORT/ca.crt it pulls, and the digest is
-# the one curl --cacert reads; --ca-file and config.toml's ca-file do as
-# well; the mTLS registry refuses a pull without a client pair with the
+# the one curl --cacert and crane (SSL_CERT_FILE) read; --ca-file and
+# config.toml's ca-file do as well; an expired certificate and one for
+# another name fail with messages that say so, with the dates and the names; the mTLS registry refuses a pull without a client pair with the
 # client-certificate message, serves one with client.cert/client.key in
 # certs.d, and refuses a pair signed by a CA it does not trust.
 #
-# test/e2e.sh runs it with its own haul (HAUL_E2E_HAUL); alone it builds
-# haul. Needs go, docker-registry, curl, jq, tar, sha256sum. Prints
+# test/e2e.sh runs it with its own haul (HAUL_E2E_HAUL) and crane
+# (HAUL_E2E_CRANE); alone it builds haul and uses
+# ~/.cache/haul-e2e/bin/crane if it is there (the crane check is skipped
+# without one). Needs go, docker-registry, curl, jq, tar, sha256sum, openssl. Prints
 # `ok - ...` / `not ok - ...` per check and ends with `N passed, M failed`;
 # exits 1 when a check failed. HAUL_E2E_KEEP=1 keeps the work directory.
 set -euo pipefail
@@ -24,7 +28,7 @@ START=$SECONDS
 
 die() { echo "e2e-tls: error: $*" >&2; exit 1; }
 note() { echo "# $*"; }
-for c in go docker-registry curl jq tar sha256sum; do
+for c in go docker-registry curl jq tar sha256sum openssl; do
 	command -v "$c" >/dev/null 2>&1 || die "'$c' is not installed"
 done
 
@@ -33,7 +37,8 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/haul-e2e-tls.XXXXXX")
 . "$ROOT/test/checks.sh"
 # shellcheck source=../scripts/registry.sh
 . "$ROOT/scripts/registry.sh"
-REG_PID= PLAIN_PID= TLS_PID= MTLS_PID=
+REG_PID= PLAIN_PID= TLS_PID= MTLS_PID= EXP_PID= WRONG_PID=
+CRANE=${HAUL_E2E_CRANE:-$HOME/.cache/haul-e2e/bin/crane}
 stop_pid() { # stop_pid PID
 	if [[ -n ${1:-} ]]; then
 		kill "$1" 2>/dev/null || true
@@ -42,7 +47,7 @@ stop_pid() { # stop_pid PID
 }
 cleanup() {
 	local rc=$?
-	stop_pid "$PLAIN_PID"; stop_pid "$TLS_PID"; stop_pid "$MTLS_PID"
+	stop_pid "$PLAIN_PID"; stop_pid "$TLS_PID"; stop_pid "$MTLS_PID"; stop_pid "$EXP_PID"; stop_pid "$WRONG_PID"
 	remove_work
 	exit "$rc"
 }
@@ -68,7 +73,7 @@ note "pushed $PLAIN/$NAME"
 tls_yaml="  tls:
     certificate: $CERTS/server.crt
     key: $CERTS/server.key"
-for which in tls mtls; do
+for which in tls mtls expired wrongname; do
 	mkdir -p "$WORK/$which"
 	ln -s "$WORK/plain/data" "$WORK/$which/data"
 done
@@ -80,7 +85,16 @@ start_registry "$WORK/mtls" 1 "$tls_yaml
       - $CERTS/ca.crt" "--cacert $CERTS/ca.crt --cert $CERTS/client.cert --key $CERTS/client.key" ||
 	die "could not start the mutual-TLS docker-registry"
 MTLS=$REG MTLS_PID=$REG_PID REG_PID=
-note "docker-registry over TLS on $TLS, requiring client certificates on $MTLS, serving the storage of $PLAIN"
+# curl -k: these certificates are the ones nothing should accept.
+start_registry "$WORK/expired" 0 "  tls:
+    certificate: $CERTS/expired.crt
+    key: $CERTS/expired.key" "-k" || die "could not start the docker-registry with an expired certificate"
+EXP=$REG EXP_PID=$REG_PID REG_PID=
+start_registry "$WORK/wrongname" 0 "  tls:
+    certificate: $CERTS/wrongname.crt
+    key: $CERTS/wrongname.key" "-k" || die "could not start the docker-registry with a certificate for other.example"
+WRONG=$REG WRONG_PID=$REG_PID REG_PID=
+note "docker-registry over TLS on $TLS, requiring client certificates on $MTLS, with an expired certificate on $EXP, with one for other.example on $WRONG, serving the storage of $PLAIN"
 
 # ---------------------------------------------------------------- checks
 PASSED=0 FAILED=0 RC=0 LAST=""
@@ -133,6 +147,21 @@ hl digest "$TLS/$NAME"
 expect_success "config.toml's ca-file for the registry trusts the CA too"
 expect_eq "digest with config.toml's ca-file is curl's" "$WANT" "$(cat "$OUT")"
 rm "$XDG/haul/config.toml"
+if [[ -x $CRANE ]]; then
+	expect_eq "crane, trusting the CA by SSL_CERT_FILE, reads the digest haul pulled" "$WANT" \
+		"$(SSL_CERT_FILE=$CERTS/ca.crt DOCKER_CONFIG=$WORK/crane-docker "$CRANE" digest "$TLS/$NAME" 2>"$WORK/crane.err" || cat "$WORK/crane.err")"
+else
+	note "skipped the crane check: no crane at $CRANE"
+fi
+
+hl --ca-file "$CERTS/ca.crt" digest "$EXP/$NAME"
+expect_rc "a registry whose certificate expired is refused" 1
+expect_in "the error says when it expired, and when it is now" "$ERR" \
+	"TLS with $EXP: the certificate of CN=127.0.0.1 expired on $(openssl x509 -in "$CERTS/expired.crt" -noout -enddate -dateopt iso_8601 | sed 's/^notAfter=//; s/Z$//') (now "
+sed -n 's/^/# haul: /p' "$ERR"
+hl --ca-file "$CERTS/ca.crt" digest "$WRONG/$NAME"
+expect_rc "a registry whose certificate is for another name is refused" 1
+expect_in "the error lists the names the certificate holds" "$ERR" "TLS with $WRONG: the certificate is valid for other.example, not 127.0.0.1"
 
 mkdir -p "$CERTSD/$MTLS"
 cp "$CERTS/ca.crt" "$CERTSD/$MTLS/ca.crt"

@@ -744,10 +744,11 @@ fi
 
 # ---------------------------------------------------------------- 27. TLS and mutual TLS
 # test/e2e-tls.sh, with this haul: docker-registry behind TLS with a CA the
-# script makes, and one that requires client certificates; certs.d, --ca-file
+# script makes, one that requires client certificates, and two whose
+# certificates are expired or for another name; certs.d, --ca-file
 # and config.toml's ca-file; its checks count here.
 note "test/e2e-tls.sh"
-HAUL_E2E_HAUL=$HAUL "$ROOT/test/e2e-tls.sh" 2>&1 |
+HAUL_E2E_HAUL=$HAUL HAUL_E2E_CRANE=$CRANE "$ROOT/test/e2e-tls.sh" 2>&1 |
 	tee "$WORK/tls.log" | sed -e 's/^\([0-9]* passed, [0-9]* failed\)$/# tls: \1/' || true
 read -r tp tf < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$WORK/tls.log" | tail -n1) || true
 if [[ -n ${tp:-} ]]; then

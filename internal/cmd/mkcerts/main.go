@@ -5,7 +5,10 @@
 //
 // DIR gets ca.crt, server.crt and server.key (for the names), client.cert
 // and client.key (a client certificate the CA signed, in certs.d's naming),
-// and stranger.cert and stranger.key (one signed by a CA nobody trusts).
+// stranger.cert and stranger.key (one signed by a CA nobody trusts), and two
+// server certificates the CA signed that no client should accept:
+// expired.crt/.key (for the names, expired a day ago) and
+// wrongname.crt/.key (for other.example only).
 package main
 
 import (
@@ -14,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/haul-dev/haul/internal/tlstest"
 )
@@ -47,6 +51,7 @@ func run(dir string, names []string) error {
 	if err := os.WriteFile(filepath.Join(dir, "ca.crt"), ca.CertPEM, 0o644); err != nil {
 		return err
 	}
+	now := time.Now()
 	for _, c := range []struct {
 		ca        *tlstest.CA
 		leaf      tlstest.Leaf
@@ -55,6 +60,8 @@ func run(dir string, names []string) error {
 		{ca, tlstest.Leaf{Names: names}, "server.crt", "server.key"},
 		{ca, tlstest.Leaf{Names: []string{"haul e2e client"}, Client: true}, "client.cert", "client.key"},
 		{other, tlstest.Leaf{Names: []string{"stranger"}, Client: true}, "stranger.cert", "stranger.key"},
+		{ca, tlstest.Leaf{Names: names, NotBefore: now.Add(-48 * time.Hour), NotAfter: now.Add(-24 * time.Hour)}, "expired.crt", "expired.key"},
+		{ca, tlstest.Leaf{Names: []string{"other.example"}}, "wrongname.crt", "wrongname.key"},
 	} {
 		p, err := c.ca.Issue(c.leaf)
 		if err != nil {
