@@ -263,6 +263,13 @@ func (b *blobReader) fill(p []byte) (int, error) {
 	if b.err != nil {
 		return 0, b.err
 	}
+	// A canceled read stops here, not once the transport notices: bytes
+	// already in its buffers would otherwise still be handed out.
+	if err := b.ctx.Err(); err != nil {
+		b.err = err
+		b.closeBody()
+		return 0, err
+	}
 	for {
 		if b.n == b.d.Size {
 			b.err = io.EOF

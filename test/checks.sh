@@ -40,6 +40,14 @@ expect_not_in() { # expect_not_in DESC FILE FIXED-STRING
 	if ! grep -qF -- "$3" "$2"; then ok "$1"; else not_ok "$1" "$(basename "$2") contains: $3"; fi
 }
 
+# stop_pid PID: stops a process the script started in the background, if any.
+stop_pid() { # stop_pid PID
+	if [[ -n ${1:-} ]]; then
+		kill "$1" 2>/dev/null || true
+		wait "$1" 2>/dev/null || true
+	fi
+}
+
 # remove_work: at exit, removes $WORK unless HAUL_E2E_KEEP=1.
 remove_work() {
 	if [[ ${HAUL_E2E_KEEP:-} == 1 ]]; then

@@ -41,12 +41,6 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/haul-e2e-mirror.XXXXXX")
 # shellcheck source=../scripts/registry.sh
 . "$ROOT/scripts/registry.sh"
 REG_PID= UP_PID= M_PID= TS_PID= HL_PID=
-stop_pid() { # stop_pid PID
-	if [[ -n ${1:-} ]]; then
-		kill "$1" 2>/dev/null || true
-		wait "$1" 2>/dev/null || true
-	fi
-}
 cleanup() {
 	local rc=$?
 	stop_pid "$HL_PID"; stop_pid "$M_PID"; stop_pid "$UP_PID"; stop_pid "$TS_PID"

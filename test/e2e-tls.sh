@@ -39,12 +39,6 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/haul-e2e-tls.XXXXXX")
 . "$ROOT/scripts/registry.sh"
 REG_PID= PLAIN_PID= TLS_PID= MTLS_PID= EXP_PID= WRONG_PID=
 CRANE=${HAUL_E2E_CRANE:-$HOME/.cache/haul-e2e/bin/crane}
-stop_pid() { # stop_pid PID
-	if [[ -n ${1:-} ]]; then
-		kill "$1" 2>/dev/null || true
-		wait "$1" 2>/dev/null || true
-	fi
-}
 cleanup() {
 	local rc=$?
 	stop_pid "$PLAIN_PID"; stop_pid "$TLS_PID"; stop_pid "$MTLS_PID"; stop_pid "$EXP_PID"; stop_pid "$WRONG_PID"
