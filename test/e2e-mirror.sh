@@ -172,7 +172,7 @@ else
 	not_ok "haul sent the mirror no Authorization at all, and never the upstream's credentials"
 fi
 OUT=$WORK/stdout ERR=$WORK/stderr
-sed -n 's/^/# upstream log: /p' <(grep '/blobs/\|/manifests/' "$WORK/up-during-pull1.log" | head -n 6)
+sed -n 's/^/# upstream log: /p' <(grep '"GET /v2/.*/\(blobs\|manifests\)/' "$WORK/up-during-pull1.log" | head -n 6)
 sed -n 's/^/# mirror log: /p' <(grep '"haul/' "$WORK/mirror/access.log" | head -n 4)
 sed -n 's/^/# headers at the mirror: /p' <(grep 'user-agent="haul/' "$WORK/headers.log" | head -n 4)
 sed -n 's/^/# haul: /p' <(grep 'from mirror\|blobs, ' "$WORK/pull1.err")
