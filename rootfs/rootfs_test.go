@@ -238,6 +238,12 @@ func TestConfinement(t *testing.T) {
 		{"dotdot name", func(string) [][]ent { return [][]ent{{file("../outside/victim", "pwned")}} }, true, nil},
 		{"dotdot in the middle", func(string) [][]ent { return [][]ent{{file("a/../../outside/victim", "pwned")}} }, true, nil},
 		{"dotdot dir then file", func(string) [][]ent { return [][]ent{{dir(".."), file("../x", "pwned")}} }, true, nil},
+		{"dotdot in a long name (a PAX path record)", func(string) [][]ent {
+			return [][]ent{{file(strings.Repeat("a/", 60)+strings.Repeat("../", 61)+"outside/victim", "pwned")}}
+		}, true, nil},
+		{"absolute name of the host's victim lands inside the root", func(o string) [][]ent {
+			return [][]ent{{file(o+"/victim", "pwned")}}
+		}, false, []string{"outside/victim = pwned"}},
 		{"absolute symlink to the host root, then through it", func(o string) [][]ent {
 			return [][]ent{{symlink("lnk", "/"), file("lnk"+o+"/victim", "pwned")}}
 		}, false, nil},
