@@ -207,3 +207,29 @@ ca-file = "/etc/haul/lan.pem"
 		}
 	}
 }
+
+// TestMirrorsOnce: a mirror given with --mirror and again in config.toml is
+// asked once, in the place --mirror gives it.
+func TestMirrorsOnce(t *testing.T) {
+	file := writeFile(t, t.TempDir(), "config.toml", `
+[registries."docker.io"]
+mirrors = ["m.local:5000", "second.local:5000", "m.local:5000"]
+`)
+	none := config.SystemPaths{}
+	s, err := config.Load(config.Options{Path: file, Getenv: func(string) string { return "" }, System: &none})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{IO: IO{Getenv: func(string) string { return "" }}, g: &globals{mirrors: []string{"m.local:5000"}}, settings: s}
+	specs, err := e.mirrors("docker.io")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hosts []string
+	for _, sp := range specs {
+		hosts = append(hosts, sp.ep.Host)
+	}
+	if strings.Join(hosts, " ") != "m.local:5000 second.local:5000" {
+		t.Errorf("mirrors %q, want m.local:5000 then second.local:5000, once each", hosts)
+	}
+}

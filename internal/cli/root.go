@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -357,7 +358,15 @@ func (e *env) mirrors(registryName string) ([]mirrorSpec, error) {
 			return nil, fmt.Errorf("%s: %v", m.Origin, err)
 		}
 		ep.Insecure = ep.Insecure || m.Insecure
-		specs = append(specs, mirrorSpec{ep: ep, scope: m.Prefix, digestOnly: m.DigestOnly})
+		spec := mirrorSpec{ep: ep, scope: m.Prefix, digestOnly: m.DigestOnly}
+		if m.Prefix == registryName {
+			spec.scope = "" // the whole registry, as --mirror's
+		}
+		if !slices.ContainsFunc(specs, func(s mirrorSpec) bool {
+			return s.ep.Host == ep.Host && s.ep.Prefix == ep.Prefix && s.scope == spec.scope
+		}) {
+			specs = append(specs, spec)
+		}
 	}
 	return specs, nil
 }
