@@ -42,7 +42,7 @@ type FileRegistry struct {
 	CAFile    string   // ca-file = "/etc/haul/reg-ca.pem"
 	Origin    string   // path:line of the table
 
-	lines map[string]int
+	key string // the table's dotted key in File.lines: "registries.docker.io"
 }
 
 // origin is "path:line" of key in f, or path when the line is unknown.
@@ -167,12 +167,7 @@ func ParseFile(path string, data []byte, home string) (File, error) {
 			return File{}, at(key, "[registries.%q] is %s again, already configured at %s: merge the two tables", raw, name, prev)
 		}
 		seen[name] = f.origin(key)
-		fr := FileRegistry{Name: name, Mirrors: r.Mirrors, PlainHTTP: r.PlainHTTP, Insecure: r.Insecure, Origin: f.origin(key), lines: map[string]int{}}
-		for _, k := range keys["registries"] {
-			if n, ok := f.lines[key+"."+k]; ok {
-				fr.lines[k] = n
-			}
-		}
+		fr := FileRegistry{Name: name, Mirrors: r.Mirrors, PlainHTTP: r.PlainHTTP, Insecure: r.Insecure, Origin: f.origin(key), key: key}
 		for i, m := range r.Mirrors {
 			if strings.TrimSpace(m) == "" {
 				return File{}, at(key+".mirrors", "[registries.%q] mirror %d is empty", raw, i+1)
@@ -190,10 +185,11 @@ func ParseFile(path string, data []byte, home string) (File, error) {
 	return f, nil
 }
 
-// origin is "path:line" of key in r's table.
-func (r FileRegistry) origin(path, key string) string {
-	if n, ok := r.lines[key]; ok {
-		return fmt.Sprintf("%s:%d", path, n)
+// registryOrigin is "path:line" of key in r's table, or the table's when
+// the key's line is unknown.
+func (f File) registryOrigin(r FileRegistry, key string) string {
+	if n, ok := f.lines[r.key+"."+key]; ok {
+		return fmt.Sprintf("%s:%d", f.Path, n)
 	}
 	return r.Origin
 }
@@ -260,9 +256,6 @@ func unknownKey(k toml.Key) string {
 		return fmt.Sprintf("unknown key %s: [registries] holds one table per registry, as [registries.\"docker.io\"]", full)
 	}
 	known := keys[table]
-	if table != "" && table != "limits" && table != "registries" {
-		known = nil
-	}
 	msg := fmt.Sprintf("unknown key %q", full)
 	if near := nearest(name, known); near != "" {
 		msg += fmt.Sprintf(" (did you mean %q?)", near)

@@ -35,7 +35,7 @@ func TestParseFile(t *testing.T) {
 			t.Errorf("origin(%s) = %s, want %s", key, got, origin)
 		}
 	}
-	if got := f.Registries[0].origin(f.Path, "mirrors"); got != "config.toml:12" {
+	if got := f.registryOrigin(f.Registries[0], "mirrors"); got != "config.toml:12" {
 		t.Errorf("mirrors origin %s", got)
 	}
 }

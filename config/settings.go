@@ -131,18 +131,17 @@ func (s Settings) Registry(name string) Registry {
 	var mirrors []Mirror
 	if i := slices.IndexFunc(s.File.Registries, func(fr FileRegistry) bool { return fr.Name == name }); i >= 0 {
 		fr := s.File.Registries[i]
-		path := s.File.Path
 		if fr.PlainHTTP != nil {
-			r.PlainHTTP = Value[bool]{*fr.PlainHTTP, fr.origin(path, "plain-http")}
+			r.PlainHTTP = Value[bool]{*fr.PlainHTTP, s.File.registryOrigin(fr, "plain-http")}
 		}
 		if fr.Insecure != nil {
-			r.Insecure = Value[bool]{*fr.Insecure, fr.origin(path, "insecure")}
+			r.Insecure = Value[bool]{*fr.Insecure, s.File.registryOrigin(fr, "insecure")}
 		}
 		if fr.CAFile != "" {
-			r.CAFile = Value[string]{fr.CAFile, fr.origin(path, "ca-file")}
+			r.CAFile = Value[string]{fr.CAFile, s.File.registryOrigin(fr, "ca-file")}
 		}
 		for _, m := range fr.Mirrors {
-			mirrors = append(mirrors, Mirror{Location: m, Prefix: name, Origin: fr.origin(path, "mirrors")})
+			mirrors = append(mirrors, Mirror{Location: m, Prefix: name, Origin: s.File.registryOrigin(fr, "mirrors")})
 		}
 	}
 	// Prefixes inside the registry ("docker.io/library") have mirrors of
