@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/haul-dev/haul/image"
+	"github.com/haul-dev/haul/internal/direct"
 	"github.com/haul-dev/haul/internal/flock"
 )
 
@@ -235,15 +236,27 @@ func (s *Store) hashPrefix(ctx context.Context, f *os.File, n int64, v *image.Ve
 // goroutine while the bytes are written here.
 func (s *Store) copyAt(ctx context.Context, f *os.File, off int64, rc io.Reader, v *image.Verifier, d image.Descriptor, progress func(int64), tee io.WriterAt) (int64, error) {
 	w := &partialWriter{ctx: ctx, dst: f, off: off, tee: tee, progress: progress}
-	var dw *directWriter
-	if d.Size-off >= directMin {
-		// At most maxDirect at once: each holds two stages, and the memory
+	var dw *direct.Writer
+	if d.Size-off >= direct.Min {
+		// At most direct.Concurrent at once: each holds two stages, and the memory
 		// budget is for the whole pull. The others write as usual.
 		select {
 		case s.direct <- struct{}{}:
 			defer func() { <-s.direct }()
-			if dw = newDirectWriter(f, off); dw != nil {
-				w.dst = dw
+			if fd, err := direct.Open(f.Name()); err == nil {
+				defer fd.Close()
+				targets := []direct.Target{{File: f, Direct: fd}}
+				if dt, ok := tee.(DirectTee); ok {
+					if t, ok := dt.DirectTarget(); ok {
+						targets = append(targets, t)
+					}
+				}
+				if dw = direct.NewWriter(off, d.Size, targets...); dw != nil {
+					w.dst = dw
+					if len(targets) > 1 {
+						w.tee = nil // dw writes it
+					}
+				}
 			}
 		default:
 		}
@@ -277,11 +290,19 @@ func (s *Store) copyAt(ctx context.Context, f *os.File, off int64, rc io.Reader,
 	return read, nil
 }
 
+// DirectTee is a tee that can also take the blob's bytes with O_DIRECT, from
+// the stages that fill the cache (an archive.Region of a large blob). When
+// DirectTarget says ok, EnsureTee writes the tee only through it.
+type DirectTee interface {
+	io.WriterAt
+	DirectTarget() (direct.Target, bool)
+}
+
 // partialWriter writes a download to its partial file, and to the tee, at
 // the offsets they have in the blob.
 type partialWriter struct {
 	ctx      context.Context
-	dst      io.WriterAt // the partial file, or a directWriter over it
+	dst      io.WriterAt // the partial file, or a direct.Writer over it (and the tee)
 	off      int64
 	tee      io.WriterAt
 	progress func(int64)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/haul-dev/haul/image"
+	"github.com/haul-dev/haul/internal/direct"
 	"github.com/haul-dev/haul/layout"
 )
 
@@ -43,9 +44,6 @@ type Store struct {
 	bufs          sync.Pool     // *[]byte of bufSize
 	direct        chan struct{} // one token per download writing with O_DIRECT
 }
-
-// maxDirect is how many downloads at once write to the cache with O_DIRECT.
-const maxDirect = 4
 
 // DefaultDir is the cache directory when Config.Dir is "":
 // $XDG_CACHE_HOME/haul, else $HOME/.cache/haul; "" without either.
@@ -93,7 +91,7 @@ func Open(c Config) (*Store, error) {
 		now:           c.Now,
 		partialMaxAge: c.PartialMaxAge,
 		bufs:          sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }},
-		direct:        make(chan struct{}, maxDirect),
+		direct:        make(chan struct{}, direct.Concurrent),
 	}
 	// Best effort: a store that cannot be tidied still works.
 	s.prune(func() error { return nil }, false, s.now().Add(-s.partialMaxAge))

@@ -1,0 +1,21 @@
+//go:build !linux
+
+package direct
+
+import (
+	"errors"
+	"os"
+)
+
+// Open fails: O_DIRECT is only used on Linux.
+func Open(string) (*os.File, error) { return nil, errors.New("O_DIRECT is not used on this system") }
+
+// Writer is never made here.
+type Writer struct{}
+
+// NewWriter returns nil: the caller writes the ordinary way.
+func NewWriter(int64, int64, ...Target) *Writer { return nil }
+
+func (w *Writer) Write([]byte) (int, error)          { return 0, errors.ErrUnsupported }
+func (w *Writer) WriteAt([]byte, int64) (int, error) { return 0, errors.ErrUnsupported }
+func (w *Writer) Close() error                       { return nil }

@@ -1,0 +1,13 @@
+// Package direct writes a stream of bytes to one or more files with O_DIRECT:
+// the aligned bulk goes from reused, page-aligned stages straight to the disk,
+// bypassing the page cache, and the unaligned head and tail go the ordinary
+// way.
+//
+// On a virtual machine whose freed memory goes back to the host, as this
+// project's does, every page of a fresh page-cache write costs a host fault:
+// a buffered 1 GiB write measured 0.35 s into reused memory and 2.4–3.5 s into
+// fresh memory, O_DIRECT 0.9 s either way, and two O_DIRECT writers at once
+// 1.45 s for 2 GiB (`dd bs=1M`, 2026-12-03). A cached pull to a tar writes
+// every byte twice, once into the cache and once into the tar; with one
+// Writer over both, each stage is filled once and sent to both files at once.
+package direct

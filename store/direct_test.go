@@ -1,0 +1,111 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/haul-dev/haul/image"
+	"github.com/haul-dev/haul/internal/direct"
+)
+
+// TestEnsureDirect runs Ensure over a blob large enough for O_DIRECT: fresh,
+// dropped mid-way and resumed at an unaligned offset, with a tee, which is
+// written the ordinary way or through O_DIRECT at an offset in its file.
+func TestEnsureDirect(t *testing.T) {
+	t.Parallel()
+	t.Run("ordinary tee", func(t *testing.T) { testEnsureDirect(t, false) })
+	t.Run("direct tee", func(t *testing.T) { testEnsureDirect(t, true) })
+}
+
+func testEnsureDirect(t *testing.T, directTee bool) {
+	t.Parallel()
+	content := make([]byte, direct.Min+6*direct.Stage+777) // the rest after the drop is still large enough
+	rand.NewChaCha8([32]byte{2}).Read(content)
+	d := image.Descriptor{Digest: digest.FromBytes(content), Size: int64(len(content))}
+	s := newStore(t, Config{})
+	f := &fake{data: content, failAt: 5*direct.Stage + 1001, chunk: 70001}
+	if _, err := s.Ensure(t.Context(), d, f.fetch, nil); err == nil {
+		t.Fatal("a drop mid-way should fail this Ensure")
+	}
+	if got := partialSize(t, s, d); got != f.failAt {
+		t.Fatalf("partial holds %d bytes, want the %d received", got, f.failAt)
+	}
+	f.failAt = 0
+	var tee io.WriterAt = &teeBuffer{buf: make([]byte, len(content))}
+	var file *fileTee
+	if directTee {
+		file = newFileTee(t, 3*direct.Align, d.Size)
+		tee = file
+	}
+	res, err := s.EnsureTee(t.Context(), d, f.fetch, nil, tee)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Cached != 5*direct.Stage+1001 || res.Fetched != d.Size-res.Cached {
+		t.Fatalf("Result %+v: want the resume to start at the partial's end", res)
+	}
+	checkBlob(t, s, d, content)
+	var got []byte
+	if file != nil {
+		got = file.content(t)
+		if file.asked == 0 {
+			t.Error("the tee's DirectTarget was never asked for")
+		}
+	} else {
+		got = tee.(*teeBuffer).buf
+	}
+	if !bytes.Equal(got, content) {
+		t.Fatal("tee does not hold the blob")
+	}
+}
+
+// fileTee is a tee over a region of a file from base on, as an archive's is,
+// that offers O_DIRECT writes.
+type fileTee struct {
+	f, direct  *os.File
+	base, size int64
+	asked      int
+}
+
+func newFileTee(t *testing.T, base, size int64) *fileTee {
+	f, err := os.Create(filepath.Join(t.TempDir(), "tee"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	if err := f.Truncate(base + size + 100); err != nil {
+		t.Fatal(err)
+	}
+	tee := &fileTee{f: f, base: base, size: size}
+	if tee.direct, err = direct.Open(f.Name()); err == nil {
+		t.Cleanup(func() { tee.direct.Close() })
+	}
+	return tee
+}
+
+func (t *fileTee) WriteAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) > t.size {
+		return 0, errors.New("tee written past the blob")
+	}
+	return t.f.WriteAt(p, t.base+off)
+}
+
+func (t *fileTee) DirectTarget() (direct.Target, bool) {
+	t.asked++
+	return direct.Target{File: t.f, Direct: t.direct, Base: t.base}, t.direct != nil
+}
+
+func (t *fileTee) content(tb testing.TB) []byte {
+	b := make([]byte, t.size)
+	if _, err := t.f.ReadAt(b, t.base); err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
