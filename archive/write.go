@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/haul-dev/haul/image"
+	"github.com/haul-dev/haul/internal/direct"
 )
 
 // Source opens blob data already on disk, such as a verified cache.
@@ -184,6 +185,9 @@ type Output struct {
 	f    *os.File
 	tmp  string
 	path string
+
+	directOnce sync.Once
+	direct     *os.File // f opened with O_DIRECT, once a Region asks; nil where it cannot be
 }
 
 // Create makes the temporary file for path, sized, with every header and
@@ -228,15 +232,35 @@ func (o *Output) Region(d image.Descriptor) (*Region, error) {
 	if !ok {
 		return nil, fmt.Errorf("blob %s is not in the archive", d.Digest)
 	}
-	return &Region{f: o.f, base: off, size: d.Size}, nil
+	return &Region{o: o, f: o.f, base: off, size: d.Size}, nil
 }
 
 // Region is one blob's bytes in an Output.
 type Region struct {
+	o    *Output
 	f    *os.File
 	base int64
 	size int64
 	next int64 // where Write goes
+}
+
+// DirectTarget offers the region to a direct.Writer, so that a large blob's
+// bytes reach the archive without passing through the page cache. It says
+// false where the blob's data is not aligned (a small blob) or the
+// filesystem has no O_DIRECT.
+func (r *Region) DirectTarget() (direct.Target, bool) {
+	if r.base%direct.Align != 0 {
+		return direct.Target{}, false
+	}
+	r.o.directOnce.Do(func() {
+		if f, err := direct.Open(r.o.tmp); err == nil {
+			r.o.direct = f
+		}
+	})
+	if r.o.direct == nil {
+		return direct.Target{}, false
+	}
+	return direct.Target{File: r.f, Direct: r.o.direct, Base: r.base}, true
 }
 
 // WriteAt writes p at offset off of the blob.
@@ -260,7 +284,7 @@ func (r *Region) Write(p []byte) (int, error) {
 // temporary name. (A power loss can still lose what the kernel had not yet
 // written, as it can for every file the peers write.)
 func (o *Output) Commit() error {
-	if err := o.f.Close(); err != nil {
+	if err := errors.Join(o.closeDirect(), o.f.Close()); err != nil {
 		os.Remove(o.tmp)
 		return fmt.Errorf("write archive %s: %w", o.path, err)
 	}
@@ -273,8 +297,17 @@ func (o *Output) Commit() error {
 
 // Abort removes the temporary file; nothing is left at the path.
 func (o *Output) Abort() {
+	o.closeDirect()
 	o.f.Close()
 	os.Remove(o.tmp)
+}
+
+func (o *Output) closeDirect() error {
+	o.directOnce.Do(func() {}) // no Region may open it from now on
+	if o.direct == nil {
+		return nil
+	}
+	return o.direct.Close()
 }
 
 // copyBlobs copies every blob into f, jobs at a time; the first error stops the rest.

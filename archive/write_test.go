@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/haul-dev/haul/internal/direct"
 )
 
 // TestCopyBuffered covers the fallback copy_file_range takes across
@@ -62,5 +64,66 @@ func TestCopyBuffered(t *testing.T) {
 				t.Error("copied bytes differ")
 			}
 		})
+	}
+}
+
+// TestRegionDirect writes an archive's blobs through their Regions, the
+// aligned one with O_DIRECT, and checks that the archive is the one WriteFile
+// writes, and that no unaligned blob is offered a direct target.
+func TestRegionDirect(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	p, err := newPlan(Docker, f.images, alignMin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := writeFile(t, p, f.src)
+	path := filepath.Join(t.TempDir(), "out.tar")
+	out, err := p.Create(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	directs := 0
+	for _, d := range p.Blobs() {
+		r, err := out.Region(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := f.src.read(t, d.Digest)
+		tg, ok := r.DirectTarget()
+		if off, _ := p.Offset(d.Digest); ok && off%direct.Align != 0 {
+			t.Errorf("%s at %d is offered O_DIRECT, though it is not aligned", d.Digest, off)
+		}
+		if !ok {
+			if _, err := r.Write(data); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		w := direct.NewWriter(0, d.Size, tg)
+		if w == nil {
+			t.Fatal("direct.NewWriter refused the region's target")
+		}
+		if _, err := w.Write(data); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		directs++
+	}
+	if directs == 0 {
+		out.Abort()
+		t.Skip("O_DIRECT is not available on the test directory's filesystem")
+	}
+	if err := out.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Error("the archive written through Regions with O_DIRECT differs from WriteFile's")
 	}
 }
