@@ -133,6 +133,14 @@ set_cmd() {
 	haul-tar-nocache) CMD=("$HAUL" pull -q "${jobs[@]}" "${plat[@]}" --no-cache -o "$RUN/out.tar" "$ref") ;;
 	haul-oci) CMD=("$HAUL" pull -q "${jobs[@]}" "${plat[@]}" --format oci --cache-dir "$RUN/cache" -o "$RUN/out" "$ref") ;;
 	haul-oci-repull) CMD=("$HAUL" pull -q "${jobs[@]}" "${plat[@]}" --format oci --cache-dir "$WORK/repull-$img/cache" -o "$WORK/repull-$img/layout" "$ref") ;;
+	base-tar | base-tar-nocache | base-oci)
+		# Another haul build, for a before/after in one run (HAUL_BASE).
+		[[ -x ${HAUL_BASE:-} ]] || die "$tool needs HAUL_BASE, an executable haul to compare with"
+		local mine=$HAUL
+		HAUL=$HAUL_BASE
+		set_cmd "haul-${tool#base-}" "$img"
+		HAUL=$mine
+		;;
 	crane-tar) CMD=(env DOCKER_CONFIG="$WORK/crane-docker" "$CRANE" pull --insecure "${craneplat[@]}" "$ref" "$RUN/out.tar") ;;
 	crane-oci) CMD=(env DOCKER_CONFIG="$WORK/crane-docker" "$CRANE" pull --insecure "${craneplat[@]}" --format=oci "$ref" "$RUN/out") ;;
 	regctl-tar) CMD=(env HOME="$REGCTL_HOME" "$REGCTL" image export "${regplat[@]}" "$ref" "$RUN/out.tar") ;;
