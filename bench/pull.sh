@@ -273,6 +273,9 @@ describe() {
 	echo "# haul pull benchmark, $DATE"
 	echo
 	echo "haul $HAUL_VERSION (HEAD $GIT_REV when the run started),"
+	if [[ -n ${HAUL_BASE:-} ]]; then
+		echo "base-* rows: $HAUL_BASE, $("$HAUL_BASE" --version 2>/dev/null | head -n1) (sha256 $(sha256sum "$HAUL_BASE" | cut -c1-12)),"
+	fi
 	echo "crane $CRANE_VERSION, regctl $REGCTL_VERSION, $("${SKOPEO:-false}" --version 2>/dev/null || echo 'no skopeo'),"
 	echo "$(curl --version | head -n1 | cut -d' ' -f1-2), $(docker-registry --version 2>/dev/null | awk '{print $1, $3}') on 127.0.0.1 (plain HTTP, filesystem storage)."
 	echo "$(nproc) cores ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, Linux $(uname -r)."
