@@ -24,7 +24,8 @@
 // "comment" record in their header: a POSIX keyword that GNU tar and Go's
 // archive/tar (Docker, containerd, podman, skopeo) read and ignore. A filesystem
 // that shares extents (XFS, Btrfs) can then clone a blob from the cache into the
-// tar instead of copying it.
+// tar instead of copying it, and a download can write the blob into the tar
+// with O_DIRECT (Region.DirectTarget).
 //
 // Reader reads them back, and what other tools write: Docker's tars of every
 // version (the old ones hold only manifest.json and <id>/layer.tar), OCI
