@@ -232,13 +232,12 @@ func (o *Output) Region(d image.Descriptor) (*Region, error) {
 	if !ok {
 		return nil, fmt.Errorf("blob %s is not in the archive", d.Digest)
 	}
-	return &Region{o: o, f: o.f, base: off, size: d.Size}, nil
+	return &Region{o: o, base: off, size: d.Size}, nil
 }
 
 // Region is one blob's bytes in an Output.
 type Region struct {
 	o    *Output
-	f    *os.File
 	base int64
 	size int64
 	next int64 // where Write goes
@@ -260,7 +259,7 @@ func (r *Region) DirectTarget() (direct.Target, bool) {
 	if r.o.direct == nil {
 		return direct.Target{}, false
 	}
-	return direct.Target{File: r.f, Direct: r.o.direct, Base: r.base}, true
+	return direct.Target{File: r.o.f, Direct: r.o.direct, Base: r.base}, true
 }
 
 // WriteAt writes p at offset off of the blob.
@@ -268,7 +267,7 @@ func (r *Region) WriteAt(p []byte, off int64) (int, error) {
 	if off < 0 || off+int64(len(p)) > r.size {
 		return 0, fmt.Errorf("write of %d bytes at %d is outside a blob of %d", len(p), off, r.size)
 	}
-	return r.f.WriteAt(p, r.base+off)
+	return r.o.f.WriteAt(p, r.base+off)
 }
 
 // Write writes p after what Write wrote before.

@@ -236,29 +236,12 @@ func (s *Store) hashPrefix(ctx context.Context, f *os.File, n int64, v *image.Ve
 // goroutine while the bytes are written here.
 func (s *Store) copyAt(ctx context.Context, f *os.File, off int64, rc io.Reader, v *image.Verifier, d image.Descriptor, progress func(int64), tee io.WriterAt) (int64, error) {
 	w := &partialWriter{ctx: ctx, dst: f, off: off, tee: tee, progress: progress}
-	var dw *direct.Writer
-	if d.Size-off >= direct.Min {
-		// At most direct.Concurrent at once: each holds two stages, and the memory
-		// budget is for the whole pull. The others write as usual.
-		select {
-		case s.direct <- struct{}{}:
-			defer func() { <-s.direct }()
-			if fd, err := direct.Open(f.Name()); err == nil {
-				defer fd.Close()
-				targets := []direct.Target{{File: f, Direct: fd}}
-				if dt, ok := tee.(DirectTee); ok {
-					if t, ok := dt.DirectTarget(); ok {
-						targets = append(targets, t)
-					}
-				}
-				if dw = direct.NewWriter(off, d.Size, targets...); dw != nil {
-					w.dst = dw
-					if len(targets) > 1 {
-						w.tee = nil // dw writes it
-					}
-				}
-			}
-		default:
+	dw, teeDirect, release := s.directWriter(f, off, d, tee)
+	if dw != nil {
+		defer release()
+		w.dst = dw
+		if teeDirect {
+			w.tee = nil // dw writes it
 		}
 	}
 	var read int64
@@ -288,6 +271,43 @@ func (s *Store) copyAt(ctx context.Context, f *os.File, off int64, rc io.Reader,
 		return read, &image.SizeError{What: "blob " + string(d.Digest), Want: d.Size, Got: w.off}
 	}
 	return read, nil
+}
+
+// directWriter returns a direct.Writer over the partial f from off on, and
+// over tee's region when the tee offers one (then teeDirect), with release to
+// call after its Close. It returns nil for a rest smaller than direct.Min,
+// when direct.Concurrent downloads already hold one (each holds two stages,
+// and the memory budget is for the whole pull), or where O_DIRECT cannot be
+// had: the download then writes the ordinary way.
+func (s *Store) directWriter(f *os.File, off int64, d image.Descriptor, tee io.WriterAt) (dw *direct.Writer, teeDirect bool, release func()) {
+	if d.Size-off < direct.Min {
+		return nil, false, nil
+	}
+	select {
+	case s.direct <- struct{}{}:
+	default:
+		return nil, false, nil
+	}
+	fd, err := direct.Open(f.Name())
+	if err != nil {
+		<-s.direct
+		return nil, false, nil
+	}
+	release = func() {
+		fd.Close()
+		<-s.direct
+	}
+	targets := []direct.Target{{File: f, Direct: fd}}
+	if dt, ok := tee.(DirectTee); ok {
+		if t, ok := dt.DirectTarget(); ok {
+			targets = append(targets, t)
+		}
+	}
+	if dw = direct.NewWriter(off, d.Size, targets...); dw == nil {
+		release()
+		return nil, false, nil
+	}
+	return dw, len(targets) > 1, release
 }
 
 // DirectTee is a tee that can also take the blob's bytes with O_DIRECT, from

@@ -36,8 +36,8 @@ type Writer struct {
 
 // NewWriter returns a Writer of a stream of size bytes, to be written from off
 // on, into targets. It returns nil, not an error, when the stages cannot be
-// had: the caller writes the ordinary way. Each target's file must hold
-// nothing past Base+off that a write here should not replace.
+// had: the caller writes the ordinary way. It writes each target only from
+// Base+off to Base+size.
 func NewWriter(off, size int64, targets ...Target) *Writer {
 	if len(targets) == 0 {
 		return nil
