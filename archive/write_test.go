@@ -100,7 +100,7 @@ func TestRegionDirect(t *testing.T) {
 			}
 			continue
 		}
-		w := direct.NewWriter(0, d.Size, tg)
+		w := direct.NewPool(1).NewWriter(0, d.Size, tg)
 		if w == nil {
 			t.Fatal("direct.NewWriter refused the region's target")
 		}

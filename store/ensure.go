@@ -276,26 +276,16 @@ func (s *Store) copyAt(ctx context.Context, f *os.File, off int64, rc io.Reader,
 // directWriter returns a direct.Writer over the partial f from off on, and
 // over tee's region when the tee offers one (then teeDirect), with release to
 // call after its Close. It returns nil for a rest smaller than direct.Min,
-// when direct.Concurrent downloads already hold one (each holds two stages,
-// and the memory budget is for the whole pull), or where O_DIRECT cannot be
-// had: the download then writes the ordinary way.
+// when the store's pool has no stages free (the memory budget is for the
+// whole pull), or where O_DIRECT cannot be had: the download then writes the
+// ordinary way.
 func (s *Store) directWriter(f *os.File, off int64, d image.Descriptor, tee io.WriterAt) (dw *direct.Writer, teeDirect bool, release func()) {
 	if d.Size-off < direct.Min {
 		return nil, false, nil
 	}
-	select {
-	case s.direct <- struct{}{}:
-	default:
-		return nil, false, nil
-	}
 	fd, err := direct.Open(f.Name())
 	if err != nil {
-		<-s.direct
 		return nil, false, nil
-	}
-	release = func() {
-		fd.Close()
-		<-s.direct
 	}
 	targets := []direct.Target{{File: f, Direct: fd}}
 	if dt, ok := tee.(DirectTee); ok {
@@ -303,11 +293,11 @@ func (s *Store) directWriter(f *os.File, off int64, d image.Descriptor, tee io.W
 			targets = append(targets, t)
 		}
 	}
-	if dw = direct.NewWriter(off, d.Size, targets...); dw == nil {
-		release()
+	if dw = s.direct.NewWriter(off, d.Size, targets...); dw == nil {
+		fd.Close()
 		return nil, false, nil
 	}
-	return dw, len(targets) > 1, release
+	return dw, len(targets) > 1, func() { fd.Close() }
 }
 
 // DirectTee is a tee that can also take the blob's bytes with O_DIRECT, from

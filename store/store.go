@@ -41,8 +41,8 @@ type Store struct {
 	ingest        string
 	now           func() time.Time
 	partialMaxAge time.Duration
-	bufs          sync.Pool     // *[]byte of bufSize
-	direct        chan struct{} // one token per download writing with O_DIRECT
+	bufs          sync.Pool    // *[]byte of bufSize
+	direct        *direct.Pool // the stages of the downloads writing with O_DIRECT
 }
 
 // DefaultDir is the cache directory when Config.Dir is "":
@@ -91,7 +91,7 @@ func Open(c Config) (*Store, error) {
 		now:           c.Now,
 		partialMaxAge: c.PartialMaxAge,
 		bufs:          sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }},
-		direct:        make(chan struct{}, direct.Concurrent),
+		direct:        direct.NewPool(direct.Concurrent),
 	}
 	// Best effort: a store that cannot be tidied still works.
 	s.prune(func() error { return nil }, false, s.now().Add(-s.partialMaxAge))

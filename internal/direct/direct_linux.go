@@ -22,9 +22,10 @@ func Open(name string) (*os.File, error) {
 // Writer writes a stream, in order from an offset on, to every Target at once.
 // It is not safe for concurrent use.
 type Writer struct {
+	pool    *Pool
 	targets []Target
 	size    int64  // the stream's length: nothing is written past it
-	mem     []byte // mmap'd, so page-aligned: both stages
+	mem     []byte // both stages, aligned: the Pool's
 	stage   []byte // the stage being filled
 	n       int    // bytes gathered in stage
 	off     int64  // the stream offset of stage[0], or of the next byte while unaligned
@@ -35,10 +36,11 @@ type Writer struct {
 }
 
 // NewWriter returns a Writer of a stream of size bytes, to be written from off
-// on, into targets. It returns nil, not an error, when the stages cannot be
-// had: the caller writes the ordinary way. It writes each target only from
-// Base+off to Base+size.
-func NewWriter(off, size int64, targets ...Target) *Writer {
+// on, into targets, with stages from p. It returns nil, not an error, when p
+// has no stages free or the targets cannot take O_DIRECT writes: the caller
+// writes the ordinary way. It writes each target only from Base+off to
+// Base+size.
+func (p *Pool) NewWriter(off, size int64, targets ...Target) *Writer {
 	if len(targets) == 0 {
 		return nil
 	}
@@ -47,11 +49,11 @@ func NewWriter(off, size int64, targets ...Target) *Writer {
 			return nil
 		}
 	}
-	mem, err := unix.Mmap(-1, 0, 2*Stage, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
-	if err != nil {
+	mem := p.get()
+	if mem == nil {
 		return nil
 	}
-	return &Writer{targets: targets, size: size, mem: mem, stage: mem[:Stage], off: off, errs: make([]error, len(targets))}
+	return &Writer{pool: p, targets: targets, size: size, mem: mem, stage: mem[:Stage], off: off, errs: make([]error, len(targets))}
 }
 
 // Write writes p after the bytes written before.
@@ -140,9 +142,12 @@ func (w *Writer) wait() error {
 }
 
 // Close writes whatever is gathered, the unaligned tail the ordinary way, so
-// every target holds every byte given to Write, and releases the stages. It
-// does not close the targets' files.
+// every target holds every byte given to Write, and gives the stages back to
+// its Pool. It does not close the targets' files.
 func (w *Writer) Close() error {
+	if w.mem == nil {
+		return nil
+	}
 	err := w.wait()
 	if m := w.n &^ (Align - 1); err == nil && m > 0 {
 		for _, t := range w.targets {
@@ -161,7 +166,7 @@ func (w *Writer) Close() error {
 			w.n = 0
 		}
 	}
-	unix.Munmap(w.mem)
+	w.pool.put(w.mem)
 	w.mem, w.stage = nil, nil
 	if w.err == nil {
 		w.err = errClosed

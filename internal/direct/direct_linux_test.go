@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // TestWriter writes a stream through a Writer from unaligned starts in chunks
@@ -27,7 +28,7 @@ func TestWriter(t *testing.T) {
 			own := openFile(t, filepath.Join(dir, "own"), data[:start])
 			big := openFile(t, filepath.Join(dir, "big"), around)
 			targets := []Target{{File: own, Direct: openDirect(t, own.Name()), Base: 0}, {File: big, Direct: openDirect(t, big.Name()), Base: base}}
-			w := NewWriter(start, int64(len(data)), targets...)
+			w := NewPool(1).NewWriter(start, int64(len(data)), targets...)
 			if w == nil {
 				t.Fatal("NewWriter returned nil")
 			}
@@ -60,13 +61,14 @@ func TestWriterRefuses(t *testing.T) {
 	dir := t.TempDir()
 	f := openFile(t, filepath.Join(dir, "f"), nil)
 	tg := Target{File: f, Direct: openDirect(t, f.Name())}
-	if NewWriter(0, 10, Target{File: f, Direct: tg.Direct, Base: 512}) != nil {
+	p := NewPool(1)
+	if p.NewWriter(0, 10, Target{File: f, Direct: tg.Direct, Base: 512}) != nil {
 		t.Error("NewWriter took an unaligned Base")
 	}
-	if NewWriter(0, 10) != nil {
+	if p.NewWriter(0, 10) != nil {
 		t.Error("NewWriter took no target")
 	}
-	w := NewWriter(0, 10, tg)
+	w := p.NewWriter(0, 10, tg)
 	if _, err := w.WriteAt([]byte("abc"), 1); err == nil || !strings.Contains(err.Error(), "out of order") {
 		t.Errorf("a write out of order: %v", err)
 	}
@@ -85,6 +87,45 @@ func TestWriterRefuses(t *testing.T) {
 	if got := readFile(t, f.Name()); string(got) != "0123456789" {
 		t.Errorf("file holds %q", got)
 	}
+}
+
+// TestPool checks that a Pool lends no more Writers than it has slots, and
+// that a closed Writer's stages go to the next Writer, aligned for O_DIRECT.
+func TestPool(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	f := openFile(t, filepath.Join(dir, "f"), nil)
+	tg := Target{File: f, Direct: openDirect(t, f.Name())}
+	p := NewPool(2)
+	a, b := p.NewWriter(0, Stage, tg), p.NewWriter(0, Stage, tg)
+	if a == nil || b == nil {
+		t.Fatal("a Pool of 2 refused one of two Writers")
+	}
+	if p.NewWriter(0, Stage, tg) != nil {
+		t.Fatal("a Pool of 2 lent a third Writer while two were open")
+	}
+	mem := &a.mem[0]
+	if uintptr(unsafe.Pointer(mem))%Align != 0 || len(a.mem) != 2*Stage {
+		t.Fatalf("stages of %d bytes at %p: want 2×Stage aligned to %d", len(a.mem), mem, Align)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatalf("a second Close: %v", err)
+	}
+	c := p.NewWriter(0, Stage, tg)
+	if c == nil {
+		t.Fatal("the Pool did not take back a closed Writer's slot")
+	}
+	if &c.mem[0] != mem {
+		t.Error("the next Writer did not get the closed Writer's stages")
+	}
+	if p.NewWriter(0, Stage, tg) != nil {
+		t.Error("a closed Writer's slot was given back twice")
+	}
+	b.Close()
+	c.Close()
 }
 
 func openFile(t *testing.T, name string, content []byte) *os.File {

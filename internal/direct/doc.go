@@ -11,5 +11,7 @@
 // every byte twice, once into the cache and once into the tar; with one
 // Writer over both, each stage is filled once and sent to both files at once.
 // That trades the page cache's swings for the disk's pace (2 GiB at
-// 1.1–1.2 GB/s): BENCHMARKS.md has the measurements both ways.
+// 1.1–1.2 GB/s): BENCHMARKS.md has the measurements both ways. A Pool hands
+// the stages a closed Writer used to the next, so a pull of many blobs touches
+// fresh memory for a few Writers only.
 package direct
