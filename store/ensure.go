@@ -275,14 +275,13 @@ func (s *Store) copyAt(ctx context.Context, f *os.File, off int64, rc io.Reader,
 
 // directWriter returns a direct.Writer over the partial f from off on, and
 // over tee's region when the tee offers one (then teeDirect), with release to
-// call after its Close. It returns nil for a rest smaller than direct.Min
-// (direct.MinShared when the tee's region is written too),
+// call after its Close. It returns nil for a rest smaller than direct.Min,
 // when the store's pool has no stages free (the memory budget is for the
 // whole pull), or where O_DIRECT cannot be had: the download then writes the
 // ordinary way.
 func (s *Store) directWriter(f *os.File, off int64, d image.Descriptor, tee io.WriterAt) (dw *direct.Writer, teeDirect bool, release func()) {
 	rest := d.Size - off
-	if rest < direct.MinShared {
+	if rest < direct.Min {
 		return nil, false, nil
 	}
 	var teeTarget []direct.Target
@@ -290,9 +289,6 @@ func (s *Store) directWriter(f *os.File, off int64, d image.Descriptor, tee io.W
 		if t, ok := dt.DirectTarget(); ok {
 			teeTarget = append(teeTarget, t)
 		}
-	}
-	if rest < direct.Min && teeTarget == nil {
-		return nil, false, nil
 	}
 	fd, err := direct.Open(f.Name())
 	if err != nil {

@@ -9,15 +9,12 @@ const (
 	// Stage is how many bytes are gathered before each O_DIRECT write; a
 	// Writer holds two, one filling while the other is on its way.
 	Stage = 1 << 20
-	// Min is the smallest stream given a Writer to one file: below it, the
-	// ordinary way measured as fast or faster (10 MiB blobs, 2026-12-03 and
-	// 2026-12-04).
-	Min = 16 << 20
-	// MinShared is the smallest stream given a Writer to two files (a
-	// cached pull to a tar): 40 blobs of 10 MiB took a median 0.61 s this
-	// way against 0.70 s the ordinary way, and half the kernel CPU
-	// (bench/ab.sh, 2026-12-04).
-	MinShared = 4 << 20
+	// Min is the smallest stream given a Writer: below it, the ordinary
+	// way measured as fast or faster. 40 blobs of 10 MiB took a median
+	// 0.61 s this way against 0.70 s the ordinary way for a cached pull to
+	// a tar, and 0.58 s against 0.89 s into an OCI layout, with a third of
+	// the kernel CPU (bench/ab.sh, 2026-12-04).
+	Min = 4 << 20
 	// Concurrent is how many Writers one pull keeps at once: each holds
 	// 2×Stage of memory, and the budget is for the whole pull.
 	Concurrent = 4
