@@ -9,11 +9,11 @@ const (
 	// Stage is how many bytes are gathered before each O_DIRECT write; a
 	// Writer holds two, one filling while the other is on its way.
 	Stage = 1 << 20
-	// Min is the smallest stream given a Writer: below it, the ordinary
-	// way measured as fast or faster. 40 blobs of 10 MiB took a median
-	// 0.61 s this way against 0.70 s the ordinary way for a cached pull to
-	// a tar, and 0.58 s against 0.89 s into an OCI layout, with a third of
-	// the kernel CPU (bench/ab.sh, 2026-12-04).
+	// Min is the smallest stream given a Writer; a smaller one is a few
+	// stages at most and goes the ordinary way. From 4 MiB, 40 blobs of
+	// 10 MiB took a median 0.61 s against 0.70 s buffered for a cached pull
+	// to a tar (half the kernel CPU), and 0.58–0.74 s against 0.89–0.95 s
+	// into an OCI layout (a third), by bench/ab.sh on 2026-12-04.
 	Min = 4 << 20
 	// Concurrent is how many Writers one pull keeps at once: each holds
 	// 2×Stage of memory, and the budget is for the whole pull.
