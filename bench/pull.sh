@@ -9,6 +9,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ROUNDS=${ROUNDS:-5}
+SETTLE=${SETTLE:-0}
 IMAGES=${IMAGES:-big many tiny multi}
 ALL_TOOLS="haul-tar haul-tar-nocache haul-oci haul-oci-repull crane-tar crane-oci regctl-tar skopeo-tar skopeo-oci curl-null curl-file"
 TOOLS=${TOOLS:-$ALL_TOOLS}
@@ -176,6 +177,7 @@ run_one() {
 	fi
 	rm -rf "$RUN"
 	sync
+	sleep "$SETTLE"
 	reqs=$(blob_requests)
 	wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')
 	read -r e u s m < <(grep -v '^Command' "$WORK/time.txt" | tail -n1)
@@ -287,7 +289,7 @@ describe() {
 	echo "Other load: $IDLE_BEFORE cores busy in the 2 s before the rounds; during them, $OTHER"
 	echo "(sync's writeback and this script count as other)."
 	echo "No tool fsyncs its output (haul renames a finished archive into place without it, as the peers write theirs);"
-	echo "outputs are deleted and synced after each run, outside the timing."
+	echo "outputs are deleted and synced after each run, outside the timing$([[ $SETTLE != 0 ]] && echo ", then a pause of SETTLE=$SETTLE s")."
 	echo
 	for img in $IMAGES; do
 		echo "## $(describe "$img")"
