@@ -353,8 +353,11 @@ func emptyIndex() *image.Index {
 // UpdateIndex changes index.json with fn, under an exclusive lock that other
 // haul processes writing the layout honour too. fn gets the current index (an
 // empty one if there is none) and changes it in place; if fn fails, index.json
-// is left as it was and fn's error is returned. The new index is on disk before
-// it replaces the old one by rename, so a crash leaves one or the other.
+// is left as it was and fn's error is returned. When there is an index.json,
+// the new one is on disk before it replaces it by rename, so a crash leaves
+// one or the other and the images the layout held stay reachable. A new
+// layout's first index.json is not fsynced, as its blobs are not: a crash
+// then loses only what this call was writing.
 // Waiting for the lock ends when ctx does.
 func (l *Layout) UpdateIndex(ctx context.Context, fn func(*image.Index) error) error {
 	lf, err := os.OpenFile(filepath.Join(l.dir, lockFile), os.O_RDWR|os.O_CREATE, 0o644)
@@ -383,11 +386,13 @@ func (l *Layout) UpdateIndex(ctx context.Context, fn func(*image.Index) error) e
 	if err != nil {
 		return fmt.Errorf("writing layout index: %w", err)
 	}
+	_, err = os.Stat(filepath.Join(l.dir, IndexFile))
+	exists := err == nil
 	// A re-pull of what the layout holds changes nothing: no write, no fsync.
-	if _, err := os.Stat(filepath.Join(l.dir, IndexFile)); err == nil && bytes.Equal(b, before) {
+	if exists && bytes.Equal(b, before) {
 		return nil
 	}
-	if err := writeFileAtomic(filepath.Join(l.dir, IndexFile), b, true); err != nil {
+	if err := writeFileAtomic(filepath.Join(l.dir, IndexFile), b, exists); err != nil {
 		return fmt.Errorf("writing layout index: %w", err)
 	}
 	return nil
