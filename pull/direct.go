@@ -10,6 +10,7 @@ import (
 
 	"github.com/haul-dev/haul/archive"
 	"github.com/haul-dev/haul/image"
+	"github.com/haul-dev/haul/internal/direct"
 )
 
 // pullDirect writes a tar without a cache: its layout is known from the
@@ -33,6 +34,7 @@ func pullDirect(ctx context.Context, c Config, p *plan, pr *progress, res *Resul
 	}()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.Jobs)
+	pool := direct.NewPool(direct.Concurrent)
 	var mu sync.Mutex
 	for _, d := range plan.Blobs() {
 		w, err := out.Region(d)
@@ -57,7 +59,11 @@ func pullDirect(ctx context.Context, c Config, p *plan, pr *progress, res *Resul
 						return err
 					}
 				}
-				n, err = p.copyBlob(gctx, d, &sv, region, pr)
+				dst, done := regionWriter(pool, region, d.Size)
+				n, err = p.copyBlob(gctx, d, &sv, dst, pr)
+				if cerr := done(); err == nil {
+					err = cerr
+				}
 				if err == nil || !again(err, try) || gctx.Err() != nil {
 					break
 				}
@@ -80,6 +86,24 @@ func pullDirect(ctx context.Context, c Config, p *plan, pr *progress, res *Resul
 	}
 	pr.emit(Event{Kind: Writing})
 	return out.Commit()
+}
+
+// regionWriter returns what writes a blob of size bytes into region r: for a
+// large blob, a direct.Switcher from pool over it, which writes through the
+// page cache while that is cheap and by O_DIRECT once it is not (on a VM that
+// hands freed memory back to its host, a page-cache write can cost ten times
+// more in one run than in the next); otherwise, or where the filesystem has
+// no O_DIRECT, r itself. done flushes and releases it; call it once the copy
+// ends.
+func regionWriter(pool *direct.Pool, r *archive.Region, size int64) (w io.Writer, done func() error) {
+	if size >= direct.SwitchMin {
+		if t, ok := r.DirectTarget(); ok {
+			if sw := pool.NewSwitcher(0, size, t); sw != nil {
+				return sw, sw.Close
+			}
+		}
+	}
+	return r, func() error { return nil }
 }
 
 // copyBlob streams blob d, verified, from the network into w.

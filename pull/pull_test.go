@@ -25,6 +25,7 @@ import (
 
 	"github.com/haul-dev/haul/auth"
 	"github.com/haul-dev/haul/image"
+	"github.com/haul-dev/haul/internal/direct"
 	"github.com/haul-dev/haul/internal/registrytest"
 	"github.com/haul-dev/haul/pull"
 	"github.com/haul-dev/haul/ref"
@@ -768,6 +769,29 @@ func TestPullCache(t *testing.T) {
 			t.Errorf("%s: Fetched, Cached = %d, %d; want %d, %d", s.name, res.Fetched, res.Cached, s.wantFetched, s.wantCach)
 		}
 		readTarFile(t, c.Output)
+	}
+}
+
+// TestPullNoCacheLarge pulls without a cache an image whose layer is large
+// enough to be written through a direct.Switcher, and checks that the tar
+// holds every blob with the registry's digest.
+func TestPullNoCacheLarge(t *testing.T) {
+	t.Parallel()
+	reg := registrytest.New(t, registrytest.Config{Dir: t.TempDir()})
+	pushed := reg.MustPush(t, "team/big:1", plainImage(9, 1, direct.SwitchMin+12345))
+	c := config(t, newClient(t, reg, auth.Credential{}), nil)
+	res, err := pull.Pull(t.Context(), []ref.Reference{mustRef(t, reg.Ref("team/big:1"))}, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := sumSizes(imageBlobs(pushed)...); res.Fetched != want {
+		t.Errorf("Fetched %d, want %d", res.Fetched, want)
+	}
+	got := readTarFile(t, c.Output) // every blob hashes to its name
+	for _, d := range imageBlobs(pushed) {
+		if b, ok := got[blobName(d.Digest)]; !ok || int64(len(b)) != d.Size {
+			t.Errorf("the tar lacks %s (%d bytes)", d.Digest, d.Size)
+		}
 	}
 }
 

@@ -18,8 +18,7 @@ import (
 // nothing else changed.
 func TestWriter(t *testing.T) {
 	t.Parallel()
-	data := make([]byte, 3*Stage+12345)
-	rand.NewChaCha8([32]byte{1}).Read(data)
+	data := randomBytes(1, 3*Stage+12345)
 	const base = 3 * Align                                 // where the stream starts in the larger file
 	around := bytes.Repeat([]byte{0xAA}, len(data)+2*base) // the larger file's bytes before
 	for _, start := range []int64{0, 1, 4095, 4096, 100000} {
@@ -126,6 +125,13 @@ func TestPool(t *testing.T) {
 	}
 	b.Close()
 	c.Close()
+}
+
+// randomBytes returns n bytes of a seeded stream.
+func randomBytes(seed byte, n int) []byte {
+	b := make([]byte, n)
+	rand.NewChaCha8([32]byte{seed}).Read(b)
+	return b
 }
 
 func openFile(t *testing.T, name string, content []byte) *os.File {

@@ -19,3 +19,13 @@ func (p *Pool) NewWriter(int64, int64, ...Target) *Writer { return nil }
 func (w *Writer) Write([]byte) (int, error)          { return 0, errors.ErrUnsupported }
 func (w *Writer) WriteAt([]byte, int64) (int, error) { return 0, errors.ErrUnsupported }
 func (w *Writer) Close() error                       { return nil }
+
+// Switcher is never made here.
+type Switcher struct{}
+
+// NewSwitcher returns nil: the caller writes the ordinary way.
+func (p *Pool) NewSwitcher(int64, int64, Target) *Switcher { return nil }
+
+func (s *Switcher) Write([]byte) (int, error) { return 0, errors.ErrUnsupported }
+func (s *Switcher) Switched() bool            { return false }
+func (s *Switcher) Close() error              { return nil }

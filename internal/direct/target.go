@@ -15,6 +15,9 @@ const (
 	// to a tar (half the kernel CPU), and 0.58–0.74 s against 0.89–0.95 s
 	// into an OCI layout (a third), by bench/ab.sh on 2026-12-04.
 	Min = 4 << 20
+	// SwitchMin is the smallest stream given a Switcher: a smaller one
+	// would have little left to write by the time a window is judged.
+	SwitchMin = 64 << 20
 	// Concurrent is how many Writers one pull keeps at once: each holds
 	// 2×Stage of memory, and the budget is for the whole pull.
 	Concurrent = 4

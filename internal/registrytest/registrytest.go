@@ -2,10 +2,11 @@
 // a small token server beside it, so haul's tests exercise the token dance,
 // real uploads and real digests instead of a mock.
 //
-// The registry (github.com/distribution/distribution/v3, inmemory storage)
-// and the token server are two httptest servers on 127.0.0.1 with different
-// ports, as registry-1.docker.io and auth.docker.io are different hosts, so a
-// client under test can be checked to send credentials only where they belong.
+// The registry (github.com/distribution/distribution/v3, storing in memory,
+// or on disk with Config.Dir) and the token server are two httptest servers on
+// 127.0.0.1 with different ports, as registry-1.docker.io and auth.docker.io
+// are different hosts, so a client under test can be checked to send
+// credentials only where they belong.
 //
 //	reg := registrytest.New(t, registrytest.Config{TokenAuth: true, Private: []string{"private/"}})
 //	want := reg.MustPush(t, "team/app:1", registrytest.RandomImage(1, 3, 1<<10))
@@ -50,6 +51,7 @@ import (
 	// The access controllers and the storage driver register themselves by name.
 	_ "github.com/distribution/distribution/v3/registry/auth/htpasswd"
 	_ "github.com/distribution/distribution/v3/registry/auth/token"
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory"
 )
 
@@ -93,6 +95,10 @@ type Config struct {
 	// plain HTTP. TLSClient is what this package's own requests (Push and
 	// friends) use; nil: no verification, no client certificate.
 	TLS, TLSClient *tls.Config
+	// Dir stores the registry's data on disk under Dir (distribution's
+	// filesystem driver); "": in memory, where every chunk written copies the
+	// blob so far, so that pushing one of tens of MiB takes seconds.
+	Dir string
 }
 
 // Registry is a running registry and, with TokenAuth, its token server.
@@ -181,10 +187,14 @@ func Start(c Config) (_ *Registry, err error) {
 
 	conf := &configuration.Configuration{
 		Storage: configuration.Storage{
-			"inmemory":    configuration.Parameters{},
 			"maintenance": configuration.Parameters{"uploadpurging": map[any]any{"enabled": false}},
 			"delete":      configuration.Parameters{"enabled": true},
 		},
+	}
+	if c.Dir != "" {
+		conf.Storage["filesystem"] = configuration.Parameters{"rootdirectory": c.Dir}
+	} else {
+		conf.Storage["inmemory"] = configuration.Parameters{}
 	}
 	conf.HTTP.Secret = randomHex(16)
 	conf.Proxy = configuration.Proxy{RemoteURL: c.ProxyOf, Username: c.ProxyUsername, Password: c.ProxyPassword}
