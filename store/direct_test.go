@@ -17,16 +17,20 @@ import (
 
 // TestEnsureDirect runs Ensure over a blob large enough for O_DIRECT: fresh,
 // dropped mid-way and resumed at an unaligned offset, with a tee, which is
-// written the ordinary way or through O_DIRECT at an offset in its file.
+// written the ordinary way, or at an offset in its file through O_DIRECT with
+// the partial, or, for a blob of direct.SwitchMin or more, through a Switcher
+// of its own.
 func TestEnsureDirect(t *testing.T) {
 	t.Parallel()
-	t.Run("ordinary tee", func(t *testing.T) { testEnsureDirect(t, false) })
-	t.Run("direct tee", func(t *testing.T) { testEnsureDirect(t, true) })
+	const small = direct.Min + 6*direct.Stage + 777 // the rest after the drop is still large enough
+	t.Run("ordinary tee", func(t *testing.T) { testEnsureDirect(t, false, small) })
+	t.Run("direct tee", func(t *testing.T) { testEnsureDirect(t, true, small) })
+	t.Run("switched tee", func(t *testing.T) { testEnsureDirect(t, true, direct.SwitchMin+6*direct.Stage+777) })
 }
 
-func testEnsureDirect(t *testing.T, directTee bool) {
+func testEnsureDirect(t *testing.T, directTee bool, size int) {
 	t.Parallel()
-	content := make([]byte, direct.Min+6*direct.Stage+777) // the rest after the drop is still large enough
+	content := make([]byte, size)
 	rand.NewChaCha8([32]byte{2}).Read(content)
 	d := image.Descriptor{Digest: digest.FromBytes(content), Size: int64(len(content))}
 	s := newStore(t, Config{})

@@ -26,6 +26,7 @@ type Switcher struct{}
 // NewSwitcher returns nil: the caller writes the ordinary way.
 func (p *Pool) NewSwitcher(int64, int64, Target) *Switcher { return nil }
 
-func (s *Switcher) Write([]byte) (int, error) { return 0, errors.ErrUnsupported }
-func (s *Switcher) Switched() bool            { return false }
-func (s *Switcher) Close() error              { return nil }
+func (s *Switcher) Write([]byte) (int, error)          { return 0, errors.ErrUnsupported }
+func (s *Switcher) WriteAt([]byte, int64) (int, error) { return 0, errors.ErrUnsupported }
+func (s *Switcher) Switched() bool                     { return false }
+func (s *Switcher) Close() error                       { return nil }

@@ -3,6 +3,7 @@
 package direct
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"time"
@@ -51,7 +52,13 @@ func (p *Pool) NewSwitcher(off, size int64, t Target) *Switcher {
 }
 
 // Write writes p after the bytes written before.
-func (s *Switcher) Write(p []byte) (int, error) {
+func (s *Switcher) Write(p []byte) (int, error) { return s.WriteAt(p, s.off) }
+
+// WriteAt takes p, which must continue exactly where the last write ended.
+func (s *Switcher) WriteAt(p []byte, off int64) (int, error) {
+	if off != s.off {
+		return 0, errors.New("switcher write out of order")
+	}
 	if s.off+int64(len(p)) > s.size {
 		return 0, fmt.Errorf("write of %d bytes at %d is past the end of a stream of %d", len(p), s.off, s.size)
 	}

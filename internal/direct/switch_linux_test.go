@@ -83,8 +83,8 @@ func TestSwitcher(t *testing.T) {
 	}
 }
 
-// TestSwitcherRefuses checks that a Switcher writes nothing past its stream,
-// switched or not.
+// TestSwitcherRefuses checks that a Switcher writes nothing past its stream
+// or out of order, switched or not.
 func TestSwitcherRefuses(t *testing.T) {
 	t.Parallel()
 	for _, slow := range []bool{false, true} {
@@ -105,6 +105,9 @@ func TestSwitcherRefuses(t *testing.T) {
 		}
 		if _, err := s.Write(make([]byte, Align+1)); err == nil || !strings.Contains(err.Error(), "past the end") {
 			t.Fatalf("slow %v: a write past the end: %v", slow, err)
+		}
+		if _, err := s.WriteAt(make([]byte, 1), 2*Align+1); err == nil || !strings.Contains(err.Error(), "out of order") {
+			t.Fatalf("slow %v: a write out of order: %v", slow, err)
 		}
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
