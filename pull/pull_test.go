@@ -778,7 +778,7 @@ func TestPullCache(t *testing.T) {
 func TestPullNoCacheLarge(t *testing.T) {
 	t.Parallel()
 	reg := registrytest.New(t, registrytest.Config{Dir: t.TempDir()})
-	pushed := reg.MustPush(t, "team/big:1", plainImage(9, 1, direct.SwitchMin+12345))
+	pushed := reg.MustPush(t, "team/big:1", plainImage(9, 1, direct.Min+12345))
 	c := config(t, newClient(t, reg, auth.Credential{}), nil)
 	res, err := pull.Pull(t.Context(), []ref.Reference{mustRef(t, reg.Ref("team/big:1"))}, c)
 	if err != nil {

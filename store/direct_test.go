@@ -17,23 +17,25 @@ import (
 
 // TestEnsureDirect runs Ensure over a blob large enough for O_DIRECT: fresh,
 // dropped mid-way and resumed at an unaligned offset, with a tee, which is
-// written the ordinary way, or at an offset in its file through O_DIRECT with
-// the partial, or, for a blob of direct.SwitchMin or more, through a Switcher
-// of its own.
+// written the ordinary way, or at an offset in its file through a Switcher
+// while the page cache is judged cheap, or by O_DIRECT from the partial's
+// stages once it was judged slow.
 func TestEnsureDirect(t *testing.T) {
 	t.Parallel()
-	const small = direct.Min + 6*direct.Stage + 777 // the rest after the drop is still large enough
-	t.Run("ordinary tee", func(t *testing.T) { testEnsureDirect(t, false, small) })
-	t.Run("direct tee", func(t *testing.T) { testEnsureDirect(t, true, small) })
-	t.Run("switched tee", func(t *testing.T) { testEnsureDirect(t, true, direct.SwitchMin+6*direct.Stage+777) })
+	t.Run("ordinary tee", func(t *testing.T) { testEnsureDirect(t, false, false) })
+	t.Run("switched tee", func(t *testing.T) { testEnsureDirect(t, true, false) })
+	t.Run("direct tee", func(t *testing.T) { testEnsureDirect(t, true, true) })
 }
 
-func testEnsureDirect(t *testing.T, directTee bool, size int) {
+func testEnsureDirect(t *testing.T, directTee, slow bool) {
 	t.Parallel()
-	content := make([]byte, size)
+	content := make([]byte, direct.Min+6*direct.Stage+777) // the rest after the drop is still large enough
 	rand.NewChaCha8([32]byte{2}).Read(content)
 	d := image.Descriptor{Digest: digest.FromBytes(content), Size: int64(len(content))}
 	s := newStore(t, Config{})
+	if slow {
+		s.direct.MarkSlow()
+	}
 	f := &fake{data: content, failAt: 5*direct.Stage + 1001, chunk: 70001}
 	if _, err := s.Ensure(t.Context(), d, f.fetch, nil); err == nil {
 		t.Fatal("a drop mid-way should fail this Ensure")

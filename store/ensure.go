@@ -279,24 +279,24 @@ func (s *Store) copyAt(ctx context.Context, f *os.File, off int64, rc io.Reader,
 type directWriters struct {
 	dw        *direct.Writer // over the partial, and over the tee's region when teeDirect
 	teeDirect bool
-	tee       *direct.Switcher // over the tee's region, for a large blob, written apart
+	tee       *direct.Switcher // over the tee's region, written apart
 	fd        *os.File         // the partial, opened with O_DIRECT
 }
 
 // directWriters returns the writers of a download into the partial f from off
 // on, and into tee's region when the tee offers one. A rest of direct.Min or
-// more goes to the partial by O_DIRECT. The tee's copy goes with it, from the
-// same stages, for a rest under direct.SwitchMin; from direct.SwitchMin on it
-// goes through a direct.Switcher of its own, which writes through the page
-// cache while that is cheap (for a 1 GiB blob, a cached pull to a tar took a
-// median 1.71–1.75 s against 1.99 s with both copies by O_DIRECT, whose
-// 2 GiB this disk writes at 1.2–1.7 GB/s; bench/ab.sh, 2026-12-04). It returns
-// nil for a rest smaller than direct.Min, when the store's pool has no stages
-// free (the memory budget is for the whole pull), or where O_DIRECT cannot be
-// had: the download then writes the ordinary way.
+// more goes to the partial by O_DIRECT. The tee's copy goes through a
+// direct.Switcher, which writes through the page cache while the store's pool
+// judges that cheap; once it has judged it slow, the tee's copy goes with the
+// partial's instead, from the same stages. (For a 1 GiB blob, a cached pull
+// to a tar took a median 1.50–1.75 s that way against 1.98–2.00 s with both
+// copies by O_DIRECT, whose 2 GiB this disk writes at 1.2–1.7 GB/s;
+// bench/ab.sh, 2026-12-04.) It returns nil for a rest smaller than
+// direct.Min, when the pool has no stages free (the memory budget is for the
+// whole pull), or where O_DIRECT cannot be had: the download then writes the
+// ordinary way.
 func (s *Store) directWriters(f *os.File, off int64, d image.Descriptor, tee io.WriterAt) *directWriters {
-	rest := d.Size - off
-	if rest < direct.Min {
+	if d.Size-off < direct.Min {
 		return nil
 	}
 	var teeTarget *direct.Target
@@ -312,11 +312,11 @@ func (s *Store) directWriters(f *os.File, off int64, d image.Descriptor, tee io.
 	dws := &directWriters{fd: fd}
 	targets := []direct.Target{{File: f, Direct: fd}}
 	if teeTarget != nil {
-		if rest >= direct.SwitchMin {
-			dws.tee = s.direct.NewSwitcher(off, d.Size, *teeTarget)
-		} else {
+		if s.direct.Slow() {
 			targets = append(targets, *teeTarget)
 			dws.teeDirect = true
+		} else {
+			dws.tee = s.direct.NewSwitcher(off, d.Size, *teeTarget)
 		}
 	}
 	if dws.dw = s.direct.NewWriter(off, d.Size, targets...); dws.dw == nil {

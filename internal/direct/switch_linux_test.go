@@ -4,6 +4,7 @@ package direct
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,8 +13,8 @@ import (
 
 // TestSwitcher writes a stream through a Switcher whose writes cost what each
 // case says, into the middle of a larger file, and checks that it turns to
-// O_DIRECT exactly when the ordinary writes were slow and a Pool slot was
-// free, and that the file holds the stream where it belongs either way.
+// O_DIRECT exactly when its Pool judged the ordinary writes slow and had a
+// slot free, and that the file holds the stream where it belongs either way.
 func TestSwitcher(t *testing.T) {
 	t.Parallel()
 	data := randomBytes(2, 5*Stage+4321)
@@ -21,16 +22,16 @@ func TestSwitcher(t *testing.T) {
 	around := bytes.Repeat([]byte{0x55}, len(data)+2*base)
 	for _, tc := range []struct {
 		name       string
-		perWrite   time.Duration // the CPU time each ordinary write takes
-		poolBusy   bool          // every slot of the Pool is taken
+		slow       bool // each ordinary write takes 1 s of CPU, not 1 ns
+		poolBusy   bool // every slot of the Pool is taken
 		start      int64
 		chunk      int
 		wantSwitch bool
 	}{
-		{name: "cheap writes stay ordinary", perWrite: time.Microsecond, chunk: 100003},
-		{name: "slow writes switch", perWrite: 10 * time.Millisecond, chunk: 100003, wantSwitch: true},
-		{name: "slow writes switch at an unaligned offset, from an unaligned start", perWrite: 10 * time.Millisecond, start: 4095, chunk: 65537, wantSwitch: true},
-		{name: "slow writes with no stages free stay ordinary", perWrite: 10 * time.Millisecond, poolBusy: true, chunk: 100003},
+		{name: "cheap writes stay ordinary", chunk: 100003},
+		{name: "slow writes switch", slow: true, chunk: 100003, wantSwitch: true},
+		{name: "slow writes switch at an unaligned offset, from an unaligned start", slow: true, start: 4095, chunk: 65537, wantSwitch: true},
+		{name: "slow writes with no stages free stay ordinary", slow: true, poolBusy: true, chunk: 100003},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -44,16 +45,8 @@ func TestSwitcher(t *testing.T) {
 			if s == nil {
 				t.Fatal("NewSwitcher returned nil")
 			}
-			s.window = 256 << 10
-			var clock time.Duration
-			calls := 0
-			s.cpu = func() time.Duration { // called before and after each write
-				calls++
-				if calls%2 == 0 {
-					clock += tc.perWrite
-				}
-				return clock
-			}
+			pool.cost.window = 256 << 10
+			s.cpu = fakeCPU(tc.slow)
 			switchedAt := int64(-1)
 			for off := tc.start; off < int64(len(data)); {
 				end := min(off+int64(tc.chunk), int64(len(data)))
@@ -71,8 +64,8 @@ func TestSwitcher(t *testing.T) {
 			if got := switchedAt >= 0; got != tc.wantSwitch {
 				t.Fatalf("switched = %v (at %d), want %v", got, switchedAt, tc.wantSwitch)
 			}
-			if tc.wantSwitch && switchedAt-tc.start > s.window+int64(tc.chunk) {
-				t.Errorf("switched after %d bytes, want within the first window of %d", switchedAt-tc.start, s.window)
+			if window := pool.cost.window; tc.wantSwitch && switchedAt-tc.start > window+2*int64(tc.chunk) {
+				t.Errorf("switched after %d bytes, want at the first write after the first window of %d", switchedAt-tc.start, window)
 			}
 			want := bytes.Clone(around)
 			copy(want[base+tc.start:], data[tc.start:])
@@ -89,16 +82,14 @@ func TestSwitcherRefuses(t *testing.T) {
 	t.Parallel()
 	for _, slow := range []bool{false, true} {
 		f := openFile(t, filepath.Join(t.TempDir(), "f"), nil)
-		s := NewPool(1).NewSwitcher(0, 3*Align, Target{File: f, Direct: openDirect(t, f.Name())})
-		s.window = Align
-		step := time.Nanosecond // each read of the clock: a write costs one step
-		if slow {
-			step = time.Second
-		}
-		var clock time.Duration
-		s.cpu = func() time.Duration { clock += step; return clock }
-		if _, err := s.Write(make([]byte, 2*Align)); err != nil {
-			t.Fatal(err)
+		pool := NewPool(1)
+		pool.cost.window = Align
+		s := pool.NewSwitcher(0, 3*Align, Target{File: f, Direct: openDirect(t, f.Name())})
+		s.cpu = fakeCPU(slow)
+		for range 2 { // the first write is judged, the second is made as judged
+			if _, err := s.Write(make([]byte, Align)); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if s.Switched() != slow {
 			t.Fatalf("slow %v: Switched() = %v", slow, s.Switched())
@@ -118,5 +109,70 @@ func TestSwitcherRefuses(t *testing.T) {
 	}
 	if NewPool(1).NewSwitcher(0, 1, Target{}) != nil {
 		t.Fatal("NewSwitcher made a Switcher for a target without files")
+	}
+}
+
+// TestSwitchersShareJudgement checks that a Pool judges its Switchers'
+// writes together: slow writes of one stream turn another to O_DIRECT, and a
+// window is judged on all of them, cheap and slow alike.
+func TestSwitchersShareJudgement(t *testing.T) {
+	t.Parallel()
+	const window = 8 * Align
+	pool := NewPool(2)
+	pool.cost.window = window
+	newSwitcher := func(slow bool) (*Switcher, *os.File) {
+		f := openFile(t, filepath.Join(t.TempDir(), "f"), nil)
+		s := pool.NewSwitcher(0, 4*window, Target{File: f, Direct: openDirect(t, f.Name())})
+		s.cpu = fakeCPU(slow)
+		return s, f
+	}
+	cheap, cheapFile := newSwitcher(false)
+	slow, _ := newSwitcher(true)
+	data := randomBytes(3, 4*window)
+	// A window half cheap and half slow is judged slow: its mean is far above
+	// costPerMiB.
+	for i := range 4 {
+		if _, err := cheap.Write(data[i*Align : (i+1)*Align]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := slow.Write(data[i*Align : (i+1)*Align]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !pool.Slow() {
+		t.Fatal("the Pool did not judge a window with slow writes slow")
+	}
+	if cheap.Switched() || slow.Switched() {
+		t.Fatal("a Switcher switched before its next write")
+	}
+	if _, err := cheap.Write(data[4*Align:]); err != nil {
+		t.Fatal(err)
+	}
+	if !cheap.Switched() {
+		t.Fatal("the Switcher with cheap writes did not switch once the Pool judged the page cache slow")
+	}
+	if err := cheap.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, cheapFile.Name()); !bytes.Equal(got, data) {
+		t.Fatal("the switched stream's file does not hold the stream")
+	}
+}
+
+// fakeCPU is a clock for a Switcher under test that says each write took
+// 1 ns of CPU, or 1 s when slow.
+func fakeCPU(slow bool) func() time.Duration {
+	step := time.Nanosecond
+	if slow {
+		step = time.Second
+	}
+	var clock time.Duration
+	calls := 0
+	return func() time.Duration { // called before and after each write
+		calls++
+		if calls%2 == 0 {
+			clock += step
+		}
+		return clock
 	}
 }

@@ -1,6 +1,9 @@
 package direct
 
-import "os"
+import (
+	"os"
+	"time"
+)
 
 const (
 	// Align is what offsets, lengths and buffers of O_DIRECT writes are
@@ -15,9 +18,17 @@ const (
 	// to a tar (half the kernel CPU), and 0.58–0.74 s against 0.89–0.95 s
 	// into an OCI layout (a third), by bench/ab.sh on 2026-12-04.
 	Min = 4 << 20
-	// SwitchMin is the smallest stream given a Switcher: a smaller one
-	// would have little left to write by the time a window is judged.
-	SwitchMin = 64 << 20
+	// CostWindow is how many bytes of their Switchers' ordinary writes a
+	// Pool judges at a time.
+	CostWindow = 16 << 20
+	// costPerMiB is the CPU time per MiB of ordinary writes above which a
+	// Pool's Switchers turn to O_DIRECT. Buffered writes of 256 KiB cost the
+	// kernel 0.2–0.35 ms per MiB when the page cache lands in memory this
+	// VM holds, and 1–3.5 ms when it lands in memory the host took back; an
+	// O_DIRECT write costs about 0.2 ms of CPU and 0.6–1 ms of the disk's
+	// time, which the hash and the network do not wait for
+	// (bench/pagecache.sh and BENCHMARKS.md, 2026-12-04).
+	costPerMiB = time.Millisecond
 	// Concurrent is how many Writers one pull keeps at once: each holds
 	// 2×Stage of memory, and the budget is for the whole pull.
 	Concurrent = 4
