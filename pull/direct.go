@@ -93,8 +93,8 @@ func pullDirect(ctx context.Context, c Config, p *plan, pr *progress, res *Resul
 // writes through the page cache while pool judges that cheap and by O_DIRECT
 // once it does not (on a VM that hands freed memory back to its host, a
 // page-cache write can cost ten times more in one run than in the next);
-// otherwise, or where the filesystem has no O_DIRECT, r itself. done flushes and releases it; call it once the copy
-// ends.
+// otherwise, or where the filesystem has no O_DIRECT, r itself. done flushes
+// and releases it; call it once the copy ends.
 func regionWriter(pool *direct.Pool, r *archive.Region, size int64) (w io.Writer, done func() error) {
 	if size >= direct.Min {
 		if t, ok := r.DirectTarget(); ok {

@@ -10,7 +10,9 @@ import (
 // Pool holds the stages of at most n Writers at once and hands those a
 // closed Writer used to the next one. On a virtual machine whose freed memory
 // goes back to the host, each fresh page costs a fault, so a pull of 40 blobs
-// touches fresh stage memory for n Writers, not for 40.
+// touches fresh stage memory for n Writers, not for 40. It also judges, for
+// its Switchers, whether the page cache is slow (Slow); a Pool judged slow
+// stays so: make one per pull, or per Store.
 type Pool struct {
 	slots chan []byte // n entries: a Writer's stages, or nil where none were made yet
 	cost  cost        // of its Switchers' ordinary writes
@@ -18,7 +20,7 @@ type Pool struct {
 
 // NewPool returns a Pool for n Writers at once.
 func NewPool(n int) *Pool {
-	p := &Pool{slots: make(chan []byte, n), cost: cost{window: CostWindow}}
+	p := &Pool{slots: make(chan []byte, n), cost: cost{window: costWindow}}
 	for range n {
 		p.slots <- nil
 	}
@@ -51,7 +53,7 @@ func alignedStages() []byte {
 }
 
 // Slow says whether the ordinary writes of p's Switchers were judged to cost
-// more than costPerMiB, in any window since p was made. Once they were, every
+// more than costPerMiB per MiB, in any window since p was made. Once they were, every
 // Switcher of p writes with O_DIRECT from its next write on, and a caller
 // choosing how to write a new stream should choose O_DIRECT too.
 func (p *Pool) Slow() bool { return p.cost.slow.Load() }
@@ -59,7 +61,7 @@ func (p *Pool) Slow() bool { return p.cost.slow.Load() }
 // MarkSlow makes p judge the page cache slow without measuring it.
 func (p *Pool) MarkSlow() { p.cost.slow.Store(true) }
 
-// cost judges the ordinary writes of a Pool's Switchers, CostWindow bytes of
+// cost judges the ordinary writes of a Pool's Switchers, costWindow bytes of
 // them at a time, all Switchers together: what one blob meets, the next
 // would too.
 type cost struct {

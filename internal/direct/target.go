@@ -18,9 +18,9 @@ const (
 	// to a tar (half the kernel CPU), and 0.58–0.74 s against 0.89–0.95 s
 	// into an OCI layout (a third), by bench/ab.sh on 2026-12-04.
 	Min = 4 << 20
-	// CostWindow is how many bytes of their Switchers' ordinary writes a
-	// Pool judges at a time.
-	CostWindow = 16 << 20
+	// costWindow is how many bytes of its Switchers' ordinary writes a Pool
+	// judges at a time.
+	costWindow = 16 << 20
 	// costPerMiB is the CPU time per MiB of ordinary writes above which a
 	// Pool's Switchers turn to O_DIRECT. Buffered writes of 256 KiB cost the
 	// kernel 0.2–0.35 ms per MiB when the page cache lands in memory this
