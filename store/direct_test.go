@@ -19,17 +19,30 @@ import (
 // dropped mid-way and resumed at an unaligned offset, with a tee, which is
 // written the ordinary way, or at an offset in its file through a Switcher
 // while the page cache is judged cheap, or by O_DIRECT from the partial's
-// stages once it was judged slow.
+// stages once it was judged slow. The partial itself is written through a
+// Switcher when the blob is small and the tee takes no O_DIRECT, else by
+// O_DIRECT.
 func TestEnsureDirect(t *testing.T) {
 	t.Parallel()
-	t.Run("ordinary tee", func(t *testing.T) { testEnsureDirect(t, false, false) })
-	t.Run("switched tee", func(t *testing.T) { testEnsureDirect(t, true, false) })
-	t.Run("direct tee", func(t *testing.T) { testEnsureDirect(t, true, true) })
+	const small = direct.Min + 6*direct.Stage + 777 // the rest after the drop is still large enough
+	for _, tc := range []struct {
+		name            string
+		directTee, slow bool
+		size            int
+	}{
+		{"ordinary tee", false, false, small},
+		{"ordinary tee, slow page cache", false, true, small},
+		{"ordinary tee, large blob", false, false, switchCacheMax + 777},
+		{"switched tee", true, false, small},
+		{"direct tee", true, true, small},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testEnsureDirect(t, tc.directTee, tc.slow, tc.size) })
+	}
 }
 
-func testEnsureDirect(t *testing.T, directTee, slow bool) {
+func testEnsureDirect(t *testing.T, directTee, slow bool, size int) {
 	t.Parallel()
-	content := make([]byte, direct.Min+6*direct.Stage+777) // the rest after the drop is still large enough
+	content := make([]byte, size)
 	rand.NewChaCha8([32]byte{2}).Read(content)
 	d := image.Descriptor{Digest: digest.FromBytes(content), Size: int64(len(content))}
 	s := newStore(t, Config{})
