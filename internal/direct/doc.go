@@ -15,8 +15,9 @@
 // the stages a closed Writer used to the next, so a pull of many blobs touches
 // fresh memory for a few Writers only.
 //
-// A Switcher is for a stream written once: a tar pulled without a cache, or
-// the tar's copy of a blob that also goes to the cache. It writes through the
+// A Switcher is for a stream written once: a tar pulled without a cache, the
+// tar's copy of a blob that also goes to the cache, or a blob under 64 MiB
+// for the cache alone. It writes through the
 // page cache while its Pool judges that cheap, and turns to a Writer once the
 // Pool has judged it slow: the Pool sums the kernel CPU time of all its
 // Switchers' writes, 16 MiB at a time, and from the first window above 1 ms
