@@ -238,10 +238,10 @@ func (s *Store) copyAt(ctx context.Context, f *os.File, off int64, rc io.Reader,
 	w := &partialWriter{ctx: ctx, dst: f, off: off, tee: tee, progress: progress}
 	dws := s.directWriters(f, off, d, tee)
 	if dws != nil {
-		w.dst = dws.partial()
+		w.dst = dws.partial
 		switch {
 		case dws.teeDirect:
-			w.tee = nil // dw writes it
+			w.tee = nil // partial writes it
 		case dws.tee != nil:
 			w.tee = dws.tee
 		}
@@ -277,11 +277,15 @@ func (s *Store) copyAt(ctx context.Context, f *os.File, off int64, rc io.Reader,
 
 // directWriters are a download's writers that bypass the page cache, or may.
 type directWriters struct {
-	dw        *direct.Writer // over the partial, and over the tee's region when teeDirect
-	teeDirect bool
-	own       *direct.Switcher // over the partial instead of dw: a small blob for the cache alone
+	// partial writes the partial file: a direct.Writer, or a direct.Switcher
+	// for a small blob for the cache alone.
+	partial interface {
+		io.WriterAt
+		Close() error
+	}
+	teeDirect bool             // partial, a Writer, writes the tee's region too
 	tee       *direct.Switcher // over the tee's region, written apart
-	fd        *os.File         // the partial, opened with O_DIRECT
+	fd        *os.File         // the partial file, opened with O_DIRECT
 }
 
 // switchCacheMax bounds the blobs written to the cache alone (an OCI layout
@@ -290,14 +294,6 @@ type directWriters struct {
 // 1.12-1.23 s (bench/ab.sh, SETTLE 3 and 0, 2026-12-04), so larger ones go
 // by O_DIRECT.
 const switchCacheMax = 64 << 20
-
-// partial is what writes the partial file.
-func (w *directWriters) partial() io.WriterAt {
-	if w.own != nil {
-		return w.own
-	}
-	return w.dw
-}
 
 // directWriters returns the writers of a download into the partial f from off
 // on, and into tee's region when the tee offers one. A rest of direct.Min or
@@ -329,7 +325,8 @@ func (s *Store) directWriters(f *os.File, off int64, d image.Descriptor, tee io.
 	dws := &directWriters{fd: fd}
 	targets := []direct.Target{{File: f, Direct: fd}}
 	if teeTarget == nil && d.Size < switchCacheMax {
-		if dws.own = s.direct.NewSwitcher(off, d.Size, targets[0]); dws.own != nil {
+		if sw := s.direct.NewSwitcher(off, d.Size, targets[0]); sw != nil {
+			dws.partial = sw
 			return dws
 		}
 	}
@@ -341,22 +338,19 @@ func (s *Store) directWriters(f *os.File, off int64, d image.Descriptor, tee io.
 			dws.tee = s.direct.NewSwitcher(off, d.Size, *teeTarget)
 		}
 	}
-	if dws.dw = s.direct.NewWriter(off, d.Size, targets...); dws.dw == nil {
+	dw := s.direct.NewWriter(off, d.Size, targets...)
+	if dw == nil {
 		fd.Close()
 		return nil
 	}
+	dws.partial = dw
 	return dws
 }
 
 // close writes what the writers still hold, so that the partial and the tee
 // hold every byte given, and gives their stages back.
 func (w *directWriters) close() error {
-	var err error
-	if w.own != nil {
-		err = w.own.Close()
-	} else {
-		err = w.dw.Close()
-	}
+	err := w.partial.Close()
 	if w.tee != nil {
 		err = errors.Join(err, w.tee.Close())
 	}
@@ -376,7 +370,7 @@ type DirectTee interface {
 // the offsets they have in the blob.
 type partialWriter struct {
 	ctx      context.Context
-	dst      io.WriterAt // the partial file, or a direct.Writer over it (and the tee)
+	dst      io.WriterAt // the partial file, or a direct.Writer or Switcher over it (a Writer may write the tee too)
 	off      int64
 	tee      io.WriterAt
 	progress func(int64)

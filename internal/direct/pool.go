@@ -53,9 +53,9 @@ func alignedStages() []byte {
 }
 
 // Slow says whether the ordinary writes of p's Switchers were judged to cost
-// more than costPerMiB per MiB, in any window since p was made. Once they were, every
-// Switcher of p writes with O_DIRECT from its next write on, and a caller
-// choosing how to write a new stream should choose O_DIRECT too.
+// more than costPerMiB per MiB, in any window since p was made. Once they
+// were, every Switcher of p writes with O_DIRECT from its next write on, and
+// a caller choosing how to write a new stream should choose O_DIRECT too.
 func (p *Pool) Slow() bool { return p.cost.slow.Load() }
 
 // MarkSlow makes p judge the page cache slow without measuring it.
