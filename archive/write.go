@@ -208,7 +208,7 @@ func (p *Plan) Create(ctx context.Context, path string) (_ *Output, err error) {
 		return nil, fmt.Errorf("write archive %s: %w", path, err)
 	}
 	o := &Output{p: p, f: f, tmp: tmp, path: path}
-	if err := f.Truncate(p.size); err != nil {
+	if err := direct.Allocate(f, p.size); err != nil {
 		o.Abort()
 		return nil, fmt.Errorf("write archive %s: %w", path, err)
 	}

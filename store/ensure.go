@@ -129,7 +129,12 @@ func isNamed(f *os.File, name string) bool {
 }
 
 // fill completes the locked partial f with blob d's bytes, verified.
-func (s *Store) fill(ctx context.Context, d image.Descriptor, f *os.File, fetch Fetcher, progress func(int64), tee io.WriterAt) (Result, error) {
+func (s *Store) fill(ctx context.Context, d image.Descriptor, f *os.File, fetch Fetcher, progress func(int64), tee io.WriterAt) (_ Result, err error) {
+	defer func() {
+		if err != nil {
+			direct.Release(f) // a kept partial holds no blocks reserved past its bytes
+		}
+	}()
 	n, v, err := s.prefix(ctx, f, d, tee)
 	if err != nil {
 		return Result{}, err
@@ -157,6 +162,7 @@ func (s *Store) fill(ctx context.Context, d image.Descriptor, f *os.File, fetch 
 			rc.Close()
 			return Result{}, err
 		}
+		direct.Reserve(f, n, d.Size-n) // the blocks at once, not page by page as the bytes come
 		k, err := s.copyAt(ctx, f, n, rc, v, d, progress, tee)
 		rc.Close()
 		res.Fetched += k

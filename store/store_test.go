@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -145,6 +146,21 @@ func partialSize(t *testing.T, s *Store, d image.Descriptor) int64 {
 	return fi.Size()
 }
 
+// checkNoReserve fails if the file at path takes more disk blocks than its
+// size needs: a kept partial must not hold the blocks reserved for the rest of
+// its blob.
+func checkNoReserve(t *testing.T, path string, size int64) {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const block = 4096
+	if got, need := fi.Sys().(*syscall.Stat_t).Blocks*512, (size+block-1)/block*block; got > need {
+		t.Errorf("the partial of %d bytes takes %d bytes of disk, more than the %d it needs", size, got, need)
+	}
+}
+
 func checkBlob(t *testing.T, s *Store, d image.Descriptor, want []byte) {
 	t.Helper()
 	p, ok := s.Path(d)
@@ -247,6 +263,9 @@ func TestEnsure(t *testing.T) {
 				}
 				if got := partialSize(t, s, d); got != tt.wantPartial {
 					t.Fatalf("partial size = %d, want %d", got, tt.wantPartial)
+				}
+				if tt.wantPartial > 0 {
+					checkNoReserve(t, s.partialPath(d), tt.wantPartial)
 				}
 				if res != (Result{}) {
 					t.Fatalf("Result = %+v on error, want zero", res)

@@ -30,3 +30,12 @@ func (s *Switcher) Write([]byte) (int, error)          { return 0, errors.ErrUns
 func (s *Switcher) WriteAt([]byte, int64) (int, error) { return 0, errors.ErrUnsupported }
 func (s *Switcher) Switched() bool                     { return false }
 func (s *Switcher) Close() error                       { return nil }
+
+// Reserve does nothing here.
+func Reserve(*os.File, int64, int64) {}
+
+// Release does nothing here.
+func Release(*os.File) error { return nil }
+
+// Allocate truncates f to size: a sparse file.
+func Allocate(f *os.File, size int64) error { return f.Truncate(size) }

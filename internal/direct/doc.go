@@ -30,4 +30,10 @@
 // took a median 1.50–1.75 s that way against 1.98–2.00 s with both copies by
 // O_DIRECT, 40 blobs of 10 MiB 0.68 s against 0.745 s. BENCHMARKS.md has
 // the runs.
+//
+// Reserve and Allocate give a file its disk blocks before it is written, in
+// one call, where ext4 would otherwise reserve and map them page by page as
+// the bytes come: a partial in the store gets the rest of its blob reserved,
+// an archive its whole size allocated. 40 blobs of 10 MiB pulled into a
+// layout took a median 0.425 s that way against 0.50 s.
 package direct
