@@ -20,8 +20,8 @@ import (
 // written the ordinary way, or at an offset in its file through a Switcher
 // while the page cache is judged cheap, or by O_DIRECT from the partial's
 // stages once it was judged slow. The partial itself is written through a
-// Switcher when the blob is small and the tee takes no O_DIRECT, else by
-// O_DIRECT.
+// Switcher when the blob is small, unless the tee goes with it by O_DIRECT,
+// else by O_DIRECT.
 func TestEnsureDirect(t *testing.T) {
 	t.Parallel()
 	const small = direct.Min + 6*direct.Stage + 777 // the rest after the drop is still large enough
@@ -34,6 +34,7 @@ func TestEnsureDirect(t *testing.T) {
 		{"ordinary tee, slow page cache", false, true, small},
 		{"ordinary tee, large blob", false, false, switchCacheMax + 777},
 		{"switched tee", true, false, small},
+		{"switched tee, large blob", true, false, switchCacheMax + 777},
 		{"direct tee", true, true, small},
 	} {
 		t.Run(tc.name, func(t *testing.T) { testEnsureDirect(t, tc.directTee, tc.slow, tc.size) })

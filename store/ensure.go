@@ -284,7 +284,7 @@ func (s *Store) copyAt(ctx context.Context, f *os.File, off int64, rc io.Reader,
 // directWriters are a download's writers that bypass the page cache, or may.
 type directWriters struct {
 	// partial writes the partial file: a direct.Writer, or a direct.Switcher
-	// for a small blob for the cache alone.
+	// for a blob under switchCacheMax.
 	partial interface {
 		io.WriterAt
 		Close() error
@@ -294,26 +294,29 @@ type directWriters struct {
 	fd        *os.File         // the partial file, opened with O_DIRECT
 }
 
-// switchCacheMax bounds the blobs written to the cache alone (an OCI layout
-// pull) through a Switcher: 40 blobs of 10 MiB took a median 0.47-0.475 s
-// that way against 0.485-0.525 s by O_DIRECT, but 1 GiB 1.34 s against
-// 1.12-1.23 s (bench/ab.sh, SETTLE 3 and 0, 2026-12-04), so larger ones go
-// by O_DIRECT.
+// switchCacheMax bounds the blobs whose partial is written through a
+// Switcher. 40 blobs of 10 MiB into a layout took a median 0.47-0.475 s that
+// way against 0.485-0.525 s by O_DIRECT, and into a cached tar, with the tee
+// through a Switcher of its own too, 0.48 s against 0.555 s with the partial
+// by O_DIRECT. But 1 GiB into a layout took 1.34 s against 1.12-1.23 s, and
+// into a tar 1.49 s against 1.34 s (bench/ab.sh, 2026-12-04), so larger
+// blobs go to the partial by O_DIRECT.
 const switchCacheMax = 64 << 20
 
 // directWriters returns the writers of a download into the partial f from off
 // on, and into tee's region when the tee offers one. A rest of direct.Min or
-// more goes to the partial by O_DIRECT, or, for a blob under switchCacheMax
-// with no such tee, through a direct.Switcher. The tee's copy goes through a
-// direct.Switcher, which writes through the page cache while the store's pool
-// judges that cheap; once it has judged it slow, the tee's copy goes with the
-// partial's instead, from the same stages. (For a 1 GiB blob, a cached pull
-// to a tar took a median 1.50–1.75 s that way against 1.98–2.00 s with both
-// copies by O_DIRECT, whose 2 GiB this disk writes at 1.2–1.7 GB/s;
-// bench/ab.sh, 2026-12-04.) It returns nil for a rest smaller than
-// direct.Min, when the pool has no stages free (the memory budget is for the
-// whole pull), or where O_DIRECT cannot be had: the download then writes the
-// ordinary way.
+// more goes to the partial through a direct.Switcher for a blob under
+// switchCacheMax, by O_DIRECT for a larger one. A Switcher writes through the
+// page cache while the store's pool judges that cheap. The tee's copy goes
+// through a Switcher of its own while the pool has not judged the page cache
+// slow; once it has, the tee's copy goes with the partial's, from the same
+// stages of one Writer. (For a 1 GiB blob, a cached pull to a tar took a
+// median 1.50–1.75 s with the tee through a Switcher against 1.98–2.00 s
+// with both copies by O_DIRECT, whose 2 GiB this disk writes at
+// 1.2–1.7 GB/s; bench/ab.sh, 2026-12-04.) It returns nil for a rest smaller
+// than direct.Min, when the pool has no stages free (the memory budget is for
+// the whole pull), or where O_DIRECT cannot be had: the download then writes
+// the ordinary way.
 func (s *Store) directWriters(f *os.File, off int64, d image.Descriptor, tee io.WriterAt) *directWriters {
 	if d.Size-off < direct.Min {
 		return nil
@@ -330,19 +333,19 @@ func (s *Store) directWriters(f *os.File, off int64, d image.Descriptor, tee io.
 	}
 	dws := &directWriters{fd: fd}
 	targets := []direct.Target{{File: f, Direct: fd}}
-	if teeTarget == nil && d.Size < switchCacheMax {
+	teeSwitched := teeTarget != nil && !s.direct.Slow()
+	if teeSwitched {
+		dws.tee = s.direct.NewSwitcher(off, d.Size, *teeTarget)
+	}
+	if d.Size < switchCacheMax && (teeTarget == nil || teeSwitched) {
 		if sw := s.direct.NewSwitcher(off, d.Size, targets[0]); sw != nil {
 			dws.partial = sw
 			return dws
 		}
 	}
-	if teeTarget != nil {
-		if s.direct.Slow() {
-			targets = append(targets, *teeTarget)
-			dws.teeDirect = true
-		} else {
-			dws.tee = s.direct.NewSwitcher(off, d.Size, *teeTarget)
-		}
+	if teeTarget != nil && !teeSwitched {
+		targets = append(targets, *teeTarget)
+		dws.teeDirect = true
 	}
 	dw := s.direct.NewWriter(off, d.Size, targets...)
 	if dw == nil {

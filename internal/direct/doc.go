@@ -16,8 +16,8 @@
 // fresh memory for a few Writers only.
 //
 // A Switcher is for a stream written once: a tar pulled without a cache, the
-// tar's copy of a blob that also goes to the cache, or a blob under 64 MiB
-// for the cache alone. It writes through the
+// tar's copy of a blob that also goes to the cache, or the cache's copy of a
+// blob under 64 MiB. It writes through the
 // page cache while its Pool judges that cheap, and turns to a Writer once the
 // Pool has judged it slow: the Pool sums the kernel CPU time of all its
 // Switchers' writes, 16 MiB at a time, and from the first window above 1 ms
@@ -26,10 +26,11 @@
 // 1.14–1.28 s buffered against 1.23–1.57 s by O_DIRECT); in memory the host
 // took back it is not (a buffered pull took 3.35 s where one through a
 // Switcher took at most 1.54 s, in the same run). For a cached pull to a tar,
-// the cache's copy goes by O_DIRECT and the tar's through a Switcher: 1 GiB
-// took a median 1.50–1.75 s that way against 1.98–2.00 s with both copies by
-// O_DIRECT, 40 blobs of 10 MiB 0.68 s against 0.745 s. BENCHMARKS.md has
-// the runs.
+// the cache's copy of a blob of 64 MiB or more goes by O_DIRECT and the tar's
+// through a Switcher: 1 GiB took a median 1.50–1.75 s that way against
+// 1.98–2.00 s with both copies by O_DIRECT. Smaller blobs go through two
+// Switchers: 40 blobs of 10 MiB took 0.48 s that way against 0.555 s with
+// the cache's copy by O_DIRECT. BENCHMARKS.md has the runs.
 //
 // Reserve and Allocate give a file its disk blocks before it is written, in
 // one call, where ext4 would otherwise reserve and map them page by page as
