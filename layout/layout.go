@@ -16,6 +16,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/haul-dev/haul/image"
+	"github.com/haul-dev/haul/internal/direct"
 	"github.com/haul-dev/haul/internal/flock"
 )
 
@@ -209,6 +210,7 @@ func copyFile(ctx context.Context, dst *os.File, src string, size int64) error {
 		return err
 	}
 	defer s.Close()
+	direct.Reserve(dst, 0, size) // writeTemp removes dst on failure
 	var n int64
 	for n <= size {
 		if err := ctx.Err(); err != nil {
