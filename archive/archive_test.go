@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -650,6 +651,32 @@ func TestNewPlanRefuses(t *testing.T) {
 	}
 	if _, err := NewPlan(Docker, []Image{good()}); err != nil {
 		t.Errorf("the good image: %v", err)
+	}
+}
+
+// TestCreateNoRoom plans an archive larger than any disk, as a manifest that
+// lies about its layers' sizes makes: Create fails at once, saying the disk
+// has no room, and leaves nothing in the output's directory.
+func TestCreateNoRoom(t *testing.T) {
+	t.Parallel()
+	cfg := image.Descriptor{MediaType: image.MediaTypeOCIConfig, Digest: digest.FromString("c"), Size: 1}
+	m := image.Descriptor{MediaType: image.MediaTypeOCIManifest, Digest: digest.FromString("m"), Size: 1}
+	layer := image.Descriptor{MediaType: image.MediaTypeDockerLayerGzip, Digest: digest.FromString("l"), Size: 1 << 50}
+	p, err := NewPlan(Docker, []Image{{Name: "docker.io/library/a:1", RepoTag: "a:1", Root: m, Manifest: &m, Config: cfg, Blobs: []image.Descriptor{cfg, layer}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	out, err := p.Create(t.Context(), filepath.Join(dir, "a.tar"))
+	if err == nil {
+		out.Abort()
+		t.Fatal("Create of a 1 PiB archive succeeded")
+	}
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("Create = %v, want ENOSPC", err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("Create left %v", left)
 	}
 }
 

@@ -7,9 +7,11 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
+	"golang.org/x/sys/unix"
 
 	"github.com/haul-dev/haul/image"
 	"github.com/haul-dev/haul/internal/direct"
@@ -128,4 +130,41 @@ func (t *fileTee) content(tb testing.TB) []byte {
 		tb.Fatal(err)
 	}
 	return b
+}
+
+// TestPartialWriterReserves writes the start of a large blob: the partial's
+// blocks are reserved ahead of the bytes, but no further than reserveAhead.
+func TestPartialWriterReserves(t *testing.T) {
+	t.Parallel()
+	f, err := os.Create(filepath.Join(t.TempDir(), "partial"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	const size = 1 << 40 // what a descriptor may claim
+	w := &partialWriter{ctx: t.Context(), dst: f, progress: func(int64) {}, file: f, size: size}
+	chunk := make([]byte, 256<<10)
+	for range 8 {
+		if _, err := w.Write(chunk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fi.Sys().(*syscall.Stat_t).Blocks * 512
+	if got > fi.Size()+reserveAhead {
+		t.Errorf("%d bytes written, %d allocated: more than reserveAhead (%d) ahead", fi.Size(), got, reserveAhead)
+	}
+	if got < reserveAhead {
+		probe, err := os.Create(filepath.Join(t.TempDir(), "probe"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer probe.Close()
+		if unix.Fallocate(int(probe.Fd()), unix.FALLOC_FL_KEEP_SIZE, 0, 1) == nil {
+			t.Errorf("%d bytes written, %d allocated: nothing reserved ahead", fi.Size(), got)
+		}
+	}
 }

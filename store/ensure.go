@@ -162,7 +162,6 @@ func (s *Store) fill(ctx context.Context, d image.Descriptor, f *os.File, fetch 
 			rc.Close()
 			return Result{}, err
 		}
-		direct.Reserve(f, n, d.Size-n) // the blocks at once, not page by page as the bytes come
 		k, err := s.copyAt(ctx, f, n, rc, v, d, progress, tee)
 		rc.Close()
 		res.Fetched += k
@@ -241,7 +240,7 @@ func (s *Store) hashPrefix(ctx context.Context, f *os.File, n int64, v *image.Ve
 // read. io.Copy lets a reader that can (a registry blob) hash on another
 // goroutine while the bytes are written here.
 func (s *Store) copyAt(ctx context.Context, f *os.File, off int64, rc io.Reader, v *image.Verifier, d image.Descriptor, progress func(int64), tee io.WriterAt) (int64, error) {
-	w := &partialWriter{ctx: ctx, dst: f, off: off, tee: tee, progress: progress}
+	w := &partialWriter{ctx: ctx, dst: f, off: off, tee: tee, progress: progress, file: f, size: d.Size, reserved: off}
 	dws := s.directWriters(f, off, d, tee)
 	if dws != nil {
 		w.dst = dws.partial
@@ -376,18 +375,34 @@ type DirectTee interface {
 }
 
 // partialWriter writes a download to its partial file, and to the tee, at
-// the offsets they have in the blob.
+// the offsets they have in the blob. Ahead of the bytes, it reserves the
+// partial's disk blocks, reserveAhead at a time.
 type partialWriter struct {
 	ctx      context.Context
 	dst      io.WriterAt // the partial file, or a direct.Writer or Switcher over it (a Writer may write the tee too)
 	off      int64
 	tee      io.WriterAt
 	progress func(int64)
+	file     *os.File // the partial file
+	size     int64    // the blob's
+	reserved int64    // the partial's blocks are reserved up to here
 }
+
+// reserveAhead is how far ahead of a download its partial's blocks are
+// reserved (direct.Reserve): a whole 10 MiB blob at once, a large one in
+// steps. It bounds what a pull killed mid-way leaves reserved past a
+// partial's end, until a resumption truncates it or prune removes it, and what a
+// descriptor that lies about its size can take.
+const reserveAhead = 64 << 20
 
 func (w *partialWriter) Write(p []byte) (int, error) {
 	if err := w.ctx.Err(); err != nil {
 		return 0, err
+	}
+	if end := w.off + int64(len(p)); end > w.reserved && w.reserved < w.size {
+		n := min(max(reserveAhead, end-w.reserved), w.size-w.reserved)
+		direct.Reserve(w.file, w.reserved, n) // the blocks at once, not page by page as the bytes come
+		w.reserved += n
 	}
 	var teeErr error
 	var wg sync.WaitGroup

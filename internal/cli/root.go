@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -21,6 +22,7 @@ import (
 	"github.com/haul-dev/haul/config"
 
 	"github.com/haul-dev/haul/image"
+	"github.com/haul-dev/haul/internal/direct"
 	"github.com/haul-dev/haul/mirror"
 	"github.com/haul-dev/haul/pull"
 	"github.com/haul-dev/haul/ref"
@@ -117,6 +119,7 @@ func printError(w io.Writer, err error) {
 	var re *registry.Error
 	var te *auth.TokenError
 	var tlsErr *registry.TLSError
+	var se *direct.SpaceError
 	switch {
 	case errors.As(err, &tlsErr):
 		// Its message says where the CA or client certificate goes; a token
@@ -129,6 +132,14 @@ func printError(w io.Writer, err error) {
 		fmt.Fprintf(w, "hint: %s\n", tokenHint(te))
 	case errors.Is(err, context.Canceled):
 		fmt.Fprintln(w, "hint: interrupted; nothing was left half-written.")
+	case errors.As(err, &se):
+		free := ""
+		if se.Free >= 0 {
+			free = ", and its disk has " + human(se.Free) + " free"
+		}
+		fmt.Fprintf(w, "hint: the output takes %s%s: free some space, or write it to another disk with -o.\n", human(se.Need), free)
+	case errors.Is(err, syscall.ENOSPC):
+		fmt.Fprintln(w, "hint: the disk is full: free some space (haul cache prune --all empties the cache), or put the output (-o) or the cache (--cache-dir) on another disk.")
 	}
 }
 

@@ -3,6 +3,7 @@
 package direct
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -74,5 +75,25 @@ func TestReserve(t *testing.T) {
 	}
 	if got := allocated(t, g); got < size {
 		t.Fatalf("after Allocate: %d bytes allocated, want at least %d", got, size)
+	}
+}
+
+// TestAllocateNoRoom asks for more than any disk has: Allocate fails with a
+// SpaceError, before it allocates anything.
+func TestAllocateNoRoom(t *testing.T) {
+	t.Parallel()
+	f, err := os.Create(filepath.Join(t.TempDir(), "archive"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	const size = 1 << 60
+	err = Allocate(f, size)
+	var se *SpaceError
+	if !errors.As(err, &se) || se.Need != size || !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Allocate(%d) = %v, want a SpaceError that is ENOSPC", int64(size), err)
+	}
+	if fi, err := f.Stat(); err != nil || fi.Size() != 0 || allocated(t, f) != 0 {
+		t.Fatalf("after the failed Allocate: %v (%v), %d bytes allocated", fi.Size(), err, allocated(t, f))
 	}
 }
