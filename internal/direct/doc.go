@@ -34,7 +34,8 @@
 //
 // Reserve and Allocate give a file its disk blocks before it is written, in
 // one call, where ext4 would otherwise reserve and map them page by page as
-// the bytes come: a partial in the store gets the rest of its blob reserved,
-// an archive its whole size allocated. 40 blobs of 10 MiB pulled into a
-// layout took a median 0.425 s that way against 0.50 s.
+// the bytes come: a partial in the store gets its blob's blocks reserved
+// ahead of the download, an archive its whole size allocated, or a
+// SpaceError at once if its disk has not that much free. 40 blobs of 10 MiB
+// pulled into a layout took a median 0.425 s that way against 0.50 s.
 package direct
