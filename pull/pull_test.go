@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -1048,6 +1049,62 @@ func TestPullFaults(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestPullNoRoom pulls an image whose manifest claims a layer of 1 PiB (the
+// registry bends its answer): the tar cannot fit, and the pull says so
+// before it asks for the layer, leaving nothing at PATH.
+func TestPullNoRoom(t *testing.T) {
+	t.Parallel()
+	for _, cached := range []bool{true, false} {
+		t.Run(fmt.Sprintf("cached=%v", cached), func(t *testing.T) {
+			t.Parallel()
+			reg := registrytest.New(t, registrytest.Config{})
+			pushed := reg.MustPush(t, "team/app:1", plainImage(5, 1, 1000))
+			layer := pushed.Layers[0]
+			var layerGETs atomic.Int32
+			reg.Wrap(func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if registrytest.IsBlobGET(r) && strings.HasSuffix(r.URL.Path, layer.Digest.String()) {
+						layerGETs.Add(1)
+					}
+					if !strings.Contains(r.URL.Path, "/manifests/") {
+						next.ServeHTTP(w, r)
+						return
+					}
+					rec := registrytest.Record(next, r)
+					var m map[string]any
+					if err := json.Unmarshal(rec.Body.Bytes(), &m); err != nil {
+						t.Errorf("the registry's manifest: %v", err)
+						return
+					}
+					m["layers"].([]any)[0].(map[string]any)["size"] = int64(1) << 50
+					body, _ := json.Marshal(m)
+					registrytest.CopyHeader(w, rec)
+					w.Header().Set("Docker-Content-Digest", digest.FromBytes(body).String())
+					w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+					w.WriteHeader(rec.Code)
+					if r.Method != http.MethodHead {
+						w.Write(body)
+					}
+				})
+			})
+			var st *store.Store
+			if cached {
+				st = newStore(t)
+			}
+			c := config(t, newClient(t, reg, auth.Credential{}), st)
+			_, err := pull.Pull(t.Context(), []ref.Reference{mustRef(t, reg.Ref("team/app:1"))}, c)
+			var se *direct.SpaceError
+			if !errors.As(err, &se) || !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("Pull = %v, want a SpaceError", err)
+			}
+			if n := layerGETs.Load(); n != 0 {
+				t.Errorf("the layer was asked for %d times before the pull gave up", n)
+			}
+			checkNothingAt(t, c.Output)
+		})
 	}
 }
 
