@@ -90,7 +90,7 @@ func TestLogin(t *testing.T) {
 			}))
 			t.Cleanup(reg.Close)
 
-			got, err := Login(t.Context(), http.DefaultTransport, "reg", reg.URL, tt.cred)
+			got, err := Login(t.Context(), ownTransport(t), "reg", reg.URL, tt.cred)
 			var te *TokenError
 			switch {
 			case tt.tokenErr != 0:

@@ -108,6 +108,16 @@ func (fg *fakeRegistry) seen() []string {
 	return append([]string(nil), fg.authz...)
 }
 
+// ownTransport is a transport of the test's own. Tests that share
+// http.DefaultTransport break each other's connections: an httptest.Server's
+// Close closes that transport's idle connections, one of which another
+// parallel test may be picking up at that moment.
+func ownTransport(t *testing.T) http.RoundTripper {
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	return tr
+}
+
 func get(t *testing.T, rt http.RoundTripper, u string) *http.Response {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, u, nil)
@@ -138,7 +148,7 @@ func TestTransportAnonymousBearer(t *testing.T) {
 	t.Parallel()
 	realm := newFakeRealm(t)
 	reg := newFakeRegistry(t, realm.srv.URL)
-	tr := &Transport{Next: http.DefaultTransport, Registry: "reg", Origin: reg.srv.URL}
+	tr := &Transport{Next: ownTransport(t), Registry: "reg", Origin: reg.srv.URL}
 
 	if resp := get(t, tr, reg.srv.URL+"/v2/a/manifests/latest"); resp.StatusCode != 200 {
 		t.Fatalf("status %d", resp.StatusCode)
@@ -186,7 +196,7 @@ func TestTransportCredentialsStayHome(t *testing.T) {
 		io.WriteString(w, "ok")
 	}
 	src := &staticSource{c: Credential{Username: "u", Password: "p"}}
-	tr := &Transport{Next: http.DefaultTransport, Registry: "reg", Origin: reg.srv.URL, Creds: src}
+	tr := &Transport{Next: ownTransport(t), Registry: "reg", Origin: reg.srv.URL, Creds: src}
 	client := &http.Client{Transport: tr}
 
 	resp, err := client.Get(reg.srv.URL + "/v2/a/blobs/sha256:00")
@@ -300,7 +310,7 @@ func TestTransportTokenExpiry(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	tr := &Transport{Registry: "reg", Origin: reg.srv.URL, Now: clock}
+	tr := &Transport{Next: ownTransport(t), Registry: "reg", Origin: reg.srv.URL, Now: clock}
 
 	u := reg.srv.URL + "/v2/a/manifests/1"
 	steps := []struct {
@@ -328,7 +338,7 @@ func TestTransportSingleFlight(t *testing.T) {
 	realm := newFakeRealm(t)
 	realm.delay = 50 * time.Millisecond
 	reg := newFakeRegistry(t, realm.srv.URL)
-	tr := &Transport{Registry: "reg", Origin: reg.srv.URL, Creds: &staticSource{}}
+	tr := &Transport{Next: ownTransport(t), Registry: "reg", Origin: reg.srv.URL, Creds: &staticSource{}}
 	var wg sync.WaitGroup
 	for range 20 {
 		wg.Go(func() {
@@ -359,7 +369,7 @@ func TestTransportWaitRespectsContext(t *testing.T) {
 		fmt.Fprintf(w, `{"token": %q}`, tok)
 	}
 	reg := newFakeRegistry(t, realm.srv.URL)
-	tr := &Transport{Registry: "reg", Origin: reg.srv.URL}
+	tr := &Transport{Next: ownTransport(t), Registry: "reg", Origin: reg.srv.URL}
 	tr.learn(Challenge{Scheme: "bearer", Params: map[string]string{"realm": realm.srv.URL + "/token", "service": "reg"}}, "", nil, nil)
 
 	leader := make(chan error, 1)
@@ -386,7 +396,7 @@ func TestTransportRefreshesRejectedToken(t *testing.T) {
 	realm := newFakeRealm(t)
 	reg := newFakeRegistry(t, realm.srv.URL)
 	reg.ok = map[string]bool{"tok-1": true}
-	tr := &Transport{Registry: "reg", Origin: reg.srv.URL}
+	tr := &Transport{Next: ownTransport(t), Registry: "reg", Origin: reg.srv.URL}
 	u := reg.srv.URL + "/v2/a/manifests/1"
 	get(t, tr, u) // "", tok-1
 
@@ -409,7 +419,7 @@ func TestTransportNeverLoops(t *testing.T) {
 	realm := newFakeRealm(t)
 	reg := newFakeRegistry(t, realm.srv.URL)
 	reg.ok = map[string]bool{} // nothing is ever accepted
-	tr := &Transport{Registry: "reg", Origin: reg.srv.URL}
+	tr := &Transport{Next: ownTransport(t), Registry: "reg", Origin: reg.srv.URL}
 	u := reg.srv.URL + "/v2/a/manifests/1"
 	if resp := get(t, tr, u); resp.StatusCode != 401 {
 		t.Fatalf("status %d, want the 401", resp.StatusCode)
@@ -444,7 +454,7 @@ func TestTransportReplaysBody(t *testing.T) {
 			t.Parallel()
 			realm := newFakeRealm(t)
 			reg := newFakeRegistry(t, realm.srv.URL)
-			tr := &Transport{Registry: "reg", Origin: reg.srv.URL}
+			tr := &Transport{Next: ownTransport(t), Registry: "reg", Origin: reg.srv.URL}
 			req, _ := http.NewRequestWithContext(t.Context(), http.MethodPut, reg.srv.URL+"/v2/a/manifests/1", tt.body())
 			resp, err := tr.RoundTrip(req)
 			if err != nil {
@@ -497,7 +507,7 @@ func TestTransportIdentityToken(t *testing.T) {
 				fmt.Fprintf(w, `{"access_token": %q}`, tok)
 			}
 			reg := newFakeRegistry(t, realm.srv.URL)
-			tr := &Transport{Registry: "reg", Origin: reg.srv.URL, Creds: &staticSource{c: Credential{Username: "u", IdentityToken: "refresh"}}}
+			tr := &Transport{Next: ownTransport(t), Registry: "reg", Origin: reg.srv.URL, Creds: &staticSource{c: Credential{Username: "u", IdentityToken: "refresh"}}}
 			if resp := get(t, tr, reg.srv.URL+"/v2/a/manifests/1"); resp.StatusCode != 200 {
 				t.Fatalf("status %d", resp.StatusCode)
 			}
@@ -528,7 +538,7 @@ func TestTransportRegistryToken(t *testing.T) {
 	realm := newFakeRealm(t)
 	reg := newFakeRegistry(t, realm.srv.URL)
 	reg.ok = map[string]bool{"given": true}
-	tr := &Transport{Registry: "reg", Origin: reg.srv.URL, Creds: &staticSource{c: Credential{RegistryToken: "given"}}}
+	tr := &Transport{Next: ownTransport(t), Registry: "reg", Origin: reg.srv.URL, Creds: &staticSource{c: Credential{RegistryToken: "given"}}}
 	for range 2 {
 		if resp := get(t, tr, reg.srv.URL+"/v2/a/manifests/1"); resp.StatusCode != 200 {
 			t.Fatalf("status %d", resp.StatusCode)
@@ -569,7 +579,7 @@ func TestTransportBasic(t *testing.T) {
 				}
 			}))
 			t.Cleanup(reg.Close)
-			tr := &Transport{Registry: "reg", Origin: reg.URL, Creds: &staticSource{c: tt.cred}}
+			tr := &Transport{Next: ownTransport(t), Registry: "reg", Origin: reg.URL, Creds: &staticSource{c: tt.cred}}
 			var codes []int
 			for range 2 {
 				codes = append(codes, get(t, tr, reg.URL+"/v2/a/manifests/1").StatusCode)
@@ -588,7 +598,7 @@ func TestTransportCredentialError(t *testing.T) {
 	realm := newFakeRealm(t)
 	reg := newFakeRegistry(t, realm.srv.URL)
 	boom := errors.New("helper exploded")
-	tr := &Transport{Registry: "reg", Origin: reg.srv.URL, Creds: &staticSource{err: boom}}
+	tr := &Transport{Next: ownTransport(t), Registry: "reg", Origin: reg.srv.URL, Creds: &staticSource{err: boom}}
 	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, reg.srv.URL+"/v2/a/manifests/1", nil)
 	if _, err := tr.RoundTrip(req); !errors.Is(err, boom) {
 		t.Errorf("err = %v, want the source's error, never anonymous access", err)
@@ -621,7 +631,7 @@ func TestTransportTokenErrors(t *testing.T) {
 				io.WriteString(w, tt.body)
 			}
 			reg := newFakeRegistry(t, realm.srv.URL)
-			tr := &Transport{Registry: "reg", Origin: reg.srv.URL}
+			tr := &Transport{Next: ownTransport(t), Registry: "reg", Origin: reg.srv.URL}
 			req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, reg.srv.URL+"/v2/a/manifests/1", nil)
 			_, err := tr.RoundTrip(req)
 			var te *TokenError
@@ -654,7 +664,7 @@ func TestTransportLearnsCatalogScope(t *testing.T) {
 		}
 	}))
 	t.Cleanup(reg.Close)
-	tr := &Transport{Registry: "reg", Origin: reg.URL}
+	tr := &Transport{Next: ownTransport(t), Registry: "reg", Origin: reg.URL}
 	for range 2 {
 		if resp := get(t, tr, reg.URL+"/v2/_catalog"); resp.StatusCode != 200 {
 			t.Fatalf("status %d", resp.StatusCode)
@@ -689,7 +699,7 @@ func TestNewTokenFetchRefusesDowngrade(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := newTokenFetch(http.DefaultTransport, origin, ch, nil, tt.cred, "", time.Now)
+			_, err := newTokenFetch(ownTransport(t), origin, ch, nil, tt.cred, "", time.Now)
 			if (err == nil) != tt.ok {
 				t.Errorf("err = %v", err)
 			}
