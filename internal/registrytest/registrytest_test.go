@@ -59,7 +59,11 @@ func send(t *testing.T, method, u, authz string, form url.Values) (*http.Respons
 	if authz != "" {
 		req.Header.Set("Authorization", authz)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	// A transport of its own: another parallel test's httptest.Server.Close
+	// closes http.DefaultTransport's idle connections, maybe the one picked.
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
