@@ -391,8 +391,8 @@ type partialWriter struct {
 // reserveAhead is how far ahead of a download its partial's blocks are
 // reserved (direct.Reserve): a whole 10 MiB blob at once, a large one in
 // steps. It bounds what a pull killed mid-way leaves reserved past a
-// partial's end, until a resumption truncates it or prune removes it, and what a
-// descriptor that lies about its size can take.
+// partial's end, until a resumption truncates it or prune removes it, and
+// what a descriptor that lies about its size can take.
 const reserveAhead = 64 << 20
 
 func (w *partialWriter) Write(p []byte) (int, error) {

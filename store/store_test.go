@@ -151,14 +151,20 @@ func partialSize(t *testing.T, s *Store, d image.Descriptor) int64 {
 // its blob.
 func checkNoReserve(t *testing.T, path string, size int64) {
 	t.Helper()
+	const block = 4096
+	if got, need := diskBytes(t, path), (size+block-1)/block*block; got > need {
+		t.Errorf("the partial of %d bytes takes %d bytes of disk, more than the %d it needs", size, got, need)
+	}
+}
+
+// diskBytes is how many bytes of disk the file at path takes.
+func diskBytes(t *testing.T, path string) int64 {
+	t.Helper()
 	fi, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	const block = 4096
-	if got, need := fi.Sys().(*syscall.Stat_t).Blocks*512, (size+block-1)/block*block; got > need {
-		t.Errorf("the partial of %d bytes takes %d bytes of disk, more than the %d it needs", size, got, need)
-	}
+	return fi.Sys().(*syscall.Stat_t).Blocks * 512
 }
 
 func checkBlob(t *testing.T, s *Store, d image.Descriptor, want []byte) {
