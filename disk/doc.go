@@ -1,0 +1,20 @@
+// Package disk is haul's portable layer over the filesystem: the calls whose
+// behaviour differs between Linux, macOS and Windows, each in one small
+// build-tagged file with a portable fallback.
+//
+//   - Free and CheckFree say whether a file fits before the first byte is
+//     written; SpaceError is what a program matches with errors.As.
+//   - WriteFile and CreateTemp make files appear whole: written under a
+//     temporary name beside the final one, then renamed.
+//   - CopyRange copies between files in the kernel where it can
+//     (copy_file_range on Linux, which shares extents on XFS and Btrfs);
+//     CloneRange only shares extents, and says ErrUnsupported where the
+//     filesystem cannot.
+//   - Lock takes an exclusive lock on an open file, a wait that a context
+//     ends.
+//   - BootID names the running boot, so a cache can tell which of its
+//     unsynced files may have been lost to a power failure.
+//
+// Everything here writes through the page cache: no O_DIRECT, no fsync but
+// where a caller asks for one.
+package disk

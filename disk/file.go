@@ -1,0 +1,121 @@
+package disk
+
+import (
+	"crypto/rand"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// TempSuffix ends every temporary name Create gives, so that a sweep of a
+// directory can tell a crashed write's leftover from a finished file.
+const TempSuffix = ".haul-tmp"
+
+// File is a file being written under a temporary name beside its final path.
+// Commit renames it onto the path; Abort removes it. Until Commit, nothing
+// is at the path that was not there before.
+type File struct {
+	*os.File
+	path string
+}
+
+// Create makes a new temporary file in path's directory (which must exist),
+// mode 0o644 less the umask, as os.Create would.
+func Create(path string) (*File, error) {
+	dir, base := filepath.Split(path)
+	for {
+		name := filepath.Join(dir, "."+base+"."+strings.ToLower(rand.Text()[:13])+TempSuffix)
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if errors.Is(err, fs.ErrExist) { // 65 random bits: a second try is already unlikely
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &File{File: f, path: path}, nil
+	}
+}
+
+// Path is where Commit puts the file.
+func (f *File) Path() string { return f.path }
+
+// Commit closes the file and renames it onto its path, replacing what is
+// there. With sync, its bytes reach the disk before the rename does, and the
+// rename before Commit returns. With readOnly, the file loses its write
+// permissions first (content that never changes, such as a blob). On
+// failure the temporary file is removed.
+func (f *File) Commit(sync, readOnly bool) error {
+	err := f.finish(sync, readOnly)
+	if err == nil {
+		err = Rename(f.Name(), f.path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if sync {
+		SyncDir(filepath.Dir(f.path))
+	}
+	return nil
+}
+
+func (f *File) finish(sync, readOnly bool) error {
+	var err error
+	if sync {
+		err = f.Sync()
+	}
+	if readOnly && err == nil {
+		err = MakeReadOnly(f.File)
+	}
+	return errors.Join(err, f.Close())
+}
+
+// Abort closes and removes the temporary file.
+func (f *File) Abort() {
+	f.Close()
+	os.Remove(f.Name())
+}
+
+// WriteFile writes path whole: write fills a temporary file beside it, which
+// then replaces path by rename (Commit's sync and readOnly). If write fails,
+// nothing changes at path. path's directory is created if missing.
+func WriteFile(path string, sync, readOnly bool, write func(*os.File) error) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := Create(path)
+	if err != nil {
+		return err
+	}
+	if err := write(f.File); err != nil {
+		f.Abort()
+		return err
+	}
+	return f.Commit(sync, readOnly)
+}
+
+// MakeReadOnly removes f's write permissions: a blob never changes, and an
+// output that hardlinks a cache's blob must not be able to edit it in place.
+func MakeReadOnly(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	return f.Chmod(fi.Mode().Perm() &^ 0o222)
+}
+
+// IsTemp reports whether name (a base name) is one Create gives.
+func IsTemp(name string) bool {
+	return strings.HasPrefix(name, ".") && strings.HasSuffix(name, TempSuffix)
+}
+
+// SyncDir makes a rename in dir durable; best effort, since some filesystems
+// (and Windows) refuse to sync a directory.
+func SyncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
