@@ -20,7 +20,7 @@ install:
 	$(BUILDENV) $(GO) install -trimpath -ldflags "$(LDFLAGS)" ./cmd/haul
 
 demo: build
-	$(GO) build -o $(BIN)/haul-devregistry ./internal/cmd/devregistry
+	$(GO) build -o $(BIN)/haul-devregistry ./tools/devregistry
 	./scripts/demo.sh $(BIN)/haul $(BIN)/haul-devregistry
 
 test: lint unit fuzz e2e

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Unpack benchmark: haul unpack and haul pull --format rootfs against umoci,
 # crane export | tar -x, and plain tar -xzf of each layer (the lower bound), on
-# the images of internal/cmd/rootfsimage in a local Debian docker-registry.
+# the images of tools/rootfsimage in a local Debian docker-registry.
 # See bench/README.md for what it measures and its knobs.
 #
 # Writes bench/results/<date>-unpack.md (and <date>-unpack-raw.tsv beside it)
@@ -82,8 +82,8 @@ else
 	make -s -C "$ROOT" build BIN="$WORK/bin" >/dev/null || die "make build failed"
 	HAUL=$WORK/bin/haul
 fi
-(cd "$ROOT" && go build -o "$WORK/bin/" ./internal/cmd/rootfsimage ./internal/cmd/treedump) ||
-	die "building internal/cmd/rootfsimage and internal/cmd/treedump failed"
+(cd "$ROOT" && go build -o "$WORK/bin/" ./tools/rootfsimage ./tools/treedump) ||
+	die "building tools/rootfsimage and tools/treedump failed"
 HAUL_VERSION=$("$HAUL" --version 2>/dev/null | awk '{print $NF}')
 GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- . ':!bench' 2>/dev/null || echo ', tree dirty')
 "$HAUL" unpack --help >/dev/null 2>&1 || { has_tool haul-unpack && drop_tools '^haul-unpack$' "this haul has no 'unpack'"; }
@@ -290,7 +290,7 @@ describe() {
 	echo "Layouts (skopeo copy, once) and the registry's blobs warm in the page cache. haul-pull starts from an empty --cache-dir."
 	echo "Wall: bash EPOCHREALTIME around the command; CPU (user+sys, children included) and peak RSS (the largest process): GNU time."
 	echo "Other load: $IDLE_BEFORE cores busy in the 2 s before the rounds; during them, $OTHER (sync's writeback and this script count as other)."
-	echo "No tool fsyncs the tree. \"tree\": round 1's tree against umoci's with internal/cmd/treedump (paths, types, modes, owners,"
+	echo "No tool fsyncs the tree. \"tree\": round 1's tree against umoci's with tools/treedump (paths, types, modes, owners,"
 	echo "sizes, sha256, link targets, mtimes to the ns, hardlinks, xattrs); tar-layers and pigz-layers apply no whiteouts."
 	echo
 	for img in $IMAGES; do

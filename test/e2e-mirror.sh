@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end test of haul pull --mirror through a pull-through cache: Debian's
 # docker-registry (distribution 2.8) in proxy mode (proxy.remoteurl) in front
-# of an upstream docker-registry with token auth (internal/cmd/tokenserver,
+# of an upstream docker-registry with token auth (tools/tokenserver,
 # registrytest's token server alone, on another port, as auth.docker.io is to
-# registry-1.docker.io). internal/cmd/headerlog, a logging reverse proxy in
+# registry-1.docker.io). tools/headerlog, a logging reverse proxy in
 # front of the mirror, records the Authorization headers its access log
 # leaves out.
 #
@@ -54,8 +54,8 @@ trap 'exit 143' TERM
 # ---------------------------------------------------------------- tools
 mkdir -p "$WORK/bin"
 haul_binary "$WORK/bin"
-(cd "$ROOT" && go build -o "$WORK/bin/" ./internal/cmd/tokenserver ./internal/cmd/headerlog ./internal/cmd/rootfsimage) ||
-	die "building internal/cmd/tokenserver, headerlog and rootfsimage failed"
+(cd "$ROOT" && go build -o "$WORK/bin/" ./tools/tokenserver ./tools/headerlog ./tools/rootfsimage) ||
+	die "building tools/tokenserver, headerlog and rootfsimage failed"
 
 # wait_line FILE PATTERN: waits (10 s at most) for a line of FILE to match.
 wait_line() {

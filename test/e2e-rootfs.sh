@@ -2,10 +2,10 @@
 # End-to-end test of haul's root filesystems: haul unpack, haul pull --format
 # rootfs and haul export, against umoci, crane export and GNU tar.
 #
-# It pushes the images of internal/cmd/rootfsimage (OCI media types, gzip
+# It pushes the images of tools/rootfsimage (OCI media types, gzip
 # layers) to a Debian docker-registry, copies each into an OCI layout with
 # skopeo (else haul pull --format oci), unpacks it with umoci (as root, keeping
-# owners) and with haul, and compares the trees with internal/cmd/treedump:
+# owners) and with haul, and compares the trees with tools/treedump:
 # paths, types, modes, owners, sizes, content hashes, link targets, mtimes to
 # the nanosecond (directories too), hardlinks and xattrs. layers3 is also held
 # to test/testdata/layers3.tree, the listing umoci 0.4.7 made of it (reviewed
@@ -77,8 +77,8 @@ trap 'exit 143' TERM
 # ---------------------------------------------------------------- tools
 mkdir -p "$WORK/bin"
 haul_binary "$WORK/bin"
-(cd "$ROOT" && go build -o "$WORK/bin/" ./internal/cmd/rootfsimage ./internal/cmd/treedump) ||
-	die "building internal/cmd/rootfsimage and internal/cmd/treedump failed"
+(cd "$ROOT" && go build -o "$WORK/bin/" ./tools/rootfsimage ./tools/treedump) ||
+	die "building tools/rootfsimage and tools/treedump failed"
 TREEDUMP=$WORK/bin/treedump
 
 crane_ok() { [[ -x $1 ]] && [[ $("$1" version 2>/dev/null) == "$CRANE_VERSION" ]]; }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end test of haul against registries behind TLS and mutual TLS:
 # Debian's docker-registry (distribution 2.8) with a certificate that
-# internal/cmd/mkcerts signs with a throwaway CA, and a second one on another
+# tools/mkcerts signs with a throwaway CA, and a second one on another
 # port that requires client certificates (http.tls.clientcas), and two more
 # with certificates no client should accept (expired; for another name). All
 # serve the storage a plain-HTTP registry was pushed to.
@@ -52,8 +52,8 @@ trap 'exit 143' TERM
 # ---------------------------------------------------------------- tools, certificates, registries
 mkdir -p "$WORK/bin"
 haul_binary "$WORK/bin"
-(cd "$ROOT" && go build -o "$WORK/bin/" ./internal/cmd/mkcerts ./internal/cmd/rootfsimage) ||
-	die "building internal/cmd/mkcerts and rootfsimage failed"
+(cd "$ROOT" && go build -o "$WORK/bin/" ./tools/mkcerts ./tools/rootfsimage) ||
+	die "building tools/mkcerts and rootfsimage failed"
 CERTS=$WORK/certs
 "$WORK/bin/mkcerts" -dir "$CERTS" -names 127.0.0.1,localhost || die "mkcerts failed"
 

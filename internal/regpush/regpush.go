@@ -1,6 +1,6 @@
 // Package regpush uploads blobs and manifests to a registry over the
 // distribution API, for the programs that seed the registries of the end to
-// end tests and benchmarks (bench/mkimage, internal/cmd/rootfsimage). It is
+// end tests and benchmarks (bench/mkimage, tools/rootfsimage). It is
 // not haul's client: it speaks plain HTTP, sends no credentials, and trusts
 // the registry it fills, checking status codes only.
 package regpush

@@ -6,7 +6,7 @@
 // linux/amd64. Layers are made as they are uploaded (a streamed PATCH, then a
 // PUT with the digest), so none touches this machine's disk.
 //
-//	go run ./internal/cmd/rootfsimage -registry 127.0.0.1:5000 -toolchain "$(go env GOROOT)"
+//	go run ./tools/rootfsimage -registry 127.0.0.1:5000 -toolchain "$(go env GOROOT)"
 //
 // Images (REPO is -repo, "rootfs" by default; every tag is 1):
 //

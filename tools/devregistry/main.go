@@ -2,7 +2,7 @@
 // address, seeded with demo images, so haul can be tried with no internet
 // (make demo):
 //
-//	go run ./internal/cmd/devregistry -addr 127.0.0.1:5055
+//	go run ./tools/devregistry -addr 127.0.0.1:5055
 //
 // It prints one line per seeded image, then "ready http://ADDR", and runs
 // until SIGINT or SIGTERM. Repositories under private/ need Alice's

@@ -2,7 +2,7 @@
 // that runs elsewhere: test/e2e-mirror.sh puts Debian's docker-registry
 // (distribution 2.8) behind it with token auth.
 //
-//	go run ./internal/cmd/tokenserver -cert DIR/token.pem -private private/
+//	go run ./tools/tokenserver -cert DIR/token.pem -private private/
 //
 // It writes the signing key's certificate (the registry's rootcertbundle) to
 // -cert, prints "realm URL", "service NAME", "issuer NAME", then "ready", and
