@@ -47,7 +47,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -145,6 +144,15 @@ func diffIDs(layers []layer) []string {
 
 // ---------------------------------------------------------------- toolchain
 
+// meta is what a layer records of a file beyond its fs.FileInfo; metaOf
+// reads it where the system can tell.
+type meta struct {
+	mode     int64 // permission bits with setuid (0o4000), setgid and sticky
+	uid, gid int
+	mtime    time.Time
+	inode    [2]uint64 // device and inode; zero where not known, and then no hardlinks are made
+}
+
 // treeLayer writes the tree at dir into tw under prefix, as it is on disk,
 // in the sorted order of a walk: a second path to an inode already written
 // becomes a hardlink to the first. With only set, just those paths (relative
@@ -170,6 +178,7 @@ func treeLayer(tw *tar.Writer, dir, prefix string, only []string) error {
 		if err != nil {
 			return err
 		}
+		rel = filepath.ToSlash(rel) // keep and the names speak of slashes, on Windows too
 		if !keep(rel) {
 			if d.IsDir() {
 				return filepath.SkipDir
@@ -180,20 +189,20 @@ func treeLayer(tw *tar.Writer, dir, prefix string, only []string) error {
 		if err != nil {
 			return err
 		}
-		st, ok := fi.Sys().(*syscall.Stat_t)
-		if !ok {
-			return fmt.Errorf("%s: no stat", p)
+		m, err := metaOf(p, fi)
+		if err != nil {
+			return err
 		}
-		name := prefix + filepath.ToSlash(rel)
+		name := prefix + rel
 		if rel == "." {
 			name = prefix
 		}
 		hdr := &tar.Header{
 			Name:    name,
-			Mode:    int64(st.Mode & 0o7777),
-			Uid:     int(st.Uid),
-			Gid:     int(st.Gid),
-			ModTime: time.Unix(st.Mtim.Sec, st.Mtim.Nsec),
+			Mode:    m.mode,
+			Uid:     m.uid,
+			Gid:     m.gid,
+			ModTime: m.mtime,
 			Format:  tar.FormatPAX,
 		}
 		switch {
@@ -208,11 +217,10 @@ func treeLayer(tw *tar.Writer, dir, prefix string, only []string) error {
 				return err
 			}
 		case fi.Mode().IsRegular():
-			key := [2]uint64{st.Dev, st.Ino}
-			if first, ok := seen[key]; ok {
+			if first, ok := seen[m.inode]; ok && m.inode != ([2]uint64{}) {
 				hdr.Typeflag, hdr.Linkname = tar.TypeLink, first
 			} else {
-				seen[key] = hdr.Name
+				seen[m.inode] = hdr.Name
 				hdr.Typeflag, hdr.Size = tar.TypeReg, fi.Size()
 			}
 		default:

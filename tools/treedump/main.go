@@ -1,3 +1,5 @@
+//go:build linux || darwin
+
 // Command treedump prints a canonical listing of a directory tree, one line
 // per path in byte order, so that two unpacks of an image can be compared: two
 // trees are equal when their listings are.
@@ -23,6 +25,8 @@
 // A directory's size (its filesystem's business) is not listed; neither is
 // the root's mtime, unless -root-mtime, since an unpack's root is made by the
 // tool, not by a layer. -exclude drops paths (and everything under them).
+//
+// It runs on Linux and macOS (owners, devices and xattrs are Unix's).
 package main
 
 import (
@@ -40,7 +44,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"unicode"
 	"unicode/utf8"
 
@@ -63,7 +66,7 @@ type line struct {
 func dump(root string, o options) ([]line, error) {
 	type node struct {
 		path string
-		st   *syscall.Stat_t
+		st   *unix.Stat_t
 		fi   fs.FileInfo
 	}
 	var nodes []node
@@ -89,10 +92,13 @@ func dump(root string, o options) ([]line, error) {
 		if err != nil {
 			return err
 		}
-		st := fi.Sys().(*syscall.Stat_t)
+		st := new(unix.Stat_t)
+		if err := unix.Lstat(p, st); err != nil {
+			return &fs.PathError{Op: "lstat", Path: p, Err: err}
+		}
 		nodes = append(nodes, node{rel, st, fi})
 		if !fi.IsDir() {
-			k := [2]uint64{st.Dev, st.Ino}
+			k := [2]uint64{uint64(st.Dev), st.Ino} // Dev is an int32 on macOS
 			inodes[k] = append(inodes[k], rel)
 		}
 		return nil
@@ -106,7 +112,7 @@ func dump(root string, o options) ([]line, error) {
 		var b strings.Builder
 		full := filepath.Join(root, filepath.FromSlash(n.path))
 		st := n.st
-		typ := typeName(st.Mode)
+		typ := typeName(uint32(st.Mode)) // a uint16 on macOS
 		fmt.Fprintf(&b, "%s mode=%04o uid=%d gid=%d", typ, st.Mode&0o7777, st.Uid, st.Gid)
 		switch typ {
 		case "file":
@@ -122,12 +128,12 @@ func dump(root string, o options) ([]line, error) {
 			}
 			fmt.Fprintf(&b, " target=%s", strconv.Quote(t))
 		case "char", "block":
-			fmt.Fprintf(&b, " dev=%d,%d", unix.Major(st.Rdev), unix.Minor(st.Rdev))
+			fmt.Fprintf(&b, " dev=%d,%d", unix.Major(uint64(st.Rdev)), unix.Minor(uint64(st.Rdev)))
 		}
 		if mt := mtime(st, o); mt != "" && (n.path != "." || o.rootMtime) && (typ != "dir" || o.dirMtime) {
 			b.WriteString(" mtime=" + mt)
 		}
-		if ps := inodes[[2]uint64{st.Dev, st.Ino}]; len(ps) > 1 {
+		if ps := inodes[[2]uint64{uint64(st.Dev), st.Ino}]; len(ps) > 1 {
 			b.WriteString(" hardlink=" + quote(slices.Min(ps)))
 		}
 		if o.xattrs {
@@ -145,33 +151,33 @@ func dump(root string, o options) ([]line, error) {
 }
 
 func typeName(m uint32) string {
-	switch m & syscall.S_IFMT {
-	case syscall.S_IFDIR:
+	switch m & unix.S_IFMT {
+	case unix.S_IFDIR:
 		return "dir"
-	case syscall.S_IFREG:
+	case unix.S_IFREG:
 		return "file"
-	case syscall.S_IFLNK:
+	case unix.S_IFLNK:
 		return "symlink"
-	case syscall.S_IFIFO:
+	case unix.S_IFIFO:
 		return "fifo"
-	case syscall.S_IFCHR:
+	case unix.S_IFCHR:
 		return "char"
-	case syscall.S_IFBLK:
+	case unix.S_IFBLK:
 		return "block"
-	case syscall.S_IFSOCK:
+	case unix.S_IFSOCK:
 		return "socket"
 	}
 	return "unknown"
 }
 
-func mtime(st *syscall.Stat_t, o options) string {
+func mtime(st *unix.Stat_t, o options) string {
 	switch o.mtime {
 	case "none":
 		return ""
 	case "s":
-		return strconv.FormatInt(st.Mtim.Sec, 10)
+		return strconv.FormatInt(int64(st.Mtim.Sec), 10)
 	}
-	return fmt.Sprintf("%d.%09d", st.Mtim.Sec, st.Mtim.Nsec)
+	return fmt.Sprintf("%d.%09d", int64(st.Mtim.Sec), int64(st.Mtim.Nsec))
 }
 
 func hashFile(p string) (string, error) {
