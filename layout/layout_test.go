@@ -461,13 +461,7 @@ func TestUpdateIndexUnchanged(t *testing.T) {
 		}
 		return nil
 	}
-	ino := func() uint64 {
-		fi, err := os.Stat(filepath.Join(dir, IndexFile))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return fi.Sys().(*syscall.Stat_t).Ino
-	}
+	ino := func() uint64 { return inode(t, filepath.Join(dir, IndexFile)) }
 	if err := l.UpdateIndex(t.Context(), add); err != nil {
 		t.Fatal(err)
 	}
