@@ -13,6 +13,10 @@
 //
 // Export writes the same tree, flattened, as one tar stream.
 //
+// Unpacking needs Linux (openat2, and the calls that set a symlink's own
+// times, devices and xattrs); elsewhere Create returns ErrUnsupported.
+// Export works on every system.
+//
 // rootfs knows nothing of registries: it takes each layer as an io.Reader of
 // the blob's bytes and the layer's descriptor, from a download or an archive.
 package rootfs

@@ -1,5 +1,3 @@
-//go:build linux
-
 package rootfs
 
 import (
@@ -8,14 +6,12 @@ import (
 	"context"
 	"errors"
 	"io"
-	"os/exec"
 	"path"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/haul-dev/haul/image"
-	"github.com/haul-dev/haul/internal/treetest"
 )
 
 // exportOf exports the layers to a buffer, counting how often each is opened.
@@ -80,27 +76,11 @@ func members(t *testing.T, b []byte) []string {
 	return out
 }
 
-// extract unpacks an export with GNU tar, as a user of `haul export` would.
-func extract(t *testing.T, b []byte) string {
-	t.Helper()
-	dir := t.TempDir()
-	var stderr bytes.Buffer
-	cmd := exec.CommandContext(t.Context(), "tar", "-xf", "-", "-C", dir)
-	cmd.Stdin, cmd.Stderr = bytes.NewReader(b), &stderr
-	if err := cmd.Run(); err != nil || stderr.Len() > 0 {
-		t.Fatalf("tar -x of the export: %v\n%s", err, stderr.String())
-	}
-	return dir
-}
-
-// TestExport exports layers and checks that `tar -x` of the result makes
-// the tree that unpacking the same layers makes, and, where given, that the
-// tar holds exactly the entries expected.
+// TestExport exports layers and checks that the tar holds exactly the
+// entries expected, where given, and (on Linux, where unpacking works) that
+// `tar -x` of it makes the tree that unpacking the same layers makes.
 func TestExport(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("tar"); err != nil {
-		t.Skip("no tar on PATH")
-	}
 	tests := []struct {
 		name    string
 		layers  [][]ent
@@ -173,10 +153,6 @@ func TestExport(t *testing.T) {
 			for _, ents := range tt.layers {
 				ls = append(ls, l1(t, ents...))
 			}
-			unpacked, err := unpack(t, Config{}, ls...)
-			if err != nil {
-				t.Fatal(err)
-			}
 			b, opens, err := exportOf(t, ls...)
 			if err != nil {
 				t.Fatalf("Export: %v", err)
@@ -188,10 +164,7 @@ func TestExport(t *testing.T) {
 					t.Errorf("entries:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.entries, "\n"))
 				}
 			}
-			want := treetest.List(t, unpacked)
-			if tree := treetest.List(t, extract(t, b)); !slices.Equal(tree, want) {
-				t.Errorf("tar -x of the export:\n%s\nunpack:\n%s", strings.Join(tree, "\n"), strings.Join(want, "\n"))
-			}
+			sameAsUnpack(t, ls, b)
 			reread := false
 			for i := range ls {
 				reread = reread || opens[i] > 1

@@ -1,7 +1,9 @@
 package rootfs
 
 import (
+	"errors"
 	"fmt"
+	"runtime"
 
 	"github.com/opencontainers/go-digest"
 
@@ -64,3 +66,21 @@ func (e *LimitError) Error() string {
 	}
 	return msg
 }
+
+// ErrUnsupported is what Create returns anywhere but on Linux: unpacking
+// stays inside its root by resolving every path with openat2's
+// RESOLVE_IN_ROOT, and sets what only Linux's calls set (a symlink's own
+// times, devices, xattrs). Go's os.Root, the portable alternative, refuses
+// the absolute symlinks real layers hold (var/run -> /run). Export works
+// everywhere, and `tar -x` of what it writes is the same tree. errors.Is
+// matches ErrUnsupported to errors.ErrUnsupported too.
+var ErrUnsupported error = unsupportedError{}
+
+type unsupportedError struct{}
+
+func (unsupportedError) Error() string {
+	return "unpacking a root filesystem needs Linux, and this is " + runtime.GOOS +
+		": `haul export REF -o fs.tar` writes the same tree as one tar, on any system"
+}
+
+func (unsupportedError) Unwrap() error { return errors.ErrUnsupported }

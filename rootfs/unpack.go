@@ -8,8 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-
-	"golang.org/x/sys/unix"
 )
 
 // Unpacker builds a root filesystem from layers applied in order. Create one
@@ -28,6 +26,7 @@ type Unpacker struct {
 // Create starts an unpack into dir, which must be absent or an empty
 // directory unless c.Force is set. The tree is built in a temporary sibling of
 // dir (or, with c.Force, in dir itself) and renamed onto dir by Commit.
+// Anywhere but on Linux it returns ErrUnsupported, having touched nothing.
 func Create(ctx context.Context, dir string, c Config) (*Unpacker, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -36,6 +35,9 @@ func Create(ctx context.Context, dir string, c Config) (*Unpacker, error) {
 		return nil, errors.New("unpack: no target directory")
 	}
 	dir = filepath.Clean(dir)
+	if !supported {
+		return nil, fmt.Errorf("unpack into %s: %w", dir, ErrUnsupported)
+	}
 	u := &Unpacker{dir: dir, c: c}
 	if c.Force {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -152,7 +154,7 @@ func (u *Unpacker) Commit(ctx context.Context) error {
 	if u.work != u.dir {
 		// rename(2) replaces an empty directory, and refuses one that
 		// something filled meanwhile.
-		if err := unix.Rename(u.work, u.dir); err != nil { // os.Rename refuses an existing directory
+		if err := renameDir(u.work, u.dir); err != nil {
 			u.err = fmt.Errorf("unpack into %s: %w", u.dir, err)
 			return u.err
 		}
