@@ -8,10 +8,6 @@ import (
 	"os"
 )
 
-// copyChunk is how much is copied between two looks at the context: one
-// copy_file_range call on Linux, in the kernel.
-const copyChunk = 64 << 20
-
 // bufSize is the buffer of a copy that goes through this process.
 const bufSize = 1 << 20
 

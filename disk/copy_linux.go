@@ -12,6 +12,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// copyChunk is how much copy_file_range copies between two looks at the
+// context.
+const copyChunk = 64 << 20
+
 // copyKernel copies with copy_file_range until done, or until the kernel
 // cannot (across filesystems before Linux 5.3 and again since 5.19, a
 // filesystem that refuses it): it returns how many bytes it copied, and the
@@ -44,9 +48,10 @@ func copyKernel(ctx context.Context, dst *os.File, dstOff int64, src *os.File, s
 // CloneRange makes n bytes of dst at dstOff share src's extents at srcOff
 // (FICLONERANGE: XFS with reflink, Btrfs), so the bytes are not written a
 // second time. Both offsets must be multiples of the filesystem's block; a
-// tail short of a block is copied. Where the filesystem cannot share
-// extents it returns an error matching errors.ErrUnsupported, having
-// written nothing.
+// tail short of a block is copied (and so is all of an n under one block).
+// Where the filesystem cannot share extents (ext4, tmpfs, two
+// filesystems), or the offsets are not on blocks, it returns an error
+// matching errors.ErrUnsupported, having written nothing.
 func CloneRange(ctx context.Context, dst *os.File, dstOff int64, src *os.File, srcOff, n int64) error {
 	defer runtime.KeepAlive(dst)
 	defer runtime.KeepAlive(src)
@@ -54,7 +59,7 @@ func CloneRange(ctx context.Context, dst *os.File, dstOff int64, src *os.File, s
 	if err := unix.Fstatfs(int(src.Fd()), &st); err != nil {
 		return err
 	}
-	bs := st.Bsize
+	bs := int64(st.Bsize) // an int32 on 32-bit Linux
 	bulk := n &^ (bs - 1)
 	if srcOff%bs != 0 || dstOff%bs != 0 {
 		return fmt.Errorf("clone of %s: offsets %d and %d are not on %d-byte blocks: %w", src.Name(), srcOff, dstOff, bs, errors.ErrUnsupported)

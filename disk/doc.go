@@ -4,14 +4,17 @@
 //
 //   - Free and CheckFree say whether a file fits before the first byte is
 //     written; SpaceError is what a program matches with errors.As.
-//   - WriteFile and CreateTemp make files appear whole: written under a
-//     temporary name beside the final one, then renamed.
+//   - Create (then Commit or Abort) and WriteFile make files appear whole:
+//     written under a temporary name beside the final one, then renamed.
+//     Rename and Remove wait, on Windows, for other processes to let go of
+//     a file, which Windows will not replace or remove while it is open.
 //   - CopyRange copies between files in the kernel where it can
 //     (copy_file_range on Linux, which shares extents on XFS and Btrfs);
 //     CloneRange only shares extents, and says ErrUnsupported where the
 //     filesystem cannot.
 //   - Lock takes an exclusive lock on an open file, a wait that a context
-//     ends.
+//     ends; LockPath locks a file by name. On Windows, where locks are
+//     mandatory, the lock is on a byte range past any file's end.
 //   - BootID names the running boot, so a cache can tell which of its
 //     unsynced files may have been lost to a power failure.
 //

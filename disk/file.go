@@ -22,7 +22,8 @@ type File struct {
 }
 
 // Create makes a new temporary file in path's directory (which must exist),
-// mode 0o644 less the umask, as os.Create would.
+// mode 0o666 less the umask, as os.Create would. Its name starts with a dot
+// and ends with TempSuffix (IsTemp).
 func Create(path string) (*File, error) {
 	dir, base := filepath.Split(path)
 	for {

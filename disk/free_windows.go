@@ -4,6 +4,7 @@ package disk
 
 import (
 	"errors"
+	"io/fs"
 
 	"golang.org/x/sys/windows"
 )
@@ -13,13 +14,13 @@ import (
 func Free(dir string) (int64, error) {
 	p, err := windows.UTF16PtrFromString(dir)
 	if err != nil {
-		return -1, err
+		return -1, &fs.PathError{Op: "GetDiskFreeSpaceEx", Path: dir, Err: err}
 	}
 	var avail, total, free uint64
 	if err := windows.GetDiskFreeSpaceEx(p, &avail, &total, &free); err != nil {
-		return -1, err
+		return -1, &fs.PathError{Op: "GetDiskFreeSpaceEx", Path: dir, Err: err}
 	}
-	return int64(avail), nil
+	return int64(min(avail, 1<<63-1)), nil
 }
 
 func isDiskFull(err error) bool {

@@ -36,11 +36,23 @@ func Lock(ctx context.Context, f *os.File) error {
 // it, waiting as Lock does. If whoever held the lock before renamed or
 // removed the file meanwhile, the lock would guard a file no one else can
 // find: then it opens the name again.
+// On Windows the file is opened with FILE_SHARE_DELETE (which os.OpenFile
+// leaves out), so that there too the holder can rename or remove it while
+// others wait.
 func LockPath(ctx context.Context, name string) (*os.File, error) {
+	return lockPath(ctx, name, nil)
+}
+
+// lockPath is LockPath; opened, if not nil, is told of each open, so that a
+// test can rename the file from under a waiter that has opened it.
+func lockPath(ctx context.Context, name string, opened func()) (*os.File, error) {
 	for {
-		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
+		f, err := openLock(name)
 		if err != nil {
 			return nil, err
+		}
+		if opened != nil {
+			opened()
 		}
 		if err := Lock(ctx, f); err != nil {
 			f.Close()
@@ -53,12 +65,12 @@ func LockPath(ctx context.Context, name string) (*os.File, error) {
 	}
 }
 
-// isNamed reports whether name is f's file.
+// isNamed reports whether name is f's file, and will stay so.
 func isNamed(f *os.File, name string) bool {
 	fi, err := f.Stat()
 	if err != nil {
 		return false
 	}
 	ni, err := os.Stat(name)
-	return err == nil && os.SameFile(fi, ni)
+	return err == nil && os.SameFile(fi, ni) && !deletePending(f)
 }

@@ -1,4 +1,4 @@
-//go:build !unix && !windows
+//go:build (!unix && !windows) || aix
 
 package disk
 
@@ -11,3 +11,9 @@ import (
 func TryLock(f *os.File) (bool, error) {
 	return false, &os.PathError{Op: "lock", Path: f.Name(), Err: errors.ErrUnsupported}
 }
+
+// openLock opens the file at name for LockPath, creating it if needed.
+func openLock(name string) (*os.File, error) { return os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644) }
+
+// deletePending is false: a removed file's name is gone at once.
+func deletePending(*os.File) bool { return false }

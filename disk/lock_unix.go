@@ -1,4 +1,4 @@
-//go:build unix
+//go:build unix && !aix
 
 package disk
 
@@ -23,3 +23,9 @@ func TryLock(f *os.File) (bool, error) {
 		}
 	}
 }
+
+// openLock opens the file at name for LockPath, creating it if needed.
+func openLock(name string) (*os.File, error) { return os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644) }
+
+// deletePending is false: a removed file's name is gone at once.
+func deletePending(*os.File) bool { return false }

@@ -6,3 +6,6 @@ import "os"
 
 // Rename renames oldpath to newpath, replacing newpath.
 func Rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }
+
+// Remove removes the file or empty directory at name.
+func Remove(name string) error { return os.Remove(name) }
