@@ -11,7 +11,7 @@ STATICCHECK_VERSION := v0.8.2
 # of every run on this machine, a twentieth of a small pull (BENCHMARKS.md).
 BUILDENV  := CGO_ENABLED=0
 
-.PHONY: build install demo test lint unit fuzz e2e clean
+.PHONY: build install demo test lint cross unit fuzz e2e clean
 
 build:
 	$(BUILDENV) $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/haul ./cmd/haul
@@ -23,12 +23,17 @@ demo: build
 	$(GO) build -o $(BIN)/haul-devregistry ./tools/devregistry
 	./scripts/demo.sh $(BIN)/haul $(BIN)/haul-devregistry
 
-test: lint unit fuzz e2e
+test: lint cross unit fuzz e2e
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+# Tests built for windows/amd64 run under Wine, and for linux/arm64 under
+# qemu-aarch64-static: scripts/cross.sh says which, and what Wine 8 needs.
+cross:
+	./scripts/cross.sh
 
 unit:
 	$(GO) test -race -count=1 ./...
