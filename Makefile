@@ -11,7 +11,12 @@ STATICCHECK_VERSION := v0.8.2
 # of every run on this machine, a twentieth of a small pull (BENCHMARKS.md).
 BUILDENV  := CGO_ENABLED=0
 
-.PHONY: build install demo test lint cross unit fuzz e2e clean
+.PHONY: build install demo test lint cross unit fuzz e2e release clean
+
+# The systems haul is built for. Linux's are tested in full; the others are
+# vetted and built by lint, and tested in part by cross (README, Platforms).
+RELEASE_TARGETS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
+CROSS_TARGETS   := darwin/arm64 darwin/amd64 windows/amd64 linux/arm64
 
 build:
 	$(BUILDENV) $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/haul ./cmd/haul
@@ -28,7 +33,14 @@ test: lint cross unit fuzz e2e
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+	GOBIN=$(abspath $(BIN)) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	$(BIN)/staticcheck ./...
+	@set -e; for t in $(CROSS_TARGETS); do \
+	  echo "vet, staticcheck and build for $$t"; \
+	  GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) vet ./...; \
+	  GOOS=$${t%/*} GOARCH=$${t#*/} $(BIN)/staticcheck ./...; \
+	  GOOS=$${t%/*} GOARCH=$${t#*/} $(BUILDENV) $(GO) build -o /dev/null ./cmd/haul; \
+	done
 
 # Tests built for windows/amd64 run under Wine, and for linux/arm64 under
 # qemu-aarch64-static: scripts/cross.sh says which, and what Wine 8 needs.
@@ -52,5 +64,15 @@ fuzz:
 e2e:
 	./test/e2e.sh
 
+# Static binaries for every system, and their checksums, in dist/ (nothing is uploaded).
+release:
+	rm -rf dist && mkdir -p dist
+	@set -e; for t in $(RELEASE_TARGETS); do \
+	  os=$${t%/*}; arch=$${t#*/}; ext=; if [ $$os = windows ]; then ext=.exe; fi; \
+	  out=dist/haul-$(VERSION)-$$os-$$arch$$ext; echo "$$out"; \
+	  GOOS=$$os GOARCH=$$arch $(BUILDENV) $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $$out ./cmd/haul; \
+	done
+	cd dist && sha256sum haul-* > SHA256SUMS
+
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) dist
