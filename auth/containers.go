@@ -5,13 +5,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 )
 
 // ContainersAuth reads podman/skopeo/buildah's auth.json (containers-auth.json(5)).
 //
 // The files, as containers/image searches them: Path if set; else $REGISTRY_AUTH_FILE
 // alone if set; else $XDG_RUNTIME_DIR/containers/auth.json, then
-// $XDG_CONFIG_HOME/containers/auth.json ($HOME/.config/containers/auth.json). The first
+// $XDG_CONFIG_HOME/containers/auth.json ($HOME/.config/containers/auth.json; %USERPROFILE% for
+// $HOME on Windows). The first
 // file with an entry for the registry wins.
 //
 // Keys are "host[:port]" (legacy "https://host/..." keys are read as their host). Keys
@@ -43,7 +45,7 @@ func (a ContainersAuth) paths() []string {
 	}
 	if d := a.getenv("XDG_CONFIG_HOME"); d != "" {
 		ps = append(ps, filepath.Join(d, "containers", "auth.json"))
-	} else if h := a.getenv("HOME"); h != "" {
+	} else if h := home(runtime.GOOS, a.getenv); h != "" {
 		ps = append(ps, filepath.Join(h, ".config", "containers", "auth.json"))
 	}
 	return ps

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 )
@@ -27,8 +28,8 @@ import (
 // versions wrote ("https://ghcr.io", "index.docker.io", "registry-1.docker.io") are
 // recognised too.
 type DockerConfig struct {
-	Path string              // "": $DOCKER_CONFIG/config.json, else $HOME/.docker/config.json
-	Env  func(string) string // nil: os.Getenv (for DOCKER_CONFIG and HOME; helpers are found on exec's PATH)
+	Path string              // "": $DOCKER_CONFIG/config.json, else $HOME/.docker/config.json (%USERPROFILE% on Windows)
+	Env  func(string) string // nil: os.Getenv (for DOCKER_CONFIG, HOME and USERPROFILE; helpers are found on exec's PATH)
 }
 
 func (d DockerConfig) getenv(k string) string {
@@ -38,15 +39,15 @@ func (d DockerConfig) getenv(k string) string {
 	return d.Env(k)
 }
 
-// path returns the config file's path, or "" when neither DOCKER_CONFIG nor HOME is set.
+// path returns the config file's path, or "" when neither DOCKER_CONFIG nor a home is set.
 func (d DockerConfig) path() string {
 	switch {
 	case d.Path != "":
 		return d.Path
 	case d.getenv("DOCKER_CONFIG") != "":
 		return filepath.Join(d.getenv("DOCKER_CONFIG"), "config.json")
-	case d.getenv("HOME") != "":
-		return filepath.Join(d.getenv("HOME"), ".docker", "config.json")
+	case home(runtime.GOOS, d.getenv) != "":
+		return filepath.Join(home(runtime.GOOS, d.getenv), ".docker", "config.json")
 	}
 	return ""
 }
@@ -96,7 +97,7 @@ func (d DockerConfig) Store(ctx context.Context, registry string, c Credential) 
 	}
 	path := d.path()
 	if path == "" {
-		return fmt.Errorf("store credential for %s: no docker config: neither DOCKER_CONFIG nor HOME is set", registry)
+		return fmt.Errorf("store credential for %s: no docker config: neither DOCKER_CONFIG nor HOME (USERPROFILE on Windows) is set", registry)
 	}
 	f, err := loadConfigFile(path)
 	if err != nil {

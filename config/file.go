@@ -212,7 +212,7 @@ func checkRegistryName(name string) error {
 func absPath(p, home string) (string, error) {
 	if rest, ok := strings.CutPrefix(p, "~/"); ok {
 		if home == "" {
-			return "", fmt.Errorf("%q: HOME is not set to expand ~", p)
+			return "", fmt.Errorf("%q: HOME (USERPROFILE on Windows) is not set to expand ~", p)
 		}
 		p = filepath.Join(home, rest)
 	}

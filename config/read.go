@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 )
 
@@ -34,12 +35,12 @@ func DefaultSystemPaths(getenv func(string) string) SystemPaths {
 	return p
 }
 
-// userConfigHome is $XDG_CONFIG_HOME, or ~/.config; "" without either.
+// userConfigHome is $XDG_CONFIG_HOME, or ~/.config (home's); "" without either.
 func userConfigHome(getenv func(string) string) string {
 	if d := getenv("XDG_CONFIG_HOME"); d != "" {
 		return d
 	}
-	if h := getenv("HOME"); h != "" {
+	if h := home(runtime.GOOS, getenv); h != "" {
 		return filepath.Join(h, ".config")
 	}
 	return ""

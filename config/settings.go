@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,8 +28,8 @@ type Options struct {
 	// exist. "": $XDG_CONFIG_HOME/haul/config.toml (~/.config/haul/...),
 	// read when it exists.
 	Path string
-	// Getenv reads the environment (XDG_CONFIG_HOME, HOME,
-	// CONTAINERS_REGISTRIES_CONF). Required.
+	// Getenv reads the environment (XDG_CONFIG_HOME, HOME, USERPROFILE on
+	// Windows, CONTAINERS_REGISTRIES_CONF). Required.
 	Getenv func(string) string
 	// System is where docker's and the containers tools' files are; nil:
 	// DefaultSystemPaths(Getenv).
@@ -67,7 +68,7 @@ func Load(o Options) (Settings, error) {
 		data, err := os.ReadFile(path)
 		switch {
 		case err == nil:
-			if s.File, err = ParseFile(path, data, o.Getenv("HOME")); err != nil {
+			if s.File, err = ParseFile(path, data, home(runtime.GOOS, o.Getenv)); err != nil {
 				return Settings{}, err
 			}
 		case errors.Is(err, fs.ErrNotExist) && !named:
