@@ -71,7 +71,7 @@ func (p *plan) resolve(ctx context.Context, c Config, r ref.Reference) error {
 	if r.Digest() == "" {
 		repoTag = r.Familiar()
 	}
-	pulled := Pulled{Ref: r, Digest: top.Descriptor.Digest.String(), MediaType: top.Descriptor.MediaType}
+	pulled := Pulled{Ref: r, Digest: top.Descriptor.Digest, MediaType: top.Descriptor.MediaType}
 	switch {
 	case top.Parsed.Manifest != nil:
 		img := p.image(name, repoTag, top.Descriptor, top, o)

@@ -210,7 +210,7 @@ func (e *env) pullSummary(c pull.Config, res *pull.Result) error {
 		}
 		var imgs []image
 		for _, p := range res.Images {
-			imgs = append(imgs, image{p.Ref.String(), p.Digest, p.MediaType, nonEmpty(p.Platforms)})
+			imgs = append(imgs, image{p.Ref.String(), p.Digest.String(), p.MediaType, nonEmpty(p.Platforms)})
 		}
 		v := map[string]any{
 			"output": c.Output, "format": c.Format, "images": imgs, "blobs": res.Blobs, "bytes": res.Bytes,
