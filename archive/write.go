@@ -468,13 +468,17 @@ func (o *Output) Commit() error {
 }
 
 // Abort closes the file. Nothing is at the path; the temporary file stays
-// for a resumption if some blob's bytes are in it, else it is removed.
-func (o *Output) Abort() {
-	keep := o.kept() > 0 && o.writeJournal() == nil
+// for a resumption if some blob's bytes are in it, else it is removed. It
+// returns the name of the file it kept, and how many blob bytes it holds.
+func (o *Output) Abort() (kept string, n int64) {
+	n = o.kept()
+	keep := n > 0 && o.writeJournal() == nil
 	o.f.Close()
 	if !keep {
 		os.Remove(o.f.Name())
+		return "", 0
 	}
+	return o.f.Name(), n
 }
 
 // Discard closes and removes the file, and what it held.

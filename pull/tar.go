@@ -67,8 +67,11 @@ func pullTar(ctx context.Context, r *run, st *store.Store) (err error) {
 		return err
 	}
 	defer func() {
-		if err != nil {
-			out.Abort()
+		if err == nil {
+			return
+		}
+		if name, n := out.Abort(); name != "" {
+			err = fmt.Errorf("%w (%d bytes of it are kept in %s for the next pull to the same path)", err, n, name)
 		}
 	}()
 	if st != nil {

@@ -53,7 +53,7 @@ func newPullCmd(e *env) *cobra.Command {
 	var (
 		out, format, platform, cacheDir string
 		jobs                            int
-		noCache                         bool
+		noCache, cacheAll               bool
 		uf                              unpackFlags
 	)
 	c := &cobra.Command{
@@ -79,6 +79,7 @@ func newPullCmd(e *env) *cobra.Command {
 	f.IntVar(&jobs, "jobs", pull.DefaultJobs, "blobs fetched at once")
 	f.StringVar(&cacheDir, "cache-dir", "", "blob cache directory (default $XDG_CACHE_HOME/haul)")
 	f.BoolVar(&noCache, "no-cache", false, "use no cache: blobs go straight into the output")
+	f.BoolVar(&cacheAll, "cache-all", false, "a tar pull keeps every layer in the cache too (a second write of each where the filesystem cannot share extents)")
 	uf.add(c)
 	c.RunE = func(cmd *cobra.Command, args []string) error {
 		refs := make([]ref.Reference, 0, len(args))
@@ -133,6 +134,10 @@ func newPullCmd(e *env) *cobra.Command {
 			return err
 		}
 		cfg.Store = st
+		if noCache && cmd.Flags().Changed("cache-all") {
+			return usagef("--cache-all and --no-cache: choose one")
+		}
+		cfg.CacheAll = cacheAll && !noCache
 		// Credentials and clients are made once per registry.
 		clients := map[string]pull.Source{}
 		cfg.Source = func(name string) (pull.Source, error) {

@@ -21,8 +21,8 @@ import (
 	"github.com/haul-dev/haul/auth"
 	"github.com/haul-dev/haul/config"
 
-	"github.com/haul-dev/haul/image"
 	"github.com/haul-dev/haul/disk"
+	"github.com/haul-dev/haul/image"
 	"github.com/haul-dev/haul/mirror"
 	"github.com/haul-dev/haul/pull"
 	"github.com/haul-dev/haul/ref"
