@@ -181,3 +181,23 @@ func (s *Store) Clone(ctx context.Context, d image.Descriptor, src *os.File, off
 	}
 	return true, nil
 }
+
+// SharesExtents reports whether the store's filesystem can share extents
+// between files (XFS with reflink, Btrfs), so that a tar pull keeps every
+// layer it downloads at no cost, and not only the small blobs.
+func (s *Store) SharesExtents(ctx context.Context) bool {
+	a, err := disk.Create(filepath.Join(s.ingest, "probe"))
+	if err != nil {
+		return false
+	}
+	defer a.Abort()
+	b, err := disk.Create(filepath.Join(s.ingest, "probe"))
+	if err != nil {
+		return false
+	}
+	defer b.Abort()
+	if _, err := a.Write(make([]byte, 64<<10)); err != nil {
+		return false
+	}
+	return disk.CloneRange(ctx, b.File, 0, a.File, 0, 64<<10) == nil
+}

@@ -34,11 +34,14 @@ another (linux/arm64, linux/arm/v7), a comma list picks several, and
 --platform all keeps the whole index and fetches every child, attestations
 included. On Docker Hub each platform fetched counts as a pull.
 
-Blobs are fetched concurrently, verified against their digests, and kept in a
-cache ($XDG_CACHE_HOME/haul, --cache-dir), so a second pull of an image, or of
-one sharing layers, downloads only what is missing. A pull that is interrupted
-keeps its partial downloads, and the next pull continues them. Nothing is left
-at PATH unless the pull succeeded.
+Blobs are fetched concurrently, verified against their digests, and written
+once, to where they belong. A cache ($XDG_CACHE_HOME/haul, --cache-dir) means a
+second pull downloads only what is missing: oci and rootfs pulls keep every
+blob there; a tar pull keeps small blobs, and large layers only where the
+filesystem shares extents (XFS, Btrfs) or with --cache-all. A pull that is
+interrupted keeps what it fetched (a tar's in a hidden .PATH.*.haul-partial
+beside it), and pulling again continues it. Nothing is left at PATH unless the
+pull succeeded.
 
 Several REFs make one bundle (-o required): every image with its tags, each
 shared blob once, restored by one docker load.
