@@ -84,7 +84,7 @@ func pullRootFS(ctx context.Context, r *run, st *store.Store) (err error) {
 		}
 		for i, l := range layers {
 			out.next.Store(int64(i))
-			if err := applyLayer(gctx, u, st, l, out.downloads[l.Descriptor.Digest], out.first[i]); err != nil {
+			if err := out.apply(gctx, u, i, l); err != nil {
 				return fmt.Errorf("pull %s: %w", r.p.pulled[0].Ref, err)
 			}
 		}
@@ -192,10 +192,11 @@ func storedConfig(ctx context.Context, st *store.Store, d image.Descriptor) (*im
 	return &cfg, nil
 }
 
-// applyLayer applies l from its download's stream when it has one and the
-// first byte comes before the download ends; else from the store.
-func applyLayer(ctx context.Context, u *rootfs.Unpacker, st *store.Store, l rootfs.Layer, dl *download, first bool) error {
-	if first {
+// apply applies layer i, l, from its download's stream when it has one and
+// the first byte comes before the download ends; else from the store.
+func (o *rootfsOutput) apply(ctx context.Context, u *rootfs.Unpacker, i int, l rootfs.Layer) error {
+	dl := o.downloads[l.Descriptor.Digest]
+	if o.first[i] {
 		select {
 		case s := <-dl.claim:
 			select {
@@ -218,7 +219,7 @@ func applyLayer(ctx context.Context, u *rootfs.Unpacker, st *store.Store, l root
 	if err := dl.wait(ctx); err != nil {
 		return err
 	}
-	f, err := openStored(ctx, st, l.Descriptor)
+	f, err := openStored(ctx, o.st, l.Descriptor)
 	if err != nil {
 		return err
 	}

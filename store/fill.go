@@ -96,7 +96,7 @@ func Fill(ctx context.Context, s Sink, dl Download) (Result, error) {
 			}
 			n, v, res.Cached = off, fv, 0
 		}
-		k, err := copyAt(ctx, s, n, rc, v, dl)
+		k, err := dl.copyAt(ctx, s, n, rc, v)
 		rc.Close()
 		res.Fetched += k
 		var de *image.DigestError
@@ -171,7 +171,7 @@ const copyBuf = 256 << 10
 // copyAt writes rc's bytes to s from offset off on, and to the tee, until
 // rc's io.EOF, which says v has checked the whole blob. It returns how many
 // bytes it read.
-func copyAt(ctx context.Context, s Sink, off int64, rc io.Reader, v *image.Verifier, dl Download) (int64, error) {
+func (dl Download) copyAt(ctx context.Context, s Sink, off int64, rc io.Reader, v *image.Verifier) (int64, error) {
 	w := &sinkWriter{ctx: ctx, s: s, off: off, tee: dl.Tee, progress: dl.Progress}
 	var read int64
 	var err error
