@@ -198,8 +198,30 @@ const (
 	headH   = 26
 	gap     = 20 // between panels
 	columns = 2
-	topH    = 58 // title and legend
+	titleH  = 20 // a line of the title
+	titleN  = 95 // characters in a line of the title, at most (a word longer than that stays whole)
 )
+
+// wrap splits s into lines of at most n characters, at spaces.
+func wrap(s string, n int) []string {
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(s) {
+		switch {
+		case line == "":
+			line = w
+		case len([]rune(line))+1+len([]rune(w)) <= n:
+			line += " " + w
+		default:
+			lines = append(lines, line)
+			line = w
+		}
+	}
+	if line != "" {
+		lines = append(lines, line)
+	}
+	return lines
+}
 
 // svg writes the chart of rs.
 func (rs *runs) svg(w io.Writer, title string) error {
@@ -217,9 +239,11 @@ func (rs *runs) svg(w io.Writer, title string) error {
 		sortTools(tools)
 		ps = append(ps, panel{g, tools, headH + len(tools)*rowH + 8})
 	}
+	titles := wrap(title, titleN)
+	legendY := 4 + titleH*len(titles) + 22 // the legend's baseline
 	// Rows of panels, each as tall as its tallest.
 	var rowY []int
-	y := topH
+	y := legendY + 16
 	for i := 0; i < len(ps); i += columns {
 		rowY = append(rowY, y)
 		h := 0
@@ -232,15 +256,28 @@ func (rs *runs) svg(w io.Writer, title string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="11">`+"\n", width, y, width, y)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="#fff"/>`+"\n")
-	fmt.Fprintf(&b, `<text x="%d" y="22" font-size="15" font-weight="bold">%s</text>`+"\n", gap, html.EscapeString(title))
+	for i, t := range titles {
+		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="15" font-weight="bold">%s</text>`+"\n", gap, 4+titleH*(i+1), html.EscapeString(t))
+	}
+	// The legend names the colours the chart uses.
+	used := map[string]bool{}
+	for _, p := range ps {
+		for _, t := range p.tools {
+			used[colour(t)] = true
+		}
+	}
 	lx := gap
 	for _, l := range []struct{ name, tool string }{
 		{"haul", "haul-"}, {"haul (HAUL_BASE)", "base-"}, {"crane, regctl, skopeo", "x"}, {"curl (limits)", "curl-"},
 	} {
-		fmt.Fprintf(&b, `<rect x="%d" y="34" width="12" height="10" fill="%s"/><text x="%d" y="43">%s</text>`+"\n", lx, colour(l.tool), lx+16, html.EscapeString(l.name))
-		lx += 24 + 7*len(l.name)
+		if !used[colour(l.tool)] {
+			continue
+		}
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="12" height="10" fill="%s"/><text x="%d" y="%d">%s</text>`+"\n",
+			lx, legendY-9, colour(l.tool), lx+16, legendY, html.EscapeString(l.name))
+		lx += 32 + 7*len(l.name)
 	}
-	fmt.Fprintf(&b, `<text x="%d" y="43" fill="#555">bar: median wall time; line: fastest to slowest run; each panel has its own scale</text>`+"\n", lx+10)
+	fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#555">bar: median wall time; line: fastest to slowest run; each panel has its own scale</text>`+"\n", lx+10, legendY)
 	for i, p := range ps {
 		x0 := gap + (i%columns)*(panelW+gap)
 		y0 := rowY[i/columns]

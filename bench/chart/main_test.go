@@ -137,6 +137,24 @@ func TestSortGroups(t *testing.T) {
 	}
 }
 
+func TestWrap(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want []string
+	}{
+		{"", 10, nil},
+		{"short", 10, []string{"short"}},
+		{"one two three", 7, []string{"one two", "three"}},
+		{"a longerthanten b", 10, []string{"a", "longerthanten", "b"}},
+		{"  spaces   between ", 20, []string{"spaces between"}},
+	} {
+		if got := wrap(tc.in, tc.n); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("wrap(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		}
+	}
+}
+
 func TestSVG(t *testing.T) {
 	rs := newRuns()
 	in := header +
@@ -155,5 +173,8 @@ func TestSVG(t *testing.T) {
 		if !strings.Contains(s, want) {
 			t.Errorf("SVG lacks %q", want)
 		}
+	}
+	if strings.Contains(s, "HAUL_BASE") {
+		t.Errorf("the legend names HAUL_BASE's colour, which no bar has")
 	}
 }
