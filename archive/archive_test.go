@@ -19,6 +19,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/haul-dev/haul/image"
+	"github.com/haul-dev/haul/layout"
 )
 
 // blobs is a directory of blob files named by digest, and the Source over it.
@@ -347,9 +348,9 @@ func TestDockerArchive(t *testing.T) {
 		}
 		for i, w := range want {
 			d := idx.Manifests[i]
-			ref, hasRef := d.Annotations[annotationRefName]
+			ref, hasRef := d.Annotations[layout.AnnotationRefName]
 			if d.Digest != w.root.Digest || d.Size != w.root.Size || d.MediaType != w.root.MediaType ||
-				d.Annotations[annotationImageName] != w.name || ref != w.ref || hasRef != (w.ref != "") {
+				d.Annotations[layout.AnnotationImageName] != w.name || ref != w.ref || hasRef != (w.ref != "") {
 				t.Errorf("index.json[%d] = %+v, want %s named %q ref %q", i, d, w.root.Digest, w.name, w.ref)
 			}
 			if files[blobPath(d.Digest)] == nil {

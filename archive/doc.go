@@ -23,9 +23,12 @@
 // Blobs of 1 MiB or more have their data aligned to 4 KiB in the tar, by a PAX
 // "comment" record in their header: a POSIX keyword that GNU tar and Go's
 // archive/tar (Docker, containerd, podman, skopeo) read and ignore. A filesystem
-// that shares extents (XFS, Btrfs) can then clone a blob from the cache into the
-// tar instead of copying it, and a download can write the blob into the tar
-// with O_DIRECT (Region.DirectTarget).
+// that shares extents (XFS, Btrfs) can then clone a blob between the cache and
+// the tar, either way, instead of copying it.
+//
+// An Output is resumable: until Commit, a journal after the tar's end says how
+// much of each blob is in place, and a failed pull's temporary file is taken
+// up again by the next Create of the same Plan and path.
 //
 // Reader reads them back, and what other tools write: Docker's tars of every
 // version (the old ones hold only manifest.json and <id>/layer.tar), OCI

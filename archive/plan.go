@@ -2,10 +2,10 @@ package archive
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path"
 	"slices"
 	"strings"
 
@@ -13,6 +13,7 @@ import (
 	"github.com/opencontainers/image-spec/specs-go"
 
 	"github.com/haul-dev/haul/image"
+	"github.com/haul-dev/haul/layout"
 )
 
 // Format is the kind of tar a Plan lays out.
@@ -50,22 +51,12 @@ type Image struct {
 	Blobs []image.Descriptor
 }
 
-// The annotations index.json carries for a named image. Docker writes the bare
-// tag as ref.name; haul writes the full reference, since podman names an image
-// whose ref.name is "latest" "localhost/latest".
-const (
-	annotationImageName = "io.containerd.image.name"
-	annotationRefName   = "org.opencontainers.image.ref.name"
-)
-
 const (
 	blockSize = 512
 	// alignSize is the filesystem block a blob's data starts on, when it is at
 	// least alignMin long, so a reflink copy can share its extents.
 	alignSize = 4 << 10
 	alignMin  = 1 << 20
-	// ociLayoutContent is what Docker writes, space included.
-	ociLayoutContent = `{"imageLayoutVersion": "1.0.0"}`
 )
 
 // Plan is the layout of a tar, computed from descriptors before any blob byte
@@ -77,7 +68,9 @@ type Plan struct {
 	entries []entry
 	blobs   []image.Descriptor // in tar order
 	offsets map[digest.Digest]int64
+	index   map[digest.Digest]int // in blobs
 	size    int64
+	id      [sha256.Size]byte // of every header and small file: equal Plans have equal ids
 }
 
 // entry is one tar member: its header blocks at off, then size bytes of data
@@ -239,30 +232,12 @@ func (b *builder) add(img *Image) error {
 	return nil
 }
 
-// addIndexEntry lists img.Root in index.json, once per name, annotated as
-// containerd's and Docker's exporters do: a pull by digest gets no ref.name,
-// since a digest is no tag.
+// addIndexEntry lists img.Root in index.json, once per name, as every
+// layout haul writes lists it (layout.Entry).
 func (b *builder) addIndexEntry(img *Image) {
-	d := img.Root
-	for _, e := range b.index {
-		if e.Digest == d.Digest && e.Annotations[annotationImageName] == img.Name {
-			return
-		}
-	}
-	if img.Name != "" {
-		a := make(map[string]string, len(d.Annotations)+2)
-		for k, v := range d.Annotations {
-			a[k] = v
-		}
-		a[annotationImageName] = img.Name
-		if !strings.Contains(img.Name, "@") {
-			a[annotationRefName] = img.Name
-		} else {
-			delete(a, annotationRefName)
-		}
-		d.Annotations = a
-	}
-	b.index = append(b.index, d)
+	idx := image.Index{Manifests: b.index}
+	layout.AddEntry(&idx, layout.Entry(img.Root, img.Name))
+	b.index = idx.Manifests
 }
 
 // splitRepoTag splits docker's familiar "name:tag"; the tag is required, as
@@ -275,9 +250,7 @@ func splitRepoTag(rt string) (repo, tag string, _ error) {
 	return rt[:i], rt[i+1:], nil
 }
 
-func blobPath(d digest.Digest) string {
-	return path.Join("blobs", d.Algorithm().String(), d.Encoded())
-}
+func blobPath(d digest.Digest) string { return layout.BlobName(d) }
 
 // marshalLine encodes v as docker does with json.Encoder: HTML escaped, one line, a newline.
 func marshalLine(v any) ([]byte, error) {
@@ -305,8 +278,8 @@ func (b *builder) plan(alignFrom int64) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode index.json: %w", err)
 	}
-	file("index.json", idx)
-	file("oci-layout", []byte(ociLayoutContent))
+	file(layout.IndexFile, idx)
+	file(layout.LayoutFile, []byte(layout.LayoutFileContent))
 	if b.format == Docker {
 		mj, err := marshalLine(b.items)
 		if err != nil {
@@ -325,7 +298,8 @@ func (b *builder) plan(alignFrom int64) (*Plan, error) {
 	// containerd's exporter (a sort) both give.
 	slices.SortFunc(entries, func(x, y entry) int { return strings.Compare(x.name, y.name) })
 
-	p := &Plan{format: b.format, offsets: make(map[digest.Digest]int64, len(b.blobs))}
+	p := &Plan{format: b.format, offsets: make(map[digest.Digest]int64, len(b.blobs)), index: make(map[digest.Digest]int, len(b.blobs))}
+	h := sha256.New()
 	var off int64
 	for i := range entries {
 		e := &entries[i]
@@ -334,13 +308,17 @@ func (b *builder) plan(alignFrom int64) (*Plan, error) {
 			return nil, fmt.Errorf("tar header for %s: %w", e.name, err)
 		}
 		if e.blob {
+			p.index[e.desc.Digest] = len(p.blobs)
 			p.blobs = append(p.blobs, e.desc)
 			p.offsets[e.desc.Digest] = e.dataOff()
 		}
+		h.Write(e.header)
+		h.Write(e.data)
 		off = e.end()
 	}
 	p.entries = entries
 	p.size = off + 2*blockSize
+	h.Sum(p.id[:0])
 	return p, nil
 }
 

@@ -18,6 +18,8 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/haul-dev/haul/image"
+	"github.com/haul-dev/haul/internal/ctxio"
+	"github.com/haul-dev/haul/layout"
 	"github.com/haul-dev/haul/ref"
 )
 
@@ -207,7 +209,7 @@ func parseIndexJSON(body []byte) (*image.Index, []Listed, error) {
 			continue
 		}
 		l := Listed{Root: d, item: -1}
-		for _, k := range []string{annotationImageName, annotationRefName} {
+		for _, k := range []string{layout.AnnotationImageName, layout.AnnotationRefName} {
 			if n := d.Annotations[k]; n != "" && !slices.Contains(l.Names, n) {
 				l.Names = append(l.Names, n)
 			}
@@ -495,7 +497,7 @@ func (r *Reader) describeLayer(ctx context.Context, p string, diffID digest.Dige
 	// them): its blob digest is known only by hashing it. rootfs.Open checks
 	// the diff_id, which is what the config vouches for.
 	h := digest.Canonical.Digester()
-	if _, err := io.Copy(h.Hash(), ctxReader{ctx, io.NewSectionReader(f, 0, f.Size())}); err != nil {
+	if _, err := io.Copy(h.Hash(), ctxio.Reader(ctx, io.NewSectionReader(f, 0, f.Size()))); err != nil {
 		return image.Descriptor{}, fmt.Errorf("hashing: %w", err)
 	}
 	return image.Descriptor{MediaType: compressed, Digest: h.Digest(), Size: f.Size()}, nil
@@ -748,16 +750,3 @@ func (t *tarFiles) close() error { return t.f.Close() }
 type tarFile struct{ *io.SectionReader }
 
 func (tarFile) Close() error { return nil }
-
-// ctxReader ends a long read when ctx does.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}

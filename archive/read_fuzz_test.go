@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/haul-dev/haul/image"
+	"github.com/haul-dev/haul/layout"
 )
 
 // FuzzParseDockerManifest: whatever manifest.json says, every path accepted
@@ -64,7 +65,7 @@ func FuzzParseIndexJSON(f *testing.F) {
 			}
 			seen := map[string]bool{}
 			for _, n := range l.Names {
-				if n == "" || seen[n] || (n != l.Root.Annotations[annotationImageName] && n != l.Root.Annotations[annotationRefName]) {
+				if n == "" || seen[n] || (n != l.Root.Annotations[layout.AnnotationImageName] && n != l.Root.Annotations[layout.AnnotationRefName]) {
 					t.Fatalf("names %q of %+v", l.Names, l.Root.Annotations)
 				}
 				seen[n] = true

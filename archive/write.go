@@ -2,19 +2,18 @@ package archive
 
 import (
 	"context"
-	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
+	"strings"
 	"sync"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/haul-dev/haul/disk"
 	"github.com/haul-dev/haul/image"
-	"github.com/haul-dev/haul/internal/direct"
 )
 
 // Source opens blob data already on disk, such as a verified cache.
@@ -28,10 +27,8 @@ type SourceFunc func(d image.Descriptor) (*os.File, error)
 // Open calls f(d).
 func (f SourceFunc) Open(d image.Descriptor) (*os.File, error) { return f(d) }
 
-const (
-	copyChunk = 64 << 20 // per copy_file_range call: ctx is checked between calls
-	bufSize   = 1 << 20  // the ReadAt/WriteAt fallback's buffer
-)
+// copyChunk is how much of a blob streamBlob copies between two looks at ctx.
+const copyChunk = 64 << 20
 
 // WriteSkeleton writes every header, every small file (index.json,
 // manifest.json, oci-layout, repositories), the padding after every blob's data
@@ -153,10 +150,10 @@ func openBlob(src Source, d image.Descriptor) (*os.File, error) {
 }
 
 // WriteFile writes the tar to path: Create, every blob copied from src to its
-// offset with copy_file_range (falling back to reads and writes across
-// filesystems or where the kernel lacks it), jobs blobs at a time (jobs <= 0:
-// 4), then Commit. On any error, ctx's end included, the temporary file is
-// removed and path is left as it was.
+// offset (disk.CopyRange: in the kernel where it can, sharing extents where
+// the filesystem can), jobs blobs at a time (jobs <= 0: 4), then Commit. On
+// any error, ctx's end included, the temporary file is removed and path is
+// left as it was.
 func (p *Plan) WriteFile(ctx context.Context, path string, src Source, jobs int) (err error) {
 	if jobs <= 0 {
 		jobs = 4
@@ -171,28 +168,60 @@ func (p *Plan) WriteFile(ctx context.Context, path string, src Source, jobs int)
 			err = fmt.Errorf("write archive %s: %w", path, err)
 		}
 	}()
-	if err := p.copyBlobs(ctx, o.f, src, jobs); err != nil {
+	if err := o.copyBlobs(ctx, src, jobs); err != nil {
 		return err
 	}
 	return o.Commit()
 }
 
-// Output is a tar being written under a temporary name beside its final path:
-// its skeleton is in place, and each blob's bytes go to the blob's offset, in
-// any order and concurrently. Commit renames it into place; Abort removes it.
+// Output is a tar being written under a temporary name beside its path: its
+// skeleton is in place, and each blob's bytes go to the blob's region, in any
+// order and concurrently. Commit renames it onto the path. Abort leaves
+// nothing at the path; what the Regions received stays in the temporary
+// file, named after the path and the Plan, for the next Create of the same
+// Plan and path to resume, as a browser keeps a download it did not finish.
+//
+// Past the tar's end, until Commit cuts it off, the file holds a journal:
+// for each blob, how many of its bytes from its start are in place. A
+// Region moves its blob's count forward as it is written (every
+// journalStep bytes, and at its end), after the bytes, so that a process
+// killed at any moment leaves a count its file holds; a power failure may
+// leave one it does not, which the digest check of the resumed blob catches.
 type Output struct {
 	p    *Plan
-	f    *os.File
-	tmp  string
+	f    *os.File // the temporary file, locked
 	path string
-
-	directOnce sync.Once
-	direct     *os.File // f opened with O_DIRECT, once a Region asks; nil where it cannot be
+	have []int64 // per blob, in tar order: bytes in place from its start
 }
 
-// Create makes the temporary file for path, sized, with every header and
-// small file written. The caller fills each blob's region (CopyBlob, or
-// WriterAt for bytes that arrive from elsewhere), then calls Commit or Abort.
+const (
+	// resumeSuffix ends the name of a tar being written; a second pull of
+	// the same images to the same path finds it there.
+	resumeSuffix = ".haul-partial"
+	journalMagic = "haul-journal-v1\n"
+	// journalStep is how often a Region writes its count: every MiB is at
+	// most a MiB fetched again after a kill, for one small write per MiB.
+	journalStep = 1 << 20
+)
+
+func (p *Plan) journalSize() int64 {
+	return int64(len(journalMagic)) + int64(len(p.id)) + 8*int64(len(p.blobs))
+}
+
+// tempName is the name the tar is written under: hidden beside path, and
+// named after the Plan, so that another pull to path never mistakes it.
+func (p *Plan) tempName(path string) string {
+	dir, base := filepath.Split(path)
+	return filepath.Join(dir, "."+base+"."+hex.EncodeToString(p.id[:6])+resumeSuffix)
+}
+
+// Create makes, or takes up again, the temporary file for path, with every
+// header and small file written. A tar that a failed pull of the same Plan
+// to the same path left is resumed: Region.Resume says how much of each blob
+// it holds. Those of other Plans for path are removed. A tar its disk's free
+// space cannot hold is refused with a *disk.SpaceError before anything is
+// written. The caller fills each blob's region (CopyBlob, or Region for
+// bytes that arrive from elsewhere), then calls Commit or Abort.
 func (p *Plan) Create(ctx context.Context, path string) (_ *Output, err error) {
 	if path == "" {
 		return nil, errors.New("write archive: no path")
@@ -200,132 +229,281 @@ func (p *Plan) Create(ctx context.Context, path string) (_ *Output, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("write archive %s: %w", path, err)
 	}
-	dir, base := filepath.Split(path)
-	tmp := filepath.Join(dir, "."+base+"."+rand.Text()+".tmp")
-	// O_EXCL: a name never used before; 0o666 lets the umask decide, as os.Create does.
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+	o, err := p.open(path)
 	if err != nil {
 		return nil, fmt.Errorf("write archive %s: %w", path, err)
 	}
-	o := &Output{p: p, f: f, tmp: tmp, path: path}
-	if err := direct.Allocate(f, p.size); err != nil {
-		o.Abort()
-		return nil, fmt.Errorf("write archive %s: %w", path, err)
+	o.removeStale()
+	err = disk.CheckFree(filepath.Dir(o.f.Name()), p.size+p.journalSize()-o.kept())
+	if err == nil {
+		err = p.WriteSkeleton(o.f)
 	}
-	if err := p.WriteSkeleton(f); err != nil {
+	if err == nil {
+		err = o.writeJournal()
+	}
+	if err != nil {
 		o.Abort()
 		return nil, fmt.Errorf("write archive %s: %w", path, err)
 	}
 	return o, nil
 }
 
-// CopyBlob copies blob d from src into its region.
+// open opens and locks the temporary file, and reads its journal if it has
+// one of this Plan.
+func (p *Plan) open(path string) (*Output, error) {
+	name := p.tempName(path)
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o666) // the umask decides, as for os.Create
+	if err != nil {
+		return nil, err
+	}
+	if ok, err := disk.TryLock(f); !ok || err != nil {
+		f.Close()
+		return nil, errors.Join(fmt.Errorf("another haul is writing it (%s is locked)", name), err)
+	}
+	o := &Output{p: p, f: f, path: path, have: make([]int64, len(p.blobs))}
+	if !o.readJournal() {
+		if err := f.Truncate(0); err != nil {
+			f.Close()
+			return nil, err
+		}
+		clear(o.have)
+	}
+	return o, nil
+}
+
+// readJournal loads the counts of a journal of this Plan, and reports
+// whether there was one.
+func (o *Output) readJournal() bool {
+	fi, err := o.f.Stat()
+	if err != nil || fi.Size() != o.p.size+o.p.journalSize() {
+		return false
+	}
+	b := make([]byte, o.p.journalSize())
+	if _, err := o.f.ReadAt(b, o.p.size); err != nil {
+		return false
+	}
+	if string(b[:len(journalMagic)]) != journalMagic || string(b[len(journalMagic):][:len(o.p.id)]) != string(o.p.id[:]) {
+		return false
+	}
+	counts := b[len(journalMagic)+len(o.p.id):]
+	for i, d := range o.p.blobs {
+		n := int64(binary.LittleEndian.Uint64(counts[8*i:]))
+		if n < 0 || n > d.Size {
+			return false
+		}
+		o.have[i] = n
+	}
+	return true
+}
+
+func (o *Output) writeJournal() error {
+	b := make([]byte, 0, o.p.journalSize())
+	b = append(b, journalMagic...)
+	b = append(b, o.p.id[:]...)
+	for _, n := range o.have {
+		b = binary.LittleEndian.AppendUint64(b, uint64(n))
+	}
+	_, err := o.f.WriteAt(b, o.p.size)
+	return err
+}
+
+// journal writes blob i's count.
+func (o *Output) journal(i int) error {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], uint64(o.have[i]))
+	_, err := o.f.WriteAt(b[:], o.p.size+int64(len(journalMagic))+int64(len(o.p.id))+8*int64(i))
+	return err
+}
+
+// kept is how many blob bytes the file held already.
+func (o *Output) kept() int64 {
+	var n int64
+	for _, k := range o.have {
+		n += k
+	}
+	return n
+}
+
+// removeStale removes what failed pulls of other Plans to the same path
+// left (a tag that moved since); best effort, and never one that another
+// pull holds locked.
+func (o *Output) removeStale() {
+	dir, base := filepath.Split(o.path)
+	es, err := os.ReadDir(filepath.Clean(dir + "."))
+	if err != nil {
+		return
+	}
+	for _, e := range es {
+		n := e.Name()
+		if !strings.HasPrefix(n, "."+base+".") || !strings.HasSuffix(n, resumeSuffix) || n == filepath.Base(o.f.Name()) {
+			continue
+		}
+		if len(n) != len(base)+2+12+len(resumeSuffix) {
+			continue
+		}
+		name := filepath.Join(dir, n)
+		if f, err := os.OpenFile(name, os.O_RDWR, 0); err == nil {
+			if ok, _ := disk.TryLock(f); ok {
+				os.Remove(name)
+			}
+			f.Close()
+		}
+	}
+}
+
+// Resumed is how many blob bytes the temporary file held when Create took
+// it up again.
+func (o *Output) Resumed() int64 { return o.kept() }
+
+// CopyBlob copies blob d from src into its region (disk.CopyRange).
 func (o *Output) CopyBlob(ctx context.Context, d image.Descriptor, src Source) error {
-	return o.p.copyBlob(ctx, o.f, src, d)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	f, err := openBlob(src, d)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	off, ok := o.p.offsets[d.Digest]
+	if !ok {
+		return fmt.Errorf("blob %s is not in the archive", d.Digest)
+	}
+	if err := disk.CopyRange(ctx, o.f, off, f, 0, d.Size); err != nil {
+		return fmt.Errorf("copy blob %s: %w", d.Digest, err)
+	}
+	return nil
 }
 
 // Region returns blob d's region of the file, for bytes that arrive from
-// elsewhere (the network): it writes sequentially or at offsets within the
-// blob, and refuses to write past it.
+// elsewhere (the network). It is a store.Sink.
 func (o *Output) Region(d image.Descriptor) (*Region, error) {
 	off, ok := o.p.offsets[d.Digest]
 	if !ok {
 		return nil, fmt.Errorf("blob %s is not in the archive", d.Digest)
 	}
-	return &Region{o: o, base: off, size: d.Size}, nil
+	return &Region{o: o, i: o.p.index[d.Digest], base: off, size: d.Size}, nil
 }
 
-// Region is one blob's bytes in an Output.
+// Region is one blob's bytes in an Output. One goroutine at a time writes it.
 type Region struct {
-	o    *Output
-	base int64
-	size int64
-	next int64 // where Write goes
+	o         *Output
+	i         int // the blob's index in the Plan, and its journal count's
+	base      int64
+	size      int64
+	journaled int64 // the count as last written to the journal
 }
 
-// DirectTarget offers the region to a direct.Writer, so that a large blob's
-// bytes reach the archive without passing through the page cache. It says
-// false where the blob's data is not aligned (a small blob) or the
-// filesystem has no O_DIRECT.
-func (r *Region) DirectTarget() (direct.Target, bool) {
-	if r.base%direct.Align != 0 {
-		return direct.Target{}, false
+// Resume is how many of the blob's bytes, from its start, are in place.
+func (r *Region) Resume() int64 { return r.o.have[r.i] }
+
+// ReadAt reads the blob's bytes in place.
+func (r *Region) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 || off >= r.size {
+		return 0, io.EOF
 	}
-	r.o.directOnce.Do(func() {
-		if f, err := direct.Open(r.o.tmp); err == nil {
-			r.o.direct = f
-		}
-	})
-	if r.o.direct == nil {
-		return direct.Target{}, false
+	n, err := r.o.f.ReadAt(p[:min(int64(len(p)), r.size-off)], r.base+off)
+	if err == nil && n < len(p) {
+		err = io.EOF
 	}
-	return direct.Target{File: r.o.f, Direct: r.o.direct, Base: r.base}, true
+	return n, err
 }
 
-// WriteAt writes p at offset off of the blob.
+// WriteAt writes p at offset off of the blob, and moves the blob's count
+// forward when p continues what is in place.
 func (r *Region) WriteAt(p []byte, off int64) (int, error) {
 	if off < 0 || off+int64(len(p)) > r.size {
 		return 0, fmt.Errorf("write of %d bytes at %d is outside a blob of %d", len(p), off, r.size)
 	}
-	return r.o.f.WriteAt(p, r.base+off)
-}
-
-// Write writes p after what Write wrote before.
-func (r *Region) Write(p []byte) (int, error) {
-	n, err := r.WriteAt(p, r.next)
-	r.next += int64(n)
+	n, err := r.o.f.WriteAt(p, r.base+off)
+	if have := r.o.have[r.i]; off <= have && off+int64(n) > have {
+		r.o.have[r.i] = off + int64(n)
+		if r.o.have[r.i]-r.journaled >= journalStep || r.o.have[r.i] == r.size {
+			err = errors.Join(err, r.sync())
+		}
+	}
 	return n, err
 }
 
-// Commit renames the file to its path. It does not fsync: like docker save,
-// crane and skopeo, haul leaves write-back to the kernel; the rename makes the
-// archive appear whole to every process, and a crash of haul leaves only the
-// temporary name. (A power loss can still lose what the kernel had not yet
-// written, as it can for every file the peers write.)
-func (o *Output) Commit() error {
-	if err := errors.Join(o.closeDirect(), o.f.Close()); err != nil {
-		os.Remove(o.tmp)
-		return fmt.Errorf("write archive %s: %w", o.path, err)
+// Reset forgets the blob's bytes in place.
+func (r *Region) Reset() error {
+	r.o.have[r.i] = 0
+	return r.sync()
+}
+
+// Commit notes in the journal that the blob is whole.
+func (r *Region) Commit() error {
+	if r.o.have[r.i] != r.size {
+		return &image.SizeError{What: "blob in archive region", Want: r.size, Got: r.o.have[r.i]}
 	}
-	if err := os.Rename(o.tmp, o.path); err != nil {
-		os.Remove(o.tmp)
+	return r.sync()
+}
+
+// Close writes the blob's count to the journal.
+func (r *Region) Close() error { return r.sync() }
+
+func (r *Region) sync() error {
+	r.journaled = r.o.have[r.i]
+	return r.o.journal(r.i)
+}
+
+// File is the archive's temporary file and the offset of the blob's data in
+// it, for a copy of the blob once it is whole (a cache that clones it).
+func (r *Region) File() (*os.File, int64) { return r.o.f, r.base }
+
+// Commit cuts the journal off and renames the file to its path. It does not
+// fsync: like docker save, crane and skopeo, haul leaves write-back to the
+// kernel; the rename makes the archive appear whole to every process, and a
+// crash of haul leaves only the temporary name.
+func (o *Output) Commit() error {
+	err := o.f.Truncate(o.p.size)
+	if err = errors.Join(err, o.f.Close()); err == nil {
+		err = disk.Rename(o.f.Name(), o.path)
+	}
+	if err != nil {
+		os.Remove(o.f.Name())
 		return fmt.Errorf("write archive %s: %w", o.path, err)
 	}
 	return nil
 }
 
-// Abort removes the temporary file; nothing is left at the path.
-func (o *Output) Abort() {
-	o.closeDirect()
+// Abort closes the file. Nothing is at the path; the temporary file stays
+// for a resumption if some blob's bytes are in it, else it is removed. It
+// returns the name of the file it kept, and how many blob bytes it holds.
+func (o *Output) Abort() (kept string, n int64) {
+	n = o.kept()
+	keep := n > 0 && o.writeJournal() == nil
 	o.f.Close()
-	os.Remove(o.tmp)
-}
-
-func (o *Output) closeDirect() error {
-	o.directOnce.Do(func() {}) // no Region may open it from now on
-	if o.direct == nil {
-		return nil
+	if !keep {
+		os.Remove(o.f.Name())
+		return "", 0
 	}
-	return o.direct.Close()
+	return o.f.Name(), n
 }
 
-// copyBlobs copies every blob into f, jobs at a time; the first error stops the rest.
-func (p *Plan) copyBlobs(ctx context.Context, f *os.File, src Source, jobs int) error {
+// Discard closes and removes the file, and what it held.
+func (o *Output) Discard() {
+	o.f.Close()
+	os.Remove(o.f.Name())
+}
+
+// copyBlobs copies every blob into the file, jobs at a time; the first error stops the rest.
+func (o *Output) copyBlobs(ctx context.Context, src Source, jobs int) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	work := make(chan image.Descriptor)
 	var wg sync.WaitGroup
-	for range min(jobs, len(p.blobs)) {
+	for range min(jobs, len(o.p.blobs)) {
 		wg.Go(func() {
 			for d := range work {
-				if err := p.copyBlob(ctx, f, src, d); err != nil {
+				if err := o.CopyBlob(ctx, d, src); err != nil {
 					cancel(err)
 				}
 			}
 		})
 	}
 feed:
-	for _, d := range p.blobs {
+	for _, d := range o.p.blobs {
 		select {
 		case work <- d:
 		case <-ctx.Done():
@@ -336,84 +514,6 @@ feed:
 	wg.Wait()
 	if ctx.Err() != nil {
 		return context.Cause(ctx)
-	}
-	return nil
-}
-
-func (p *Plan) copyBlob(ctx context.Context, dst *os.File, src Source, d image.Descriptor) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	f, err := openBlob(src, d)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	off := p.offsets[d.Digest]
-	if err := copyRange(ctx, dst, off, f, d.Size); err != nil {
-		var se *image.SizeError
-		if errors.As(err, &se) {
-			se.What = "blob " + d.Digest.String()
-			return se
-		}
-		return fmt.Errorf("copy blob %s: %w", d.Digest, err)
-	}
-	return nil
-}
-
-// copyRange copies size bytes from the start of src to dst at off, in the
-// kernel when it can: copy_file_range with explicit offsets never moves either
-// file's position, so many run at once on one dst, and on XFS or Btrfs it
-// shares extents instead of copying them.
-func copyRange(ctx context.Context, dst *os.File, off int64, src *os.File, size int64) error {
-	var srcOff int64
-	dstOff := off
-	dfd, sfd := int(dst.Fd()), int(src.Fd())
-	defer runtime.KeepAlive(dst)
-	defer runtime.KeepAlive(src)
-	for srcOff < size {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		n, err := unix.CopyFileRange(sfd, &srcOff, dfd, &dstOff, int(min(copyChunk, size-srcOff)), 0)
-		switch {
-		case errors.Is(err, unix.EINTR):
-			continue
-		case errors.Is(err, unix.EXDEV), errors.Is(err, unix.ENOSYS), errors.Is(err, unix.EINVAL),
-			errors.Is(err, unix.EOPNOTSUPP), errors.Is(err, unix.EPERM):
-			// Across filesystems before Linux 5.3 (and again since 5.19), without the
-			// syscall, or on a filesystem that refuses it: copy through a buffer from
-			// where the kernel stopped.
-			return copyBuffered(ctx, dst, dstOff, src, srcOff, size)
-		case err != nil:
-			return err
-		case n == 0:
-			return &image.SizeError{Want: size, Got: srcOff} // the file shrank after it was opened
-		}
-	}
-	return nil
-}
-
-func copyBuffered(ctx context.Context, dst *os.File, dstOff int64, src *os.File, srcOff, size int64) error {
-	buf := make([]byte, bufSize)
-	for srcOff < size {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		n, err := src.ReadAt(buf[:min(int64(len(buf)), size-srcOff)], srcOff)
-		if n > 0 {
-			if _, werr := dst.WriteAt(buf[:n], dstOff); werr != nil {
-				return werr
-			}
-			srcOff += int64(n)
-			dstOff += int64(n)
-		}
-		if errors.Is(err, io.EOF) && srcOff < size {
-			return &image.SizeError{Want: size, Got: srcOff}
-		}
-		if err != nil && !errors.Is(err, io.EOF) {
-			return err
-		}
 	}
 	return nil
 }

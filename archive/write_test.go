@@ -4,117 +4,69 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
-
-	"github.com/haul-dev/haul/internal/direct"
 )
 
-// TestCopyBuffered covers the fallback copy_file_range takes across
-// filesystems, which one temporary directory cannot provoke.
-func TestCopyBuffered(t *testing.T) {
-	t.Parallel()
-	data := random(9, 3<<20+17)
-	tests := []struct {
-		name      string
-		srcLen    int   // bytes actually in the source file
-		from      int64 // where the kernel stopped, as copyRange hands over
-		wantShort bool
-	}{
-		{"whole", len(data), 0, false},
-		{"resumed", len(data), 1<<20 + 5, false},
-		{"short source", len(data) - 100, 0, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			dir := t.TempDir()
-			srcPath := filepath.Join(dir, "src")
-			if err := os.WriteFile(srcPath, data[:tt.srcLen], 0o644); err != nil {
-				t.Fatal(err)
-			}
-			src, err := os.Open(srcPath)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer src.Close()
-			dst, err := os.Create(filepath.Join(dir, "dst"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer dst.Close()
-			const off = 4096
-			if _, err := dst.WriteAt(data[:tt.from], off); err != nil {
-				t.Fatal(err)
-			}
-			err = copyBuffered(t.Context(), dst, off+tt.from, src, tt.from, int64(len(data)))
-			if tt.wantShort {
-				if !isSizeError(err) {
-					t.Fatalf("copyBuffered = %v, want a size error", err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := os.ReadFile(dst.Name())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got[off:], data) {
-				t.Error("copied bytes differ")
-			}
-		})
-	}
-}
-
-// TestRegionDirect writes an archive's blobs through their Regions, the
-// aligned one with O_DIRECT, and checks that the archive is the one WriteFile
-// writes, and that no unaligned blob is offered a direct target.
-func TestRegionDirect(t *testing.T) {
+// TestRegionsResume writes part of every blob through its Region, aborts,
+// and checks that a Create of the same Plan and path takes the bytes up
+// again where they stopped, and that the finished archive is WriteFile's.
+func TestRegionsResume(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	p, err := newPlan(Docker, f.images, alignMin)
+	p, err := NewPlan(Docker, f.images)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := writeFile(t, p, f.src)
-	path := filepath.Join(t.TempDir(), "out.tar")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.tar")
+
 	out, err := p.Create(t.Context(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	directs := 0
-	for _, d := range p.Blobs() {
+	wrote := map[int]int64{}
+	for i, d := range p.Blobs() {
 		r, err := out.Region(d)
 		if err != nil {
 			t.Fatal(err)
 		}
-		data := f.src.read(t, d.Digest)
-		tg, ok := r.DirectTarget()
-		if off, _ := p.Offset(d.Digest); ok && off%direct.Align != 0 {
-			t.Errorf("%s at %d is offered O_DIRECT, though it is not aligned", d.Digest, off)
-		}
-		if !ok {
-			if _, err := r.Write(data); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		w := direct.NewPool(1).NewWriter(0, d.Size, tg)
-		if w == nil {
-			t.Fatal("direct.NewWriter refused the region's target")
-		}
-		if _, err := w.Write(data); err != nil {
+		n := d.Size * int64(i%3) / 3 // none, a third, two thirds
+		if _, err := r.WriteAt(f.src.read(t, d.Digest)[:n], 0); err != nil {
 			t.Fatal(err)
 		}
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
-		directs++
+		r.Close()
+		wrote[i] = n
 	}
-	if directs == 0 {
-		out.Abort()
-		t.Skip("O_DIRECT is not available on the test directory's filesystem")
+	out.Abort()
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("an aborted archive is at its path (%v)", err)
+	}
+
+	out, err = p.Create(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range p.Blobs() {
+		r, err := out.Region(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Resume(); got != wrote[i] {
+			t.Errorf("blob %d: Resume = %d, want %d", i, got, wrote[i])
+		}
+		data := f.src.read(t, d.Digest)
+		prefix := make([]byte, r.Resume())
+		if _, err := r.ReadAt(prefix, 0); err != nil && len(prefix) > 0 {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(prefix, data[:len(prefix)]) {
+			t.Errorf("blob %d: the resumed bytes differ", i)
+		}
+		if _, err := r.WriteAt(data[r.Resume():], r.Resume()); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := out.Commit(); err != nil {
 		t.Fatal(err)
@@ -124,6 +76,66 @@ func TestRegionDirect(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Error("the archive written through Regions with O_DIRECT differs from WriteFile's")
+		t.Error("the resumed archive differs from WriteFile's")
 	}
+	if names := dirNames(t, dir); !slices.Equal(names, []string{"out.tar"}) {
+		t.Errorf("the directory holds %v, want only out.tar", names)
+	}
+}
+
+// TestCreateRemovesOtherPlans: what a failed pull of other images to the
+// same path left is removed; a fresh Create of another Plan resumes nothing.
+func TestCreateRemovesOtherPlans(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	p1, err := NewPlan(Docker, f.images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := NewPlan(OCIArchive, f.images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.tar")
+	out, err := p1.Create(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := p1.Blobs()[0]
+	r, _ := out.Region(d)
+	if _, err := r.WriteAt(f.src.read(t, d.Digest)[:1], 0); err != nil {
+		t.Fatal(err)
+	}
+	out.Abort()
+	if n := len(dirNames(t, dir)); n != 1 {
+		t.Fatalf("an abort with bytes written keeps %d files, want 1", n)
+	}
+	out2, err := p2.Create(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out2.Discard()
+	if out2.Resumed() != 0 {
+		t.Errorf("another Plan resumed %d bytes", out2.Resumed())
+	}
+	if names := dirNames(t, dir); len(names) != 1 || names[0] != filepath.Base(p2.tempName(path)) {
+		t.Errorf("the directory holds %v, want only the second Plan's file", names)
+	}
+	if _, err := p2.Create(t.Context(), path); err == nil {
+		t.Error("a second Create of a path being written succeeded")
+	}
+}
+
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range es {
+		names = append(names, e.Name())
+	}
+	return names
 }

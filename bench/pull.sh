@@ -3,31 +3,43 @@
 # limits), on a local Debian docker-registry holding deterministic synthetic
 # images. See bench/README.md for what it measures and its knobs.
 #
-# Writes bench/results/<date>.md (and <date>-raw.tsv beside it) and prints the
-# table. Never run in CI.
+# Writes bench/results/<date>.md (DISK=slow: <date>-slow.md; the raw runs in
+# *-raw.tsv beside it) and prints the table. Never run in CI.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ROUNDS=${ROUNDS:-5}
 SETTLE=${SETTLE:-0}
-IMAGES=${IMAGES:-big many tiny multi}
-ALL_TOOLS="haul-tar haul-tar-nocache haul-oci haul-oci-repull crane-tar crane-oci regctl-tar skopeo-tar skopeo-oci curl-null curl-file"
+DISK=${DISK:-fast}
+case $DISK in
+fast) IMAGES=${IMAGES:-big mid many tiny multi} ;;
+slow) IMAGES=${IMAGES:-big mid s24} ;;
+*) echo "bench: error: DISK=$DISK: fast or slow" >&2 && exit 2 ;;
+esac
+ALL_TOOLS="haul-tar haul-tar-nocache haul-oci haul-oci-nocache haul-oci-repull crane-tar crane-oci regctl-tar skopeo-tar skopeo-oci curl-null curl-file"
 TOOLS=${TOOLS:-$ALL_TOOLS}
 BIG_MIB=${BIG_MIB:-1024}
+MID_MIB=${MID_MIB:-256}
 MANY_LAYERS=${MANY_LAYERS:-40}
 MANY_MIB=${MANY_MIB:-10}
+S24_LAYERS=${S24_LAYERS:-24}
+S24_MIB=${S24_MIB:-4}
+SLOW_BPS=${SLOW_BPS:-131072000}
+SLOW_GIB=${SLOW_GIB:-12}
 HAUL_JOBS=${HAUL_JOBS:-}
 BENCH_TOOLS=${HAUL_BENCH_TOOLS:-$HOME/.cache/haul-bench/bin}
 CRANE_VERSION=v0.22.1
 REGCTL_VERSION=v0.11.7
 DATE=$(date +%F)
-OUT=${OUT:-$ROOT/bench/results/$DATE.md}
+OUT=${OUT:-$ROOT/bench/results/$DATE$([[ $DISK == slow ]] && echo -slow).md}
 RAW=${OUT%.md}-raw.tsv
 REPULL_TARGET_MS=${REPULL_TARGET_MS:-25}
+RSS_TARGET_MIB=${RSS_TARGET_MIB:-32}
 T_START=$SECONDS
 
 die() { echo "bench: error: $*" >&2; exit 1; }
 note() { echo "# $*" >&2; }
+has_tool() { [[ " $TOOLS " == *" $1 "* ]]; }
 
 # ---------------------------------------------------------------- prerequisites
 for c in go docker-registry curl sha256sum; do
@@ -56,15 +68,22 @@ if [[ -z $SKOPEO ]]; then
 	note "skopeo is not installed (apt-get install skopeo): its rows are skipped"
 	TOOLS=$(tr ' ' '\n' <<<"$TOOLS" | grep -v '^skopeo' | tr '\n' ' ')
 fi
+read -r -a tool_list <<<"$(tr -s ' \t\n' ' ' <<<"$TOOLS")"
+TOOLS="${tool_list[*]}" # one space between names, for has_tool
 
 # ---------------------------------------------------------------- work dir
 WORK=$(mktemp -d "${HAUL_BENCH_TMP:-${TMPDIR:-/tmp}}/haul-bench.XXXXXX")
 # shellcheck source=../scripts/registry.sh
 . "$ROOT/scripts/registry.sh"
 REG_PID=
+# DISK=slow: the loop device, its mount and the blkio cgroup (bench/slowdisk.sh).
+SCRATCH=$WORK CGROUP='' LOOP='' SLOW_MNT=''
+# shellcheck source=slowdisk.sh
+. "$ROOT/bench/slowdisk.sh"
 cleanup() {
 	local rc=$?
 	stop_registry
+	slow_teardown
 	if [[ ${KEEP:-} == 1 ]]; then
 		note "work directory kept: $WORK"
 	else
@@ -75,6 +94,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+if [[ $DISK == slow ]]; then
+	slow_setup
+	SCRATCH=$SLOW_MNT
+fi
 
 # ---------------------------------------------------------------- haul, mkimage
 if [[ -n ${HAUL:-} ]]; then
@@ -93,10 +116,11 @@ GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C
 start_registry "$WORK/registry" 1 || die "could not start docker-registry"
 note "docker-registry (pid $REG_PID) on $REG"
 
-note "pushing images (big: 1 x ${BIG_MIB} MiB, many: ${MANY_LAYERS} x ${MANY_MIB} MiB, tiny, multi)"
+note "pushing images: $IMAGES"
 only=$(tr ' ' ',' <<<"$IMAGES")
 "$WORK/bin/mkimage" -registry "$REG" -blobs "$WORK/blobs.txt" -only "$only" \
-	-big-mib "$BIG_MIB" -many-layers "$MANY_LAYERS" -many-mib "$MANY_MIB" || die "mkimage failed"
+	-big-mib "$BIG_MIB" -mid-mib "$MID_MIB" -many-layers "$MANY_LAYERS" -many-mib "$MANY_MIB" \
+	-s24-layers "$S24_LAYERS" -s24-mib "$S24_MIB" || die "mkimage failed"
 
 # payload IMAGE: bytes of the blobs of the image's linux/amd64 manifest
 payload() { awk -v r="bench/$1" '$1 == r { s += $3 } END { printf "%d", s }' "$WORK/blobs.txt"; }
@@ -112,7 +136,11 @@ mkdir -p "$REGCTL_HOME" "$WORK/crane-docker"
 HOME=$REGCTL_HOME "$REGCTL" registry set --tls disabled "$REG" >/dev/null || die "regctl registry set failed"
 
 # ---------------------------------------------------------------- one timed run
-RUN=$WORK/run
+# Every output and haul's cache go under SCRATCH: the work dir, or the slow
+# disk's mount. A command runs as ( in_cgroup; exec CMD ): in the slow disk's
+# cgroup for DISK=slow, and a subshell (as cheap as the fork of a plain command)
+# that does nothing more for DISK=fast.
+RUN=$SCRATCH/run
 LOG_LINES=0
 log_mark() { LOG_LINES=$(wc -l <"$WORK/registry/access.log"); }
 blob_requests() { # since the last log_mark: GET and HEAD of /blobs/
@@ -133,8 +161,9 @@ set_cmd() {
 	haul-tar) CMD=("$HAUL" pull -q "${jobs[@]}" "${plat[@]}" --cache-dir "$RUN/cache" -o "$RUN/out.tar" "$ref") ;;
 	haul-tar-nocache) CMD=("$HAUL" pull -q "${jobs[@]}" "${plat[@]}" --no-cache -o "$RUN/out.tar" "$ref") ;;
 	haul-oci) CMD=("$HAUL" pull -q "${jobs[@]}" "${plat[@]}" --format oci --cache-dir "$RUN/cache" -o "$RUN/out" "$ref") ;;
-	haul-oci-repull) CMD=("$HAUL" pull -q "${jobs[@]}" "${plat[@]}" --format oci --cache-dir "$WORK/repull-$img/cache" -o "$WORK/repull-$img/layout" "$ref") ;;
-	base-tar | base-tar-nocache | base-oci)
+	haul-oci-nocache) CMD=("$HAUL" pull -q "${jobs[@]}" "${plat[@]}" --no-cache --format oci -o "$RUN/out" "$ref") ;;
+	haul-oci-repull) CMD=("$HAUL" pull -q "${jobs[@]}" "${plat[@]}" --format oci --cache-dir "$SCRATCH/repull-$img/cache" -o "$SCRATCH/repull-$img/layout" "$ref") ;;
+	base-tar | base-tar-nocache | base-oci | base-oci-nocache)
 		# Another haul build, for a before/after in one run (HAUL_BASE).
 		[[ -x ${HAUL_BASE:-} ]] || die "$tool needs HAUL_BASE, an executable haul to compare with"
 		local mine=$HAUL
@@ -148,12 +177,13 @@ set_cmd() {
 	skopeo-tar) CMD=(env HOME="$RUN/home" TMPDIR="$RUN/tmp" "$SKOPEO" copy -q "${skoplat[@]}" --src-tls-verify=false "docker://$ref" "docker-archive:$RUN/out.tar") ;;
 	skopeo-oci) CMD=(env HOME="$RUN/home" TMPDIR="$RUN/tmp" "$SKOPEO" copy -q "${skoplat[@]}" --src-tls-verify=false "docker://$ref" "oci:$RUN/out") ;;
 	# The limits: the image's blobs (config and layers, not the manifest),
-	# one after another for big, 8 at once otherwise, all from one curl.
+	# one after another for the one-layer images (big, mid), 8 at once
+	# otherwise, all from one curl.
 	curl-null | curl-file)
 		# One curl process for all the blobs, reusing connections, so the limit
 		# holds no process start-ups (41 curls under xargs cost ~0.25 s here).
 		local par=(--parallel --parallel-max 8)
-		[[ $img == big ]] && par=()
+		[[ $img == big || $img == mid ]] && par=()
 		CMD=(curl -sf "${par[@]}" -K "$WORK/curl-$tool-$img.txt")
 		;;
 	*) die "unknown tool $tool" ;;
@@ -162,14 +192,17 @@ set_cmd() {
 
 # run_one ROUND IMAGE TOOL: appends a line to RAW.
 run_one() {
-	local round=$1 img=$2 tool=$3 t0 t1 rc wall e u s m reqs
+	local round=$1 img=$2 tool=$3 t0 t1 rc wall u s m reqs
 	rm -rf "$RUN"
 	mkdir -p "$RUN/home" "$RUN/tmp" "$RUN/blobs"
 	set_cmd "$tool" "$img"
 	log_mark
 	t0=$EPOCHREALTIME
 	rc=0
-	/usr/bin/time -f '%e %U %S %M' -o "$WORK/time.txt" "${CMD[@]}" >"$WORK/stdout.txt" 2>"$WORK/stderr.txt" || rc=$?
+	(
+		in_cgroup
+		exec /usr/bin/time -f '%e %U %S %M' -o "$WORK/time.txt" "${CMD[@]}"
+	) >"$WORK/stdout.txt" 2>"$WORK/stderr.txt" || rc=$?
 	t1=$EPOCHREALTIME
 	if [[ $rc == 0 && $tool != curl-* && $tool != haul-oci-repull && ! -e $RUN/out.tar && ! -e $RUN/out ]]; then
 		rc=99
@@ -180,8 +213,8 @@ run_one() {
 	sleep "$SETTLE"
 	reqs=$(blob_requests)
 	wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')
-	read -r e u s m < <(grep -v '^Command' "$WORK/time.txt" | tail -n1)
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$img" "$tool" "$round" "$rc" "$wall" "$u" "$s" "$m" "$reqs" >>"$RAW"
+	read -r _ u s m < <(grep -v '^Command' "$WORK/time.txt" | tail -n1)
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$img" "$tool" "$round" "$rc" "$wall" "$u" "$s" "$m" "$reqs" "$DISK" >>"$RAW"
 	if [[ $rc != 0 ]]; then
 		note "FAILED (rc $rc): round $round $img $tool: ${CMD[*]}"
 		sed 's/^/#   /' "$WORK/stderr.txt" | tail -n 5 >&2
@@ -190,16 +223,19 @@ run_one() {
 
 # ---------------------------------------------------------------- prepare
 mkdir -p "$(dirname "$OUT")"
-printf 'image\ttool\tround\trc\twall_s\tuser_s\tsys_s\tmaxrss_kb\tblob_reqs\n' >"$RAW"
+printf 'image\ttool\tround\trc\twall_s\tuser_s\tsys_s\tmaxrss_kb\tblob_reqs\tdisk\n' >"$RAW"
 for img in $IMAGES; do
 	awk -v r="bench/$img" '$1 == r' "$WORK/blobs.txt" >"$WORK/blobs-$img.txt"
 	awk -v reg="$REG" '{ print "url = \"http://" reg "/v2/" $1 "/blobs/" $2 "\"\noutput = \"/dev/null\"" }' "$WORK/blobs-$img.txt" >"$WORK/curl-curl-null-$img.txt"
 	awk -v reg="$REG" -v run="$RUN" '{ d = $2; sub(/^sha256:/, "", d); print "url = \"http://" reg "/v2/" $1 "/blobs/" $2 "\"\noutput = \"" run "/blobs/" d "\"" }' "$WORK/blobs-$img.txt" >"$WORK/curl-curl-file-$img.txt"
-	if grep -qw haul-oci-repull <<<"$TOOLS"; then
+	if has_tool haul-oci-repull; then
 		# The re-pull's starting point: a warm cache and a layout holding the image.
-		mkdir -p "$WORK/repull-$img"
+		mkdir -p "$SCRATCH/repull-$img"
 		set_cmd haul-oci-repull "$img"
-		"${CMD[@]}" >/dev/null 2>"$WORK/stderr.txt" || die "preparing the re-pull of $img: $(cat "$WORK/stderr.txt")"
+		(
+			in_cgroup
+			exec "${CMD[@]}"
+		) >/dev/null 2>"$WORK/stderr.txt" || die "preparing the re-pull of $img: $(cat "$WORK/stderr.txt")"
 	fi
 done
 # One untimed pull of tiny by every tool: first-run costs (config files,
@@ -210,7 +246,10 @@ if grep -qw tiny <<<"$IMAGES"; then
 		set_cmd "$tool" tiny
 		rm -rf "$RUN"
 		mkdir -p "$RUN/home" "$RUN/tmp" "$RUN/blobs"
-		"${CMD[@]}" >/dev/null 2>&1 || note "warm-up of $tool failed"
+		(
+			in_cgroup
+			exec "${CMD[@]}"
+		) >/dev/null 2>&1 || note "warm-up of $tool failed"
 		rm -rf "$RUN"
 	done
 fi
@@ -245,7 +284,7 @@ OTHER=$(awk -v b0="$BUSY0" -v b1="$BUSY1" -v r0="$REG0" -v r1="$REG1" -v c="$RUN
 # The re-pull's blob requests, as haul --trace tells them (one more run each).
 # A cold pull with --trace is the control: it shows the count is not 0 by mistake.
 declare -A TRACE_BLOBS TRACE_COLD
-if grep -qw haul-oci-repull <<<"$TOOLS"; then
+if has_tool haul-oci-repull; then
 	for img in $IMAGES; do
 		set_cmd haul-oci-repull "$img"
 		"${CMD[0]}" --trace "${CMD[@]:1}" >/dev/null 2>"$WORK/trace.txt" || true
@@ -261,11 +300,42 @@ fi
 # ---------------------------------------------------------------- the report
 # shellcheck source=report.sh
 . "$ROOT/bench/report.sh"
+HAUL_MODES="haul-tar haul-tar-nocache haul-oci haul-oci-nocache"
+
+# target_limit IMAGE: issue 19's bound on haul / fastest peer for IMAGE on this DISK (empty: none).
+target_limit() {
+	case $DISK:$1 in
+	fast:big | fast:mid | fast:many | slow:big | slow:mid) echo 0.9 ;;
+	slow:s24) echo 1.0 ;;
+	esac
+}
+# verdict A B LIMIT: met when A / B <= LIMIT; - when A or B is missing.
+verdict() {
+	if [[ -z $1 || -z $2 ]]; then echo -; return; fi
+	awk -v a="$1" -v b="$2" -v l="$3" 'BEGIN { print (a / b <= l ? "met" : "NOT met") }'
+}
+ratio3() { if [[ -z $1 || -z $2 ]]; then echo -; else awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; fi; }
+tally() { # VERDICT: counts it in met and all
+	all=$((all + 1))
+	if [[ $1 == met ]]; then met=$((met + 1)); fi
+}
+
+if [[ $DISK == slow ]]; then
+	DISK_DESC="ext4 on $LOOP ($SLOW_DEV; a ${SLOW_GIB} GiB sparse file under the work dir, the loop's direct-io off) holds every output and haul's --cache-dir,
+and every timed command runs in the blkio cgroup v1 \`$CGROUP\`, its writes to $SLOW_DEV held to $SLOW_BPS B/s ($((SLOW_BPS / 1048576)) MiB/s).
+Self-check: $SLOW_CHECK.
+cgroup v1 throttles only the I/O a process submits itself (O_DIRECT writes, what its fsync flushes), not the page cache's writeback:
+this is a slow disk (a cloud volume's baseline, an HDD) on a machine with RAM to spare."
+else
+	DISK_DESC="this machine's disk: outputs and haul's --cache-dir under $SCRATCH ($(df --output=source,fstype "$SCRATCH" | tail -n1 | tr -s ' ')), no throttle."
+fi
 
 describe() {
 	case $1 in
 	big) echo "big: 1 layer, ${BIG_MIB} MiB random, uncompressed tar" ;;
+	mid) echo "mid: 1 layer, ${MID_MIB} MiB random, uncompressed tar" ;;
 	many) echo "many: ${MANY_LAYERS} layers x ${MANY_MIB} MiB random, uncompressed tars" ;;
+	s24) echo "s24: ${S24_LAYERS} layers x ${S24_MIB} MiB random, uncompressed tars" ;;
 	tiny) echo "tiny: 1 gzip layer, 4 KiB file" ;;
 	multi) echo "multi: OCI index amd64+arm64, 64 KiB gzip layer each (amd64 pulled)" ;;
 	esac
@@ -288,8 +358,10 @@ describe() {
 	echo "blob reqs: GET+HEAD of /blobs/ in the registry's access log during the run (median)."
 	echo "Other load: $IDLE_BEFORE cores busy in the 2 s before the rounds; during them, $OTHER"
 	echo "(sync's writeback and this script count as other)."
-	echo "No tool fsyncs its output (haul renames a finished archive into place without it, as the peers write theirs);"
+	echo "The timing ends when the tool exits: what it leaves in the page cache for the kernel to write back is not timed;"
 	echo "outputs are deleted and synced after each run, outside the timing$([[ $SETTLE != 0 ]] && echo ", then a pause of SETTLE=$SETTLE s")."
+	echo
+	echo "**DISK=$DISK**: $DISK_DESC"
 	echo
 	for img in $IMAGES; do
 		echo "## $(describe "$img")"
@@ -316,20 +388,21 @@ describe() {
 	echo "## haul's ratios (median wall; < 1 is faster)"
 	echo
 	echo "fastest peer: the lowest median wall among crane, regctl and skopeo in any format;"
-	echo "same-format peer: the fastest of crane-tar, regctl-tar, skopeo-tar for haul's tar, of crane-oci, skopeo-oci for haul-oci."
+	echo "same-format peer: the fastest of crane-tar, regctl-tar, skopeo-tar for haul's tar, of crane-oci, skopeo-oci for haul's oci."
 	echo
 	echo "| image | haul mode | haul median | / fastest peer | / fastest same-format peer | / curl -o FILE | / curl -o /dev/null |"
 	echo "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
 	for img in $IMAGES; do
 		cf=$(agg "$img" curl-file 5 median)
 		cn=$(agg "$img" curl-null 5 median)
-		for tool in haul-tar haul-tar-nocache haul-oci; do
-			grep -qw "$tool" <<<"$TOOLS" || continue
+		for tool in $HAUL_MODES; do
+			has_tool "$tool" || continue
 			case $tool in
-			haul-oci) same="crane-oci skopeo-oci" ;;
+			haul-oci*) same="crane-oci skopeo-oci" ;;
 			*) same="crane-tar regctl-tar skopeo-tar" ;;
 			esac
 			read -r best bestname < <(fastest "$img" crane-tar crane-oci regctl-tar skopeo-tar skopeo-oci)
+			# shellcheck disable=SC2086 # same is a list of tools
 			read -r sbest sbestname < <(fastest "$img" $same)
 			md=$(agg "$img" "$tool" 5 median)
 			printf '| %s | %s | %s | %s (%s) | %s (%s) | %s | %s |\n' "$img" "$tool" "$(fmt_s "$md")" \
@@ -339,7 +412,46 @@ describe() {
 	done
 	echo
 
-	if grep -qw haul-oci-repull <<<"$TOOLS"; then
+	echo "## Targets of issue 19 (DISK=$DISK)"
+	echo
+	echo "haul / fastest peer (median wall) <= 0.9 for big, mid and many on DISK=fast and for big and mid on DISK=slow, <= 1.0 for s24 on DISK=slow,"
+	echo "for every haul mode; haul-tar-nocache and haul-oci <= 1.15 x curl -o FILE on those images; every haul row's peak RSS (max of its runs) <= $RSS_TARGET_MIB MiB."
+	echo
+	echo "| target | image | haul row | measured | verdict |"
+	echo "| --- | --- | --- | ---: | --- |"
+	met=0 all=0
+	for img in $IMAGES; do
+		lim=$(target_limit "$img")
+		[[ -n $lim ]] || continue
+		read -r best bestname < <(fastest "$img" crane-tar crane-oci regctl-tar skopeo-tar skopeo-oci)
+		cf=$(agg "$img" curl-file 5 median)
+		for tool in $HAUL_MODES; do
+			has_tool "$tool" || continue
+			md=$(agg "$img" "$tool" 5 median)
+			v=$(verdict "$md" "$best" "$lim")
+			printf '| <= %s x fastest peer | %s | %s | %s (%s) | %s |\n' "$lim" "$img" "$tool" "$(ratio3 "$md" "$best")" "${bestname:--}" "$v"
+			tally "$v"
+		done
+		for tool in haul-tar-nocache haul-oci; do
+			has_tool "$tool" || continue
+			md=$(agg "$img" "$tool" 5 median)
+			v=$(verdict "$md" "$cf" 1.15)
+			printf '| <= 1.15 x curl -o FILE | %s | %s | %s | %s |\n' "$img" "$tool" "$(ratio3 "$md" "$cf")" "$v"
+			tally "$v"
+		done
+	done
+	for tool in $TOOLS; do
+		[[ $tool == haul-* ]] || continue
+		rss=$(awk -F'\t' -v t="$tool" '$2 == t && $4 == 0 && $8 > m { m = $8 } END { if (m) printf "%.1f", m / 1024 }' "$RAW")
+		v=$(verdict "$rss" 1 "$RSS_TARGET_MIB")
+		printf '| peak RSS <= %s MiB | all | %s | %s MiB | %s |\n' "$RSS_TARGET_MIB" "$tool" "${rss:--}" "$v"
+		tally "$v"
+	done
+	echo
+	echo "Met: $met of $all."
+	echo
+
+	if has_tool haul-oci-repull; then
 		echo "## Re-pull into a layout that already holds the image, warm cache"
 		echo
 		echo "\`haul pull --format oci --cache-dir WARM -o EXISTING REF\`; target: no blob request and <= ${REPULL_TARGET_MS} ms for many."

@@ -23,6 +23,7 @@ type File struct {
 	Jobs        int           // jobs = 8
 	CacheDir    string        // cache-dir = "/var/cache/haul" ("~/" is the home directory)
 	IdleTimeout time.Duration // idle-timeout = "1m"
+	CacheAll    bool          // cache-all = true
 	MaxSize     int64         // [limits] max-size = "10G" (or a count of bytes)
 	MaxEntries  int64         // [limits] max-entries = 1000000
 	// Registries are the [registries."HOST"] tables in the order written.
@@ -60,6 +61,7 @@ type fileTOML struct {
 	Jobs        *int   `toml:"jobs"`
 	CacheDir    string `toml:"cache-dir"`
 	IdleTimeout string `toml:"idle-timeout"`
+	CacheAll    bool   `toml:"cache-all"`
 	Limits      struct {
 		MaxSize    any    `toml:"max-size"`
 		MaxEntries *int64 `toml:"max-entries"`
@@ -77,7 +79,7 @@ type registryTOML struct {
 // keys are the keys each table of config.toml takes, to suggest the one
 // meant when a key is unknown.
 var keys = map[string][]string{
-	"":           {"platform", "jobs", "cache-dir", "idle-timeout", "limits", "registries"},
+	"":           {"platform", "jobs", "cache-dir", "idle-timeout", "cache-all", "limits", "registries"},
 	"limits":     {"max-size", "max-entries"},
 	"registries": {"mirrors", "plain-http", "insecure", "ca-file"},
 }
@@ -109,6 +111,7 @@ func ParseFile(path string, data []byte, home string) (File, error) {
 		}
 		f.Jobs = *t.Jobs
 	}
+	f.CacheAll = t.CacheAll
 	if t.CacheDir != "" {
 		dir, err := absPath(t.CacheDir, home)
 		if err != nil {

@@ -105,6 +105,7 @@ func (s Settings) Defaults() map[string]Value[string] {
 	put("jobs", "jobs", strconv.Itoa(f.Jobs), f.Jobs != 0)
 	put("cache-dir", "cache-dir", f.CacheDir, f.CacheDir != "")
 	put("idle-timeout", "idle-timeout", f.IdleTimeout.String(), f.IdleTimeout != 0)
+	put("cache-all", "cache-all", strconv.FormatBool(f.CacheAll), f.lines["cache-all"] != 0)
 	put("max-size", "limits.max-size", strconv.FormatInt(f.MaxSize, 10), f.lines["limits.max-size"] != 0)
 	put("max-entries", "limits.max-entries", strconv.FormatInt(f.MaxEntries, 10), f.lines["limits.max-entries"] != 0)
 	return d

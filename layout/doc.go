@@ -3,7 +3,7 @@
 // it. Both haul's blob cache (package store) and its "oci" output are layouts.
 //
 // A file appears under a blob's name only once its size and digest have been
-// checked: blobs are written to a temporary name (".tmp-*", never a digest) in
+// checked: blobs are written to a temporary name (a dot first, never a digest) in
 // their own directory and renamed into place, so a reader of the layout never
 // sees half a blob, and a failed write leaves nothing behind. Blob names come
 // from validated digests only, so no digest can name a path outside the layout.

@@ -3,7 +3,6 @@ package layout
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,9 +14,9 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/haul-dev/haul/disk"
 	"github.com/haul-dev/haul/image"
-	"github.com/haul-dev/haul/internal/direct"
-	"github.com/haul-dev/haul/internal/flock"
+	"github.com/haul-dev/haul/internal/ctxio"
 )
 
 // The files at the root of a layout.
@@ -30,11 +29,6 @@ const (
 	// lockFile serializes the writers of index.json. It is not content: nothing
 	// that lists or archives the layout's blobs or index looks at it.
 	lockFile = ".haul-lock"
-	// tempPrefix starts every temporary name; no digest's encoding can.
-	tempPrefix = ".tmp-"
-	// copyChunk is how much of a blob is copied between two looks at ctx. Each
-	// chunk is one copy_file_range on Linux, in the kernel, without a buffer.
-	copyChunk = 64 << 20
 )
 
 // Layout is an OCI image layout directory. Its methods may be called from
@@ -58,8 +52,7 @@ func Create(dir string) (*Layout, error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		// Written whole under a temporary name: a reader never sees an empty
 		// oci-layout. Two Creates racing write the same bytes.
-		b, _ := json.Marshal(ocispec.ImageLayout{Version: ocispec.ImageLayoutVersion})
-		err = writeFileAtomic(filepath.Join(dir, LayoutFile), b, false)
+		err = writeFileAtomic(filepath.Join(dir, LayoutFile), []byte(LayoutFileContent), false)
 	}
 	if err == nil {
 		err = os.MkdirAll(filepath.Join(dir, "blobs"), 0o755) // the spec requires it, even empty
@@ -143,7 +136,7 @@ func (l *Layout) WriteBlob(ctx context.Context, d image.Descriptor, r io.Reader)
 	}
 	final, _ := l.BlobPath(d.Digest)
 	err := writeTemp(final, func(f *os.File) error {
-		_, err := io.Copy(f, ctxReader{ctx, image.VerifyReader(r, d, what)})
+		_, err := io.Copy(f, ctxio.Reader(ctx, image.VerifyReader(r, d, what)))
 		return err
 	})
 	return wrap("writing "+what, err)
@@ -188,9 +181,14 @@ func (l *Layout) LinkBlob(ctx context.Context, d image.Descriptor, src string) e
 	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
 		return fmt.Errorf("linking %s: %w", what, err)
 	}
-	tmp := filepath.Join(filepath.Dir(final), tempPrefix+rand.Text())
+	f, err := disk.Create(final) // a free name, which link needs absent
+	if err != nil {
+		return fmt.Errorf("linking %s: %w", what, err)
+	}
+	f.Abort()
+	tmp := f.Name()
 	if err := l.link(src, tmp); err == nil {
-		if err := os.Rename(tmp, final); err != nil {
+		if err := disk.Rename(tmp, final); err != nil {
 			os.Remove(tmp)
 			return fmt.Errorf("linking %s: %w", what, err)
 		}
@@ -202,125 +200,34 @@ func (l *Layout) LinkBlob(ctx context.Context, d image.Descriptor, src string) e
 	return wrap("copying "+what+" from "+src, err)
 }
 
-// copyFile copies exactly size bytes from src to dst. Between two *os.File,
-// io.Copy is copy_file_range on Linux: the bytes never enter this process.
+// copyFile copies exactly size bytes from src to dst, in the kernel where it
+// can (disk.CopyRange).
 func copyFile(ctx context.Context, dst *os.File, src string, size int64) error {
 	s, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	direct.Reserve(dst, 0, size) // writeTemp removes dst on failure
-	var n int64
-	for n <= size {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		k, err := io.CopyN(dst, s, min(copyChunk, size+1-n))
-		n += k
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return err
-		}
+	if fi, err := s.Stat(); err != nil || fi.Size() != size {
+		return fmt.Errorf("%s is not %d bytes long", src, size)
 	}
-	if n != size {
-		return fmt.Errorf("%s changed size while being copied: want %d bytes", src, size)
-	}
-	return nil
+	return disk.CopyRange(ctx, dst, 0, s, 0, size)
 }
 
-// writeTemp creates a temporary file in final's directory, fills it with
-// write and renames it to final. On any failure the temporary file is removed.
-// Blobs never change, so they are made read-only; that also keeps a hardlink
-// to a store's blob from being edited in place through an output layout.
-func writeTemp(final string, write func(*os.File) error) (err error) {
-	dir := filepath.Dir(final)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	f, err := createTemp(dir)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err := write(f); err != nil {
-		return err
-	}
-	if err := readOnly(f); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), final)
-}
-
-// createTemp is os.CreateTemp with the umask applied to 0o644, as any other
-// file the user asks haul to write.
-func createTemp(dir string) (*os.File, error) {
-	for {
-		f, err := os.OpenFile(filepath.Join(dir, tempPrefix+rand.Text()), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
-		if !errors.Is(err, fs.ErrExist) { // 130 random bits: a second try is already unlikely
-			return f, err
-		}
-	}
-}
-
-func readOnly(f *os.File) error {
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	return f.Chmod(fi.Mode().Perm() &^ 0o222)
+// writeTemp writes final whole and read-only (blobs never change; that also
+// keeps a hardlink to a store's blob from being edited in place through an
+// output layout), from a temporary file that write fills.
+func writeTemp(final string, write func(*os.File) error) error {
+	return disk.WriteFile(final, false, true, write)
 }
 
 // writeFileAtomic replaces name with b by rename; with sync, b is on disk
 // before the rename, and the rename is too when this returns.
-func writeFileAtomic(name string, b []byte, sync bool) (err error) {
-	f, err := createTemp(filepath.Dir(name))
-	if err != nil {
+func writeFileAtomic(name string, b []byte, sync bool) error {
+	return disk.WriteFile(name, sync, false, func(f *os.File) error {
+		_, err := f.Write(b)
 		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err := f.Write(b); err != nil {
-		return err
-	}
-	if sync {
-		if err := f.Sync(); err != nil {
-			return err
-		}
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), name); err != nil {
-		return err
-	}
-	if sync {
-		syncDir(filepath.Dir(name))
-	}
-	return nil
-}
-
-// syncDir makes a rename in dir durable; best effort, since some filesystems
-// refuse to fsync a directory.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
+	})
 }
 
 // ReadIndex reads index.json. A layout without one has an empty index.
@@ -367,7 +274,7 @@ func (l *Layout) UpdateIndex(ctx context.Context, fn func(*image.Index) error) e
 		return fmt.Errorf("locking layout %s: %w", l.dir, err)
 	}
 	defer lf.Close() // releases the lock
-	if err := flock.Lock(ctx, lf); err != nil {
+	if err := disk.Lock(ctx, lf); err != nil {
 		return fmt.Errorf("locking layout %s: %w", l.dir, err)
 	}
 	idx, err := l.ReadIndex()
@@ -398,19 +305,6 @@ func (l *Layout) UpdateIndex(ctx context.Context, fn func(*image.Index) error) e
 		return fmt.Errorf("writing layout index: %w", err)
 	}
 	return nil
-}
-
-// ctxReader stops a stream when ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 func wrap(what string, err error) error {

@@ -17,8 +17,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/haul-dev/haul/disk"
 	"github.com/haul-dev/haul/image"
-	"github.com/haul-dev/haul/internal/flock"
 )
 
 func desc(content string) image.Descriptor {
@@ -95,7 +95,7 @@ func TestCreateOpen(t *testing.T) {
 					t.Fatalf("no blobs directory: %v", err)
 				}
 				for _, n := range names(t, dir) {
-					if strings.HasPrefix(n, tempPrefix) {
+					if disk.IsTemp(n) {
 						t.Fatalf("temporary file %s left behind", n)
 					}
 				}
@@ -372,7 +372,7 @@ func TestUpdateIndex(t *testing.T) {
 		t.Errorf("index has %d manifests, want %d", len(idx.Manifests), writers)
 	}
 	for _, n := range names(t, dir) {
-		if strings.HasPrefix(n, tempPrefix) {
+		if disk.IsTemp(n) {
 			t.Errorf("temporary file %s left behind", n)
 		}
 	}
@@ -419,7 +419,7 @@ func TestUpdateIndexFails(t *testing.T) {
 					t.Fatal(err)
 				}
 				t.Cleanup(func() { lf.Close() })
-				if err := flock.Lock(t.Context(), lf); err != nil {
+				if err := disk.Lock(t.Context(), lf); err != nil {
 					t.Fatal(err)
 				}
 				ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)

@@ -183,7 +183,7 @@ func TestPullThroughCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Images[0].Digest != pushed.Digest.String() {
+	if res.Images[0].Digest != pushed.Digest {
 		t.Fatalf("digest %s, want %s", res.Images[0].Digest, pushed.Digest)
 	}
 	if got := served(res); got[cache.Host()] != 4 || len(got) != 1 || !res.Served[0].Mirror {
@@ -298,7 +298,7 @@ func TestFallback(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%v\ntrace:\n%s", err, trace)
 				}
-				if res.Images[0].Digest != pushed.Digest.String() {
+				if res.Images[0].Digest != pushed.Digest {
 					t.Fatalf("digest %s, want %s", res.Images[0].Digest, pushed.Digest)
 				}
 				got := served(res)
@@ -359,7 +359,7 @@ func TestMirrorHasItsOwnCredentials(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Images[0].Digest != pushed.Digest.String() || served(res)[up.Host()] != 4 {
+	if res.Images[0].Digest != pushed.Digest || served(res)[up.Host()] != 4 {
 		t.Fatalf("got %s, served %+v; want %s all from the upstream (the mirror refuses anonymous reads)", res.Images[0].Digest, res.Served, pushed.Digest)
 	}
 	for _, tr := range m.TokenRequests() {
@@ -481,7 +481,7 @@ func TestMirrorScopeAndDigestOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Images[0].Digest != pushed.Digest.String() {
+	if res.Images[0].Digest != pushed.Digest {
 		t.Fatalf("digest %s, want %s", res.Images[0].Digest, pushed.Digest)
 	}
 	if n := len(otherPaths.p); n != 0 {

@@ -5,6 +5,8 @@ import (
 	"io"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/haul-dev/haul/image"
 	"github.com/haul-dev/haul/ref"
 	"github.com/haul-dev/haul/registry"
@@ -60,6 +62,12 @@ type Config struct {
 	// Store is the blob cache; nil: no cache (blobs go straight into the output,
 	// or through a temporary store that is removed afterwards).
 	Store *store.Store
+	// CacheAll makes a tar pull keep every blob it downloads in Store. By
+	// default it keeps those under 1 MiB (manifests, configs, small layers)
+	// and those the filesystem can share with the tar (XFS, Btrfs): a large
+	// layer is written to disk once, into the tar. The other formats always
+	// fill the cache (a layout hardlinks it, an unpack reads it).
+	CacheAll bool
 	// Jobs is how many blobs are fetched at once; <= 0: DefaultJobs.
 	Jobs int
 	// Progress, when set, receives events; calls are serialized.
@@ -95,7 +103,7 @@ const (
 type Event struct {
 	Kind   EventKind
 	Ref    ref.Reference
-	Digest string
+	Digest digest.Digest
 	Media  string
 	Size   int64
 	Cached int64
@@ -124,7 +132,7 @@ type Result struct {
 // Pulled is one reference as pulled.
 type Pulled struct {
 	Ref       ref.Reference
-	Digest    string   // of the manifest or index the reference points to
-	MediaType string   // of that manifest or index
-	Platforms []string // of the images kept
+	Digest    digest.Digest // of the manifest or index the reference points to
+	MediaType string        // of that manifest or index
+	Platforms []string      // of the images kept
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/haul-dev/haul/image"
 	"github.com/haul-dev/haul/ref"
@@ -18,7 +17,7 @@ import (
 // store, removed afterwards), and writes the filesystem its layers make to w
 // as one tar (rootfs.Export). c.Format and c.Output are ignored. As with
 // rootfs.Export, a failure once the tar has started leaves it truncated on w.
-func Export(ctx context.Context, r ref.Reference, w io.Writer, c Config) (*Result, error) {
+func Export(ctx context.Context, ref ref.Reference, w io.Writer, c Config) (*Result, error) {
 	if c.Source == nil {
 		return nil, errors.New("export: no Source")
 	}
@@ -27,53 +26,44 @@ func Export(ctx context.Context, r ref.Reference, w io.Writer, c Config) (*Resul
 	}
 	c.setDefaults()
 	start := c.Now()
-	pr := &progress{fn: c.Progress}
-	p := newPlan()
-	if err := p.resolve(ctx, c, r); err != nil {
-		return nil, fmt.Errorf("export %s: %w", r, err)
+	r := &run{c: c, p: newPlan(), verb: "export", pr: &progress{fn: c.Progress}}
+	if err := r.p.resolve(ctx, c, ref); err != nil {
+		return nil, fmt.Errorf("export %s: %w", ref, err)
 	}
-	pr.emit(Event{Kind: Resolved, Ref: r, Digest: p.pulled[0].Digest, Media: p.pulled[0].MediaType})
-	img := p.images[0]
+	r.pr.emit(Event{Kind: Resolved, Ref: ref, Digest: r.p.pulled[0].Digest, Media: r.p.pulled[0].MediaType})
+	img := r.p.images[0]
 	if img.Manifest == nil {
-		return nil, fmt.Errorf("export %s: the reference names no image manifest", r)
+		return nil, fmt.Errorf("export %s: the reference names no image manifest", ref)
 	}
-	st := c.Store
-	if st == nil {
-		dir, err := os.MkdirTemp("", "haul-export-*")
+	r.planned()
+	r.res = &Result{Images: r.p.pulled}
+	count(r.p.blobs, r.res)
+	c.Output = ""
+	err := withStore(c, func(st *store.Store) error {
+		if err := r.fetch(ctx, storeOutput{st}); err != nil {
+			return err
+		}
+		cfg, err := storedConfig(ctx, st, img.Config)
 		if err != nil {
-			return nil, fmt.Errorf("export: temporary store: %w", err)
+			return fmt.Errorf("export %s: %w", ref, err)
 		}
-		defer os.RemoveAll(dir)
-		if st, err = store.Open(store.Config{Dir: dir}); err != nil {
-			return nil, err
+		layers, err := rootfs.Layers(&image.Manifest{Layers: img.Layers}, cfg)
+		if err != nil {
+			return fmt.Errorf("export %s: %w", ref, err)
 		}
-	}
-	var total int64
-	for _, d := range p.blobs {
-		total += d.Size
-	}
-	pr.emit(Event{Kind: Planned, N: int64(len(p.blobs)), Size: total})
-	res := &Result{Images: p.pulled}
-	count(p.blobs, res)
-	if err := fetchBlobs(ctx, "export", c, st, p, pr, res, nil, nil); err != nil {
-		return nil, err
-	}
-	cfg, err := storedConfig(st, img.Config)
-	if err != nil {
-		return nil, fmt.Errorf("export %s: %w", r, err)
-	}
-	layers, err := rootfs.Layers(&image.Manifest{Layers: img.Layers}, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("export %s: %w", r, err)
-	}
-	pr.emit(Event{Kind: Writing})
-	err = rootfs.Export(ctx, w, layers, func(ctx context.Context, l rootfs.Layer) (io.ReadCloser, error) {
-		return openStored(st, l.Descriptor)
+		r.pr.emit(Event{Kind: Writing})
+		err = rootfs.Export(ctx, w, layers, func(ctx context.Context, l rootfs.Layer) (io.ReadCloser, error) {
+			return openStored(ctx, st, l.Descriptor)
+		})
+		if err != nil {
+			return fmt.Errorf("export %s: %w", ref, err)
+		}
+		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("export %s: %w", r, err)
+		return nil, err
 	}
-	sortServed(res)
-	res.Elapsed = c.Now().Sub(start)
-	return res, nil
+	sortServed(r.res)
+	r.res.Elapsed = c.Now().Sub(start)
+	return r.res, nil
 }

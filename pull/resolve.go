@@ -71,7 +71,7 @@ func (p *plan) resolve(ctx context.Context, c Config, r ref.Reference) error {
 	if r.Digest() == "" {
 		repoTag = r.Familiar()
 	}
-	pulled := Pulled{Ref: r, Digest: top.Descriptor.Digest.String(), MediaType: top.Descriptor.MediaType}
+	pulled := Pulled{Ref: r, Digest: top.Descriptor.Digest, MediaType: top.Descriptor.MediaType}
 	switch {
 	case top.Parsed.Manifest != nil:
 		img := p.image(name, repoTag, top.Descriptor, top, o)
@@ -79,10 +79,11 @@ func (p *plan) resolve(ctx context.Context, c Config, r ref.Reference) error {
 		pulled.Platforms = append(pulled.Platforms, "")
 	case c.AllPlatforms:
 		img := archive.Image{Name: name, RepoTag: repoTag, Root: top.Descriptor, Blobs: []image.Descriptor{top.Descriptor}}
-		var children []*registry.Manifest
-		if err := p.walkAll(ctx, o, top, 0, map[digest.Digest]bool{top.Descriptor.Digest: true}, &img, &children); err != nil {
+		w := &walk{p: p, o: o, seen: map[digest.Digest]bool{top.Descriptor.Digest: true}, img: &img}
+		if err := w.all(ctx, top, 0); err != nil {
 			return err
 		}
+		children := w.children
 		// manifest.json holds one image per tag: the host's, as docker load keeps.
 		if d, err := image.Select(top.Parsed.Index, image.Host()); err == nil {
 			for _, m := range children {
@@ -163,35 +164,44 @@ func (p *plan) selectPlatform(ctx context.Context, o origin, top *registry.Manif
 	return m, d, nil
 }
 
-// walkAll fetches every child of an index, recursively, and notes every blob.
-func (p *plan) walkAll(ctx context.Context, o origin, idx *registry.Manifest, depth int, seen map[digest.Digest]bool, img *archive.Image, children *[]*registry.Manifest) error {
+// walk is a walk of a whole index, for --platform all.
+type walk struct {
+	p        *plan
+	o        origin
+	seen     map[digest.Digest]bool
+	img      *archive.Image // gets every blob
+	children []*registry.Manifest
+}
+
+// all fetches every child of idx, recursively, and notes every blob.
+func (w *walk) all(ctx context.Context, idx *registry.Manifest, depth int) error {
 	if depth >= maxIndexDepth {
-		return fmt.Errorf("resolving %s: indexes nested more than %d deep", o.ref, maxIndexDepth)
+		return fmt.Errorf("resolving %s: indexes nested more than %d deep", w.o.ref, maxIndexDepth)
 	}
 	for _, d := range idx.Parsed.Index.Manifests {
-		if seen[d.Digest] {
+		if w.seen[d.Digest] {
 			continue
 		}
-		seen[d.Digest] = true
-		m, err := o.src.ManifestByDescriptor(ctx, o.ref, d)
+		w.seen[d.Digest] = true
+		m, err := w.o.src.ManifestByDescriptor(ctx, w.o.ref, d)
 		if err != nil {
 			return err
 		}
-		p.addManifest(m, o)
-		*children = append(*children, m)
-		img.Blobs = append(img.Blobs, m.Descriptor)
+		w.p.addManifest(m, w.o)
+		w.children = append(w.children, m)
+		w.img.Blobs = append(w.img.Blobs, m.Descriptor)
 		if m.Parsed.Index != nil {
-			if err := p.walkAll(ctx, o, m, depth+1, seen, img, children); err != nil {
+			if err := w.all(ctx, m, depth+1); err != nil {
 				return err
 			}
 			continue
 		}
 		mf := m.Parsed.Manifest
-		img.Blobs = append(img.Blobs, mf.Config)
-		img.Blobs = append(img.Blobs, mf.Layers...)
-		p.addBlob(mf.Config, o)
+		w.img.Blobs = append(w.img.Blobs, mf.Config)
+		w.img.Blobs = append(w.img.Blobs, mf.Layers...)
+		w.p.addBlob(mf.Config, w.o)
 		for _, l := range mf.Layers {
-			p.addBlob(l, o)
+			w.p.addBlob(l, w.o)
 		}
 	}
 	return nil

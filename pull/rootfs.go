@@ -53,13 +53,13 @@ type download struct {
 // does, and any that waited for a download slot until then); the others are
 // applied from the store once verified. On failure nothing is left at
 // c.Output (with Unpack.Force, what was applied stays).
-func pullRootFS(ctx context.Context, c Config, st *store.Store, p *plan, pr *progress, res *Result) (err error) {
-	img := p.images[0]
+func pullRootFS(ctx context.Context, r *run, st *store.Store) (err error) {
+	img := r.p.images[0]
 	if img.Manifest == nil {
 		return errors.New("pull: the reference names no image manifest to unpack")
 	}
-	count(p.blobs, res)
-	u, err := rootfs.Create(ctx, c.Output, c.Unpack)
+	count(r.p.blobs, r.res)
+	u, err := rootfs.Create(ctx, r.c.Output, r.c.Unpack)
 	if err != nil {
 		return err
 	}
@@ -68,96 +68,90 @@ func pullRootFS(ctx context.Context, c Config, st *store.Store, p *plan, pr *pro
 			u.Abort()
 		}
 	}()
-
-	downloads := map[digest.Digest]*download{}
-	for _, d := range p.blobs {
-		downloads[d.Digest] = &download{d: d, done: make(chan struct{}), claim: make(chan *stream, 1)}
-	}
-	// first[i] says whether layer i is its blob's first use: only that one
-	// may read the blob as a stream.
-	first := make([]bool, len(img.Layers))
-	firstIndex := map[digest.Digest]int{}
-	for i, l := range img.Layers {
-		if _, ok := firstIndex[l.Digest]; !ok {
-			firstIndex[l.Digest] = i
-			first[i] = true
-		}
-	}
-	var next atomic.Int64 // the layer the unpack waits for
-	var mu sync.Mutex
-
+	out := newRootfsOutput(st, r.p.blobs, img.Layers)
 	g, gctx := errgroup.WithContext(ctx)
-	slots := make(chan struct{}, c.Jobs)
-	for _, d := range p.blobs {
-		dl := downloads[d.Digest]
-		g.Go(func() error {
-			defer close(dl.done)
-			// The config takes no slot: the unpack needs it before any
-			// layer, and a streamed layer holds its slot until the unpack
-			// reads it.
-			if d.Digest != img.Config.Digest {
-				select {
-				case slots <- struct{}{}:
-				case <-gctx.Done():
-					dl.err = gctx.Err()
-					return dl.err
-				}
-				defer func() { <-slots }()
-			}
-			pr.emit(Event{Kind: BlobStart, Digest: d.Digest.String(), Media: d.MediaType, Size: d.Size})
-			var s *stream
-			var tee io.WriterAt
-			if i, ok := firstIndex[d.Digest]; ok && int64(i) == next.Load() {
-				s = newStream(d.Digest)
-				tee = s
-				dl.claim <- s
-				// A write into the pipe waits for the unpack, which may
-				// have stopped: the group's end unblocks it.
-				stop := context.AfterFunc(gctx, func() { s.pr.CloseWithError(context.Cause(gctx)) })
-				defer stop()
-			}
-			// A teed layer's bytes are in the unpack already: a bad copy
-			// cannot be taken back from it, so it is not asked for again.
-			_, done, err := p.ensure(gctx, st, d, pr, tee, res, &mu, s == nil)
-			if s != nil {
-				s.finish(err)
-			}
-			if err != nil {
-				dl.err = fmt.Errorf("pull %s: %w", p.origins[d.Digest].ref, err)
-				return dl.err
-			}
-			pr.emit(done)
-			return nil
-		})
-	}
+	// The plan lists the config first, then the layers in order, so the
+	// fetch gives them download slots in the order the unpack needs them.
+	g.Go(func() error { return r.fetch(gctx, out) })
 	g.Go(func() error {
-		cfg, err := readConfig(gctx, st, downloads[img.Config.Digest])
+		cfg, err := readConfig(gctx, st, out.downloads[img.Config.Digest])
 		if err != nil {
 			return err
 		}
 		layers, err := rootfs.Layers(&image.Manifest{Layers: img.Layers}, cfg)
 		if err != nil {
-			return fmt.Errorf("pull %s: %w", p.pulled[0].Ref, err)
+			return fmt.Errorf("pull %s: %w", r.p.pulled[0].Ref, err)
 		}
 		for i, l := range layers {
-			next.Store(int64(i))
-			if err := applyLayer(gctx, u, st, l, downloads[l.Descriptor.Digest], first[i]); err != nil {
-				return fmt.Errorf("pull %s: %w", p.pulled[0].Ref, err)
+			out.next.Store(int64(i))
+			if err := out.apply(gctx, u, i, l); err != nil {
+				return fmt.Errorf("pull %s: %w", r.p.pulled[0].Ref, err)
 			}
 		}
-		next.Store(int64(len(layers)))
+		out.next.Store(int64(len(layers)))
 		return nil
 	})
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	pr.emit(Event{Kind: Writing})
+	r.pr.emit(Event{Kind: Writing})
 	if err := u.Commit(ctx); err != nil {
 		return err
 	}
 	stats := u.Stats()
-	res.Unpacked = &stats
+	r.res.Unpacked = &stats
 	return nil
+}
+
+// rootfsOutput puts every blob in the store, and tees the layer the unpack
+// waits for to it as it downloads.
+type rootfsOutput struct {
+	st        *store.Store
+	downloads map[digest.Digest]*download
+	// first[i] says whether layer i is its blob's first use: only that one
+	// may read the blob as a stream.
+	first      []bool
+	firstIndex map[digest.Digest]int
+	next       atomic.Int64 // the layer the unpack waits for
+}
+
+func newRootfsOutput(st *store.Store, blobs, layers []image.Descriptor) *rootfsOutput {
+	o := &rootfsOutput{st: st, downloads: map[digest.Digest]*download{}, first: make([]bool, len(layers)), firstIndex: map[digest.Digest]int{}}
+	for _, d := range blobs {
+		o.downloads[d.Digest] = &download{d: d, done: make(chan struct{}), claim: make(chan *stream, 1)}
+	}
+	for i, l := range layers {
+		if _, ok := o.firstIndex[l.Digest]; !ok {
+			o.firstIndex[l.Digest] = i
+			o.first[i] = true
+		}
+	}
+	return o
+}
+
+func (o *rootfsOutput) dest(ctx context.Context, d image.Descriptor) (dest, error) {
+	dl := o.downloads[d.Digest]
+	dst, err := storeDest(ctx, o.st, d)
+	var s *stream
+	stop := func() bool { return false }
+	if i, ok := o.firstIndex[d.Digest]; ok && err == nil && dst.sink != nil && int64(i) == o.next.Load() {
+		s = newStream(d.Digest)
+		dst.tee = s
+		dl.claim <- s
+		// A write into the pipe waits for the unpack, which may have
+		// stopped: the pull's end unblocks it.
+		stop = context.AfterFunc(ctx, func() { s.pr.CloseWithError(context.Cause(ctx)) })
+	}
+	dst.done = func(_ context.Context, err error) error {
+		if s != nil {
+			s.finish(err)
+			stop()
+		}
+		dl.err = err
+		close(dl.done)
+		return nil
+	}
+	return dst, err
 }
 
 // wait waits for dl's blob to be in the store.
@@ -175,15 +169,15 @@ func readConfig(ctx context.Context, st *store.Store, dl *download) (*image.Conf
 	if err := dl.wait(ctx); err != nil {
 		return nil, err
 	}
-	return storedConfig(st, dl.d)
+	return storedConfig(ctx, st, dl.d)
 }
 
 // storedConfig reads the image config d from the store, which verified it.
-func storedConfig(st *store.Store, d image.Descriptor) (*image.Config, error) {
+func storedConfig(ctx context.Context, st *store.Store, d image.Descriptor) (*image.Config, error) {
 	if d.Size > maxConfigSize {
 		return nil, fmt.Errorf("config %s is %d bytes, over the limit of %d", d.Digest, d.Size, maxConfigSize)
 	}
-	path, ok := st.Path(d)
+	path, ok := st.Path(ctx, d)
 	if !ok {
 		return nil, fmt.Errorf("config %s is not in the store", d.Digest)
 	}
@@ -198,10 +192,11 @@ func storedConfig(st *store.Store, d image.Descriptor) (*image.Config, error) {
 	return &cfg, nil
 }
 
-// applyLayer applies l from its download's stream when it has one and the
-// first byte comes before the download ends; else from the store.
-func applyLayer(ctx context.Context, u *rootfs.Unpacker, st *store.Store, l rootfs.Layer, dl *download, first bool) error {
-	if first {
+// apply applies layer i, l, from its download's stream when it has one and
+// the first byte comes before the download ends; else from the store.
+func (o *rootfsOutput) apply(ctx context.Context, u *rootfs.Unpacker, i int, l rootfs.Layer) error {
+	dl := o.downloads[l.Descriptor.Digest]
+	if o.first[i] {
 		select {
 		case s := <-dl.claim:
 			select {
@@ -224,7 +219,7 @@ func applyLayer(ctx context.Context, u *rootfs.Unpacker, st *store.Store, l root
 	if err := dl.wait(ctx); err != nil {
 		return err
 	}
-	f, err := openStored(st, l.Descriptor)
+	f, err := openStored(ctx, o.st, l.Descriptor)
 	if err != nil {
 		return err
 	}
@@ -233,8 +228,8 @@ func applyLayer(ctx context.Context, u *rootfs.Unpacker, st *store.Store, l root
 }
 
 // openStored opens layer d's blob in the store, as a rootfs.BlobVerifier.
-func openStored(st *store.Store, d image.Descriptor) (storeBlob, error) {
-	path, ok := st.Path(d)
+func openStored(ctx context.Context, st *store.Store, d image.Descriptor) (storeBlob, error) {
+	path, ok := st.Path(ctx, d)
 	if !ok {
 		return storeBlob{}, fmt.Errorf("layer %s is not in the store", d.Digest)
 	}
@@ -254,16 +249,15 @@ type storeBlob struct {
 
 func (b storeBlob) VerifiesBlob(d image.Descriptor) bool { return d.Digest == b.dg }
 
-// stream hands a download's bytes to the unpack as the store writes them: an
-// io.WriterAt that takes them in order from offset 0 (what EnsureTee gives)
-// into a pipe. A write blocks until the unpack has read it, so the download
-// goes at the unpack's pace: only the layer the unpack waits for is teed.
+// stream hands a download's bytes to the unpack as the store writes them
+// (store.Download's Tee), through a pipe. A write blocks until the unpack has
+// read it, so the download goes at the unpack's pace: only the layer the
+// unpack waits for is teed.
 type stream struct {
 	pr      *io.PipeReader
 	pw      *io.PipeWriter
 	started chan struct{} // closed at the first byte
 	once    sync.Once
-	next    int64
 	dg      digest.Digest // the blob's, which the store verifies
 }
 
@@ -282,22 +276,12 @@ type verified struct {
 
 func (v verified) VerifiesBlob(d image.Descriptor) bool { return d.Digest == v.dg }
 
-// errRestarted is a tee written again from the start: a resumed partial
-// download proved corrupt, and the bytes the unpack took cannot be taken back.
-var errRestarted = errors.New("the download started over after a corrupt partial; pull again")
-
-func (s *stream) WriteAt(b []byte, off int64) (int, error) {
-	if off != s.next {
-		s.pw.CloseWithError(errRestarted)
-		return 0, errRestarted
-	}
+func (s *stream) Write(b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
 	s.once.Do(func() { close(s.started) })
-	n, err := s.pw.Write(b)
-	s.next += int64(n)
-	return n, err
+	return s.pw.Write(b)
 }
 
 // finish ends the stream: at EOF when the download verified, else with its error.

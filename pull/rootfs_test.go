@@ -70,7 +70,7 @@ func TestPullRootFS(t *testing.T) {
 			if got := treetest.List(t, c.Output); !slices.Equal(got, wantTree) {
 				t.Errorf("tree:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(wantTree, "\n"))
 			}
-			if res.Unpacked == nil || res.Unpacked.Layers != 3 || res.Images[0].Digest != pushed.Digest.String() {
+			if res.Unpacked == nil || res.Unpacked.Layers != 3 || res.Images[0].Digest != pushed.Digest {
 				t.Errorf("result %+v, unpacked %+v", res, res.Unpacked)
 			}
 			if entries, _ := os.ReadDir(filepath.Dir(c.Output)); len(entries) != 1 {

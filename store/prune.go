@@ -13,8 +13,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/haul-dev/haul/disk"
 	"github.com/haul-dev/haul/image"
-	"github.com/haul-dev/haul/internal/flock"
 )
 
 // Entry is a blob in the store, or a partial download of one.
@@ -96,27 +96,29 @@ func (s *Store) prune(stop func() error, all bool, cutoff time.Time) (removed in
 	if werr != nil {
 		err = werr
 	}
+	if all { // the notes of unsynced blobs name blobs no longer there
+		os.RemoveAll(filepath.Join(s.Dir(), unsyncedDir))
+		os.RemoveAll(filepath.Join(s.Dir(), suspectDir))
+	}
 	return removed, freed, err
 }
 
 // removePartial removes the partial download at name if no one holds its lock,
 // and if all is set or it was last written before cutoff.
 func removePartial(name string, all bool, cutoff time.Time) (int64, bool, error) {
-	f, err := os.Open(name)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, false, nil
-	}
+	lf, err := os.OpenFile(strings.TrimSuffix(name, partialSuffix)+lockSuffix, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return 0, false, err
 	}
-	defer f.Close()
-	if ok, err := flock.TryLock(f); !ok || err != nil {
+	if ok, err := disk.TryLock(lf); !ok || err != nil {
+		lf.Close()
 		return 0, false, err // being downloaded
 	}
-	if !isNamed(f, name) {
+	defer unlock(lf)
+	fi, err := os.Stat(name)
+	if errors.Is(err, fs.ErrNotExist) {
 		return 0, false, nil // finished, or removed, since it was listed
 	}
-	fi, err := f.Stat()
 	if err != nil {
 		return 0, false, err
 	}

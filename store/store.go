@@ -7,23 +7,20 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
+	"github.com/haul-dev/haul/disk"
 	"github.com/haul-dev/haul/image"
-	"github.com/haul-dev/haul/internal/direct"
 	"github.com/haul-dev/haul/layout"
 )
 
 const (
 	ingestDir     = "ingest"
 	partialSuffix = ".partial"
+	lockSuffix    = ".lock"
 	// defaultPartialMaxAge is how long an abandoned partial waits for a pull
 	// to resume it: long enough for a weekend, short enough not to hoard.
 	defaultPartialMaxAge = 7 * 24 * time.Hour
-	// bufSize is the copy buffer of a download: large, so that a fast
-	// network costs few write calls.
-	bufSize = 1 << 20
 )
 
 // Config configures a Store. The zero value is a store in the user's cache directory.
@@ -41,8 +38,7 @@ type Store struct {
 	ingest        string
 	now           func() time.Time
 	partialMaxAge time.Duration
-	bufs          sync.Pool    // *[]byte of bufSize
-	direct        *direct.Pool // the stages of the downloads writing with O_DIRECT
+	boot          string // disk.BootID(): this boot's, for the notes of unsynced blobs
 }
 
 // DefaultDir is the cache directory when Config.Dir is "":
@@ -90,10 +86,10 @@ func Open(c Config) (*Store, error) {
 		ingest:        filepath.Join(dir, ingestDir),
 		now:           c.Now,
 		partialMaxAge: c.PartialMaxAge,
-		bufs:          sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }},
-		direct:        direct.NewPool(direct.Concurrent),
+		boot:          disk.BootID(),
 	}
 	// Best effort: a store that cannot be tidied still works.
+	s.sweepBoots()
 	s.prune(func() error { return nil }, false, s.now().Add(-s.partialMaxAge))
 	return s, nil
 }
@@ -106,19 +102,25 @@ func (s *Store) Dir() string { return s.layout.Dir() }
 func (s *Store) Layout() *layout.Layout { return s.layout }
 
 // Path returns the path of blob d, and whether it is present with d's size
-// (and so was verified when it was written).
-func (s *Store) Path(d image.Descriptor) (string, bool) {
+// (and so was verified when it was written). A blob written before the
+// machine last restarted is hashed again at its first use since, and
+// removed if a power failure damaged it.
+func (s *Store) Path(ctx context.Context, d image.Descriptor) (string, bool) {
 	p, err := s.layout.BlobPath(d.Digest)
 	if err != nil {
 		return "", false
 	}
 	ok, err := s.layout.Has(d)
-	return p, ok && err == nil
+	return p, ok && err == nil && s.checkSuspect(ctx, d, p)
 }
 
 // Put stores a small blob held in memory, such as a manifest, if it is
 // absent. b must be d's content: it is verified before it is kept.
 func (s *Store) Put(ctx context.Context, d image.Descriptor, b []byte) error {
+	if _, ok := s.Path(ctx, d); ok {
+		return nil
+	}
+	s.markUnsynced(d)
 	return s.layout.WriteBlob(ctx, d, bytes.NewReader(b))
 }
 

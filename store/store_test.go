@@ -11,16 +11,16 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/haul-dev/haul/disk"
 	"github.com/haul-dev/haul/image"
-	"github.com/haul-dev/haul/internal/flock"
 )
 
 var errNet = errors.New("connection reset by fake peer")
@@ -146,30 +146,14 @@ func partialSize(t *testing.T, s *Store, d image.Descriptor) int64 {
 	return fi.Size()
 }
 
-// checkNoReserve fails if the file at path takes more disk blocks than its
-// size needs: a kept partial must not hold the blocks reserved for the rest of
-// its blob.
-func checkNoReserve(t *testing.T, path string, size int64) {
-	t.Helper()
-	const block = 4096
-	if got, need := diskBytes(t, path), (size+block-1)/block*block; got > need {
-		t.Errorf("the partial of %d bytes takes %d bytes of disk, more than the %d it needs", size, got, need)
-	}
-}
-
-// diskBytes is how many bytes of disk the file at path takes.
-func diskBytes(t *testing.T, path string) int64 {
-	t.Helper()
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fi.Sys().(*syscall.Stat_t).Blocks * 512
+// lockPath is the lock file of d's partial download.
+func lockPath(s *Store, d image.Descriptor) string {
+	return strings.TrimSuffix(s.partialPath(d), partialSuffix) + lockSuffix
 }
 
 func checkBlob(t *testing.T, s *Store, d image.Descriptor, want []byte) {
 	t.Helper()
-	p, ok := s.Path(d)
+	p, ok := s.Path(t.Context(), d)
 	if !ok {
 		t.Fatalf("blob %s is not present", d.Digest)
 	}
@@ -264,14 +248,13 @@ func TestEnsure(t *testing.T) {
 				} else if !errors.As(err, tt.wantErr) {
 					t.Fatalf("err = %v, want %T", err, tt.wantErr)
 				}
-				if _, ok := s.Path(d); ok {
+				if _, ok := s.Path(t.Context(), d); ok {
 					t.Fatal("a failed Ensure left a blob")
 				}
 				if got := partialSize(t, s, d); got != tt.wantPartial {
 					t.Fatalf("partial size = %d, want %d", got, tt.wantPartial)
 				}
 				if tt.wantPartial > 0 {
-					checkNoReserve(t, s.partialPath(d), tt.wantPartial)
 				}
 				if res != (Result{}) {
 					t.Fatalf("Result = %+v on error, want zero", res)
@@ -317,7 +300,7 @@ func TestEnsureResumes(t *testing.T) {
 	if _, err := s.Ensure(t.Context(), d, first.fetch, nil); !errors.Is(err, errNet) {
 		t.Fatalf("first Ensure: err = %v, want the network error", err)
 	}
-	if _, ok := s.Path(d); ok {
+	if _, ok := s.Path(t.Context(), d); ok {
 		t.Fatal("a partial is served as a blob")
 	}
 	second := &fake{data: content}
@@ -356,7 +339,7 @@ func TestEnsureInvalid(t *testing.T) {
 		if _, err := s.Ensure(t.Context(), d, noFetch(t), nil); !errors.Is(err, image.ErrInvalidDescriptor) {
 			t.Errorf("Ensure(%v): err = %v, want ErrInvalidDescriptor", d, err)
 		}
-		if p, ok := s.Path(d); ok || p != "" && d.Size >= 0 {
+		if p, ok := s.Path(t.Context(), d); ok || p != "" && d.Size >= 0 {
 			t.Errorf("Path(%v) = %q, %v", d, p, ok)
 		}
 	}
@@ -366,12 +349,12 @@ func TestEnsureLockWaitEndsWithContext(t *testing.T) {
 	t.Parallel()
 	_, d := blob(1000, 3)
 	s := newStore(t, Config{})
-	holder, err := os.OpenFile(s.partialPath(d), os.O_RDWR|os.O_CREATE, 0o644)
+	holder, err := os.OpenFile(lockPath(s, d), os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer holder.Close()
-	if err := flock.Lock(t.Context(), holder); err != nil {
+	if err := disk.Lock(t.Context(), holder); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
@@ -436,7 +419,7 @@ func TestPut(t *testing.T) {
 			if (err == nil) != tt.ok {
 				t.Fatalf("Put: err = %v", err)
 			}
-			if _, present := s.Path(d); present != tt.ok {
+			if _, present := s.Path(t.Context(), d); present != tt.ok {
 				t.Fatalf("present = %v after Put, want %v", present, tt.ok)
 			}
 			if tt.ok {
@@ -504,12 +487,12 @@ func TestListPrune(t *testing.T) {
 	}
 	writePartial(t, s, b, partialB[:500])
 	writePartial(t, s, c, partialC[:700])
-	held, err := os.Open(s.partialPath(c)) // a pull in another process, resuming C
+	held, err := os.OpenFile(lockPath(s, c), os.O_RDWR|os.O_CREATE, 0o644) // a pull in another process, resuming C
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer held.Close()
-	if err := flock.Lock(t.Context(), held); err != nil {
+	if err := disk.Lock(t.Context(), held); err != nil {
 		t.Fatal(err)
 	}
 	oldTemp := filepath.Join(dir, "blobs", "sha256", ".tmp-crashed")
@@ -581,39 +564,22 @@ func TestListPrune(t *testing.T) {
 	}
 }
 
-// teeBuffer is an io.WriterAt over a fixed buffer.
-type teeBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-	n   int
-}
-
-func (b *teeBuffer) WriteAt(p []byte, off int64) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if off+int64(len(p)) > int64(len(b.buf)) {
-		return 0, errors.New("tee written past the blob")
-	}
-	b.n += copy(b.buf[off:], p)
-	return len(p), nil
-}
-
-func TestEnsureTee(t *testing.T) {
+func TestFillTee(t *testing.T) {
 	t.Parallel()
 	content := bytes.Repeat([]byte("haul tee "), 20000)
 	d := image.Descriptor{Digest: digest.FromBytes(content), Size: int64(len(content))}
-	corrupt := bytes.Clone(content[:len(content)/3])
-	corrupt[10] ^= 1
+	bad := bytes.Clone(content[:len(content)/3])
+	bad[10] ^= 1
 	tests := []struct {
 		name    string
 		partial []byte
-		present bool
+		wantErr error
 	}{
 		{name: "fresh"},
 		{name: "resumed prefix", partial: content[:len(content)/3]},
-		{name: "corrupt prefix, fetched again", partial: corrupt},
 		{name: "complete partial", partial: content},
-		{name: "present: tee untouched", present: true},
+		{name: "corrupt prefix cannot start over", partial: bad, wantErr: errRestart},
+		{name: "corrupt complete partial cannot start over", partial: corrupt(content), wantErr: errRestart},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -622,28 +588,24 @@ func TestEnsureTee(t *testing.T) {
 			if tt.partial != nil {
 				writePartial(t, s, d, tt.partial)
 			}
-			f := &fake{data: content}
-			if tt.present {
-				if _, err := s.Ensure(t.Context(), d, f.fetch, nil); err != nil {
-					t.Fatal(err)
-				}
+			p, err := s.Partial(t.Context(), d)
+			if err != nil || p == nil {
+				t.Fatalf("Partial = %v, %v", p, err)
 			}
-			tee := &teeBuffer{buf: make([]byte, len(content))}
-			res, err := s.EnsureTee(t.Context(), d, f.fetch, nil, tee)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.Present != tt.present {
-				t.Fatalf("Present = %v, want %v", res.Present, tt.present)
-			}
-			if tt.present {
-				if tee.n != 0 {
-					t.Fatalf("tee got %d bytes of a blob that was present", tee.n)
+			defer p.Close()
+			var tee bytes.Buffer
+			_, err = Fill(t.Context(), p, Download{Blob: d, Fetch: (&fake{data: content}).fetch, Tee: &tee})
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tt.wantErr)
 				}
 				return
 			}
-			if !bytes.Equal(tee.buf, content) {
-				t.Fatal("tee does not hold the blob")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(tee.Bytes(), content) {
+				t.Fatalf("tee got %d bytes that are not the blob", tee.Len())
 			}
 		})
 	}

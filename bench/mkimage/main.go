@@ -10,8 +10,11 @@
 //	bench/big:1     docker schema2, one uncompressed layer
 //	                (application/vnd.docker.image.rootfs.diff.tar): a tar
 //	                holding one 1 GiB file of random bytes (-big-mib)
+//	bench/mid:1     the same shape as big, one 256 MiB file (-mid-mib)
 //	bench/many:1    docker schema2, 40 uncompressed layers (-many-layers), each
 //	                a tar holding one 10 MiB random file (-many-mib)
+//	bench/s24:1     the same shape as many, 24 layers (-s24-layers) of one
+//	                4 MiB file (-s24-mib)
 //	bench/tiny:1    docker schema2, one gzip layer holding a 4 KiB file
 //	bench/multi:1   OCI index: linux/amd64 + linux/arm64, each an OCI manifest
 //	                with one small gzip layer
@@ -56,7 +59,10 @@ var (
 	bigMiB   = flag.Int("big-mib", 1024, "size of bench/big's one file, MiB")
 	manyN    = flag.Int("many-layers", 40, "layers of bench/many")
 	manyMiB  = flag.Int("many-mib", 10, "size of each bench/many layer's file, MiB")
-	only     = flag.String("only", "big,many,tiny,multi", "comma list of images to push")
+	midMiB   = flag.Int("mid-mib", 256, "size of bench/mid's one file, MiB")
+	s24N     = flag.Int("s24-layers", 24, "layers of bench/s24")
+	s24MiB   = flag.Int("s24-mib", 4, "size of each bench/s24 layer's file, MiB")
+	only     = flag.String("only", "big,many,tiny,multi", "comma list of images to push (also mid, s24)")
 	push     *regpush.Pusher // set by main, once -registry is known
 	blobList strings.Builder
 )
@@ -200,21 +206,29 @@ func run() error {
 		want[s] = true
 	}
 	t0 := time.Now()
-	if want["big"] {
-		if err := rawImage("bench/big", []uint64{1}, int64(*bigMiB)<<20); err != nil {
-			return fmt.Errorf("bench/big: %w", err)
+	// Each image's layers have seeds of their own, so no two images share a blob.
+	for _, im := range []struct {
+		name      string
+		firstSeed uint64
+		layers    int
+		mib       int
+	}{
+		{"big", 1, 1, *bigMiB},
+		{"mid", 2, 1, *midMiB},
+		{"many", 100, *manyN, *manyMiB},
+		{"s24", 300, *s24N, *s24MiB},
+	} {
+		if !want[im.name] {
+			continue
 		}
-		fmt.Fprintf(os.Stderr, "mkimage: bench/big:1 pushed (%s)\n", time.Since(t0).Round(time.Millisecond))
-	}
-	if want["many"] {
 		var seeds []uint64
-		for i := 0; i < *manyN; i++ {
-			seeds = append(seeds, uint64(100+i))
+		for i := 0; i < im.layers; i++ {
+			seeds = append(seeds, im.firstSeed+uint64(i))
 		}
-		if err := rawImage("bench/many", seeds, int64(*manyMiB)<<20); err != nil {
-			return fmt.Errorf("bench/many: %w", err)
+		if err := rawImage("bench/"+im.name, seeds, int64(im.mib)<<20); err != nil {
+			return fmt.Errorf("bench/%s: %w", im.name, err)
 		}
-		fmt.Fprintf(os.Stderr, "mkimage: bench/many:1 pushed (%s)\n", time.Since(t0).Round(time.Millisecond))
+		fmt.Fprintf(os.Stderr, "mkimage: bench/%s:1 pushed (%s)\n", im.name, time.Since(t0).Round(time.Millisecond))
 	}
 	if want["tiny"] {
 		l, diff, err := gzLayer("bench/tiny", mtDockerLayerGz, 7, 4096)

@@ -15,9 +15,15 @@ func newCacheCmd(e *env) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "cache",
 		Short: "List or prune the blob cache",
-		Long: `haul keeps every blob it pulls in a cache ($XDG_CACHE_HOME/haul, else
+		Long: `haul keeps the blobs it pulls in a cache ($XDG_CACHE_HOME/haul, else
 ~/.cache/haul), laid out as an OCI image layout, with partial downloads kept
-apart until they finish. Partials older than 7 days are dropped by themselves.`,
+apart until they finish. Partials older than 7 days are dropped by themselves.
+
+An oci or rootfs pull keeps every blob here (a layout hardlinks them). A tar
+pull writes each layer it downloads once, into the tar, and keeps here the
+manifests, configs and blobs under 1 MiB, and larger layers only where this
+filesystem shares extents with the tar's (XFS, Btrfs), which costs no second
+write; --cache-all (config.toml: cache-all = true) keeps every layer.`,
 	}
 	c.PersistentFlags().StringVar(&dir, "cache-dir", "", "cache directory (default $XDG_CACHE_HOME/haul)")
 	open := func() (*store.Store, error) {
@@ -44,7 +50,7 @@ apart until they finish. Partials older than 7 days are dropped by themselves.`,
 				if entries == nil {
 					entries = []store.Entry{}
 				}
-				return e.printJSON(map[string]any{"dir": st.Dir(), "blobs": entries})
+				return e.printJSON(map[string]any{"dir": st.Dir(), "blobs": entries, "sharesExtents": st.SharesExtents(cmd.Context())})
 			}
 			tw := tabwriter.NewWriter(e.Stdout, 0, 4, 2, ' ', 0)
 			var total int64
@@ -57,7 +63,15 @@ apart until they finish. Partials older than 7 days are dropped by themselves.`,
 				total += en.Size
 			}
 			fmt.Fprintf(tw, "%d entries, %s in %s\n", len(entries), human(total), st.Dir())
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if st.SharesExtents(cmd.Context()) {
+				fmt.Fprintln(e.Stdout, "this filesystem shares extents: tar pulls keep every layer here at no cost")
+			} else {
+				fmt.Fprintln(e.Stdout, "this filesystem cannot share extents: tar pulls keep here only blobs under 1 MiB (--cache-all for every layer)")
+			}
+			return nil
 		},
 	}
 	var all bool

@@ -30,6 +30,7 @@ config.toml:
   jobs = 8                        # default --jobs
   cache-dir = "~/cache/haul"      # default --cache-dir
   idle-timeout = "1m"             # default --idle-timeout
+  cache-all = true                # default --cache-all
 
   [limits]                        # defaults of --max-size, --max-entries
   max-size = "10G"
@@ -109,6 +110,7 @@ func (e *env) shownConfig(cmd *cobra.Command) shownConfig {
 		{"jobs", fmt.Sprint(pull.DefaultJobs)},
 		{"cache-dir", cacheDir},
 		{"idle-timeout", cmd.Flags().Lookup("idle-timeout").DefValue},
+		{"cache-all", "false"},
 		{"max-size", "0"},
 		{"max-entries", "0"},
 	} {

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/haul-dev/haul/auth"
-	"github.com/haul-dev/haul/internal/direct"
+	"github.com/haul-dev/haul/disk"
 	"github.com/haul-dev/haul/registry"
 )
 
@@ -28,7 +28,7 @@ func TestPrintError(t *testing.T) {
 	}{
 		{name: "registry", err: fmt.Errorf("pulling: %w", &registry.TLSError{Host: "reg.example", Err: unknown})},
 		{name: "token realm", err: fmt.Errorf("pulling: %w", &registry.TLSError{Host: "auth.example", Err: realmTLS})},
-		{name: "archive too large", err: fmt.Errorf("write archive a.tar: %w", &direct.SpaceError{Need: 3 << 30, Free: 1 << 30}),
+		{name: "archive too large", err: fmt.Errorf("write archive a.tar: %w", &disk.SpaceError{Need: 3 << 30, Free: 1 << 30}),
 			hint: "hint: the output takes 3.0 GiB, and its disk has 1.0 GiB free: free some space, or write it to another disk with -o."},
 		{name: "disk full", err: fmt.Errorf("fetching blob: write x: %w", syscall.ENOSPC),
 			hint: "hint: the disk is full: free some space"},

@@ -5,6 +5,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 
@@ -18,7 +19,7 @@ type pullProgress struct {
 	quiet   bool
 	bars    *mpb.Progress
 	total   *mpb.Bar
-	blobs   map[string]*mpb.Bar
+	blobs   map[digest.Digest]*mpb.Bar
 	started time.Time
 	lastLog time.Time
 	size    int64
@@ -28,7 +29,7 @@ type pullProgress struct {
 }
 
 func newPullProgress(e *env, toStdout bool) *pullProgress {
-	p := &pullProgress{w: e.Stderr, quiet: e.g.quiet || e.g.json, blobs: map[string]*mpb.Bar{}, now: time.Now, mirrors: e.anyMirrors()}
+	p := &pullProgress{w: e.Stderr, quiet: e.g.quiet || e.g.json, blobs: map[digest.Digest]*mpb.Bar{}, now: time.Now, mirrors: e.anyMirrors()}
 	p.started = p.now()
 	p.lastLog = p.started
 	if !p.quiet && e.StderrIsTerminal != nil && e.StderrIsTerminal() {
@@ -37,7 +38,8 @@ func newPullProgress(e *env, toStdout bool) *pullProgress {
 	return p
 }
 
-func short(d string) string {
+func short(dg digest.Digest) string {
+	d := dg.String()
 	if len(d) > 19 {
 		return d[:19]
 	}

@@ -34,11 +34,14 @@ another (linux/arm64, linux/arm/v7), a comma list picks several, and
 --platform all keeps the whole index and fetches every child, attestations
 included. On Docker Hub each platform fetched counts as a pull.
 
-Blobs are fetched concurrently, verified against their digests, and kept in a
-cache ($XDG_CACHE_HOME/haul, --cache-dir), so a second pull of an image, or of
-one sharing layers, downloads only what is missing. A pull that is interrupted
-keeps its partial downloads, and the next pull continues them. Nothing is left
-at PATH unless the pull succeeded.
+Blobs are fetched concurrently, verified against their digests, and written
+once, to where they belong. A cache ($XDG_CACHE_HOME/haul, --cache-dir) means a
+second pull downloads only what is missing: oci and rootfs pulls keep every
+blob there; a tar pull keeps small blobs, and large layers only where the
+filesystem shares extents (XFS, Btrfs) or with --cache-all. A pull that is
+interrupted keeps what it fetched (a tar's in a hidden .PATH.*.haul-partial
+beside it), and pulling again continues it. Nothing is left at PATH unless the
+pull succeeded.
 
 Several REFs make one bundle (-o required): every image with its tags, each
 shared blob once, restored by one docker load.
@@ -53,7 +56,7 @@ func newPullCmd(e *env) *cobra.Command {
 	var (
 		out, format, platform, cacheDir string
 		jobs                            int
-		noCache                         bool
+		noCache, cacheAll               bool
 		uf                              unpackFlags
 	)
 	c := &cobra.Command{
@@ -79,6 +82,7 @@ func newPullCmd(e *env) *cobra.Command {
 	f.IntVar(&jobs, "jobs", pull.DefaultJobs, "blobs fetched at once")
 	f.StringVar(&cacheDir, "cache-dir", "", "blob cache directory (default $XDG_CACHE_HOME/haul)")
 	f.BoolVar(&noCache, "no-cache", false, "use no cache: blobs go straight into the output")
+	f.BoolVar(&cacheAll, "cache-all", false, "a tar pull keeps every layer in the cache too (a second write of each where the filesystem cannot share extents)")
 	uf.add(c)
 	c.RunE = func(cmd *cobra.Command, args []string) error {
 		refs := make([]ref.Reference, 0, len(args))
@@ -133,6 +137,10 @@ func newPullCmd(e *env) *cobra.Command {
 			return err
 		}
 		cfg.Store = st
+		if noCache && cmd.Flags().Changed("cache-all") {
+			return usagef("--cache-all and --no-cache: choose one")
+		}
+		cfg.CacheAll = cacheAll && !noCache
 		// Credentials and clients are made once per registry.
 		clients := map[string]pull.Source{}
 		cfg.Source = func(name string) (pull.Source, error) {
@@ -210,7 +218,7 @@ func (e *env) pullSummary(c pull.Config, res *pull.Result) error {
 		}
 		var imgs []image
 		for _, p := range res.Images {
-			imgs = append(imgs, image{p.Ref.String(), p.Digest, p.MediaType, nonEmpty(p.Platforms)})
+			imgs = append(imgs, image{p.Ref.String(), p.Digest.String(), p.MediaType, nonEmpty(p.Platforms)})
 		}
 		v := map[string]any{
 			"output": c.Output, "format": c.Format, "images": imgs, "blobs": res.Blobs, "bytes": res.Bytes,

@@ -21,8 +21,8 @@ import (
 	"github.com/haul-dev/haul/auth"
 	"github.com/haul-dev/haul/config"
 
+	"github.com/haul-dev/haul/disk"
 	"github.com/haul-dev/haul/image"
-	"github.com/haul-dev/haul/internal/direct"
 	"github.com/haul-dev/haul/mirror"
 	"github.com/haul-dev/haul/pull"
 	"github.com/haul-dev/haul/ref"
@@ -119,7 +119,7 @@ func printError(w io.Writer, err error) {
 	var re *registry.Error
 	var te *auth.TokenError
 	var tlsErr *registry.TLSError
-	var se *direct.SpaceError
+	var se *disk.SpaceError
 	switch {
 	case errors.As(err, &tlsErr):
 		// Its message says where the CA or client certificate goes; a token
@@ -131,7 +131,7 @@ func printError(w io.Writer, err error) {
 	case errors.As(err, &te):
 		fmt.Fprintf(w, "hint: %s\n", tokenHint(te))
 	case errors.Is(err, context.Canceled):
-		fmt.Fprintln(w, "hint: interrupted; nothing was left half-written.")
+		fmt.Fprintln(w, "hint: interrupted; nothing is at the output, and pulling again continues where this stopped.")
 	case errors.As(err, &se):
 		free := ""
 		if se.Free >= 0 {
