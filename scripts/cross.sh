@@ -4,7 +4,9 @@
 #
 #   windows/amd64 under Wine: ./disk/... (locks past EOF, free space for the
 #     caller, renames and removals retried while a file is open) and
-#     ./rootfs/... (the unpack's refusal, Export);
+#     ./rootfs/... (the unpack's refusal, Export); then test/e2e-windows.sh,
+#     haul.exe against tools/devregistry (reads, login, pulls, the cache,
+#     export, the refusal);
 #   linux/arm64 under qemu-aarch64-static, run explicitly (binfmt may not be
 #     registered): $ARM64_PKGS.
 #
@@ -67,6 +69,7 @@ printf '{"Replace":{"%s":"%s"}}\n' "$at" "$WORK/at_windows.go" >"$WORK/overlay.j
 echo "cross: windows/amd64 under $("$WINE" --version) (prefix ready in $((SECONDS - start)) s): $WINDOWS_PKGS"
 # shellcheck disable=SC2086 # the package lists are word lists
 GOOS=windows GOARCH=amd64 $GO test -count=1 $WINDOWS_FLAGS -overlay "$WORK/overlay.json" -exec "$ROOT/scripts/wine-exec" $WINDOWS_PKGS
+./test/e2e-windows.sh # haul.exe itself: pulls, the cache, export, login, the refusal
 echo "cross: windows/amd64 took $((SECONDS - start)) s"
 
 # linux/arm64 -------------------------------------------------------------
