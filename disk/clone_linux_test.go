@@ -7,60 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"unsafe"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/haul-dev/haul/disk"
 	"github.com/haul-dev/haul/internal/loopfs"
 )
-
-// FIEMAP, from linux/fiemap.h and linux/fs.h, which golang.org/x/sys/unix
-// does not define.
-const (
-	fsIocFiemap        = 0xC020660B // _IOWR('f', 11, struct fiemap)
-	fiemapFlagSync     = 0x1        // write dirty pages before mapping
-	fiemapExtentLast   = 0x1
-	fiemapExtentShared = 0x2000
-	fiemapMaxExtents   = 256
-)
-
-type fiemapExtent struct {
-	Logical, Physical, Length uint64
-	_                         [2]uint64
-	Flags                     uint32
-	_                         [3]uint32
-}
-
-type fiemap struct {
-	Start, Length                        uint64
-	Flags, MappedExtents, ExtentCount, _ uint32
-	Extents                              [fiemapMaxExtents]fiemapExtent
-}
-
-// unshared returns the bytes of f in [off, off+n) that no extent flagged
-// FIEMAP_EXTENT_SHARED maps (holes included).
-func unshared(t *testing.T, f *os.File, off, n int64) int64 {
-	t.Helper()
-	fm := &fiemap{Start: uint64(off), Length: uint64(n), Flags: fiemapFlagSync, ExtentCount: fiemapMaxExtents}
-	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, f.Fd(), fsIocFiemap, uintptr(unsafe.Pointer(fm))); errno != 0 {
-		t.Fatalf("FS_IOC_FIEMAP of %s: %v", f.Name(), errno)
-	}
-	if fm.MappedExtents == fiemapMaxExtents && fm.Extents[fm.MappedExtents-1].Flags&fiemapExtentLast == 0 {
-		t.Fatalf("%s has more than %d extents in the range", f.Name(), fiemapMaxExtents)
-	}
-	missing := n
-	for _, e := range fm.Extents[:fm.MappedExtents] {
-		if e.Flags&fiemapExtentShared == 0 {
-			continue
-		}
-		lo, hi := max(int64(e.Logical), off), min(int64(e.Logical+e.Length), off+n)
-		if hi > lo {
-			missing -= hi - lo
-		}
-	}
-	return missing
-}
 
 // TestCloneShares: on XFS (with reflink) and Btrfs, CloneRange of an 8 MiB
 // + 100 byte region into another file at an aligned offset shares the 8 MiB
@@ -106,10 +56,10 @@ func TestCloneShares(t *testing.T) {
 			if len(got) != dstOff+n || !bytes.Equal(got[dstOff:], srcData[srcOff:srcOff+n]) {
 				t.Fatalf("%s: the destination's %d bytes are not the source's", tt.how, len(got))
 			}
-			if u := unshared(t, dst, dstOff, bulk); u != 0 {
+			if u := loopfs.Unshared(t, dst, dstOff, bulk); u != 0 {
 				t.Errorf("%s: %d of the destination's %d bytes share no extent", tt.how, u, bulk)
 			}
-			if u := unshared(t, src, srcOff, bulk); u != 0 {
+			if u := loopfs.Unshared(t, src, srcOff, bulk); u != 0 {
 				t.Errorf("%s: %d of the source's %d bytes share no extent", tt.how, u, bulk)
 			}
 			other := filepath.Join(dir, "other") // a file written the plain way shares nothing
@@ -121,7 +71,7 @@ func TestCloneShares(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			if u := unshared(t, f, 0, bulk); u != bulk {
+			if u := loopfs.Unshared(t, f, 0, bulk); u != bulk {
 				t.Errorf("a plain copy: %d of %d bytes unshared, want all (does FIEMAP see sharing at all?)", u, bulk)
 			}
 		})
