@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/haul-dev/haul/disk"
@@ -42,10 +43,15 @@ type Store struct {
 }
 
 // DefaultDir is the cache directory when Config.Dir is "":
-// $XDG_CACHE_HOME/haul, else $HOME/.cache/haul; "" without either.
+// $XDG_CACHE_HOME/haul, else on Windows %LocalAppData%\haul (where
+// os.UserCacheDir puts caches; HOME is seldom set there), else
+// $HOME/.cache/haul; "" without any of them.
 func DefaultDir(getenv func(string) string) string {
 	// The XDG base directory spec says to ignore a relative XDG_CACHE_HOME.
 	if x := getenv("XDG_CACHE_HOME"); filepath.IsAbs(x) {
+		return filepath.Join(x, "haul")
+	}
+	if x := getenv("LocalAppData"); runtime.GOOS == "windows" && x != "" {
 		return filepath.Join(x, "haul")
 	}
 	if h := getenv("HOME"); h != "" {
