@@ -8,7 +8,7 @@ FUZZTIME  ?= 10000x
 STATICCHECK_VERSION := v0.8.2
 # haul is built static (no cgo: Go's own DNS resolver and user lookup), so the
 # binary runs on any Linux, and starts without the dynamic loader: about 1.3 ms
-# of every run on this machine, a twentieth of a small pull (BENCHMARKS.md).
+# of every run on this machine, a twentieth of a small pull (bench/results/history.md).
 BUILDENV  := CGO_ENABLED=0
 
 .PHONY: build install demo test lint cross unit fuzz e2e release clean

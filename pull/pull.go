@@ -17,8 +17,9 @@ import (
 )
 
 // Pull resolves refs, fetches what they need and writes c.Output. On failure
-// or cancellation nothing is left at c.Output; the store keeps verified blobs
-// and partial downloads, which the next pull resumes.
+// or cancellation nothing is left at c.Output; what was fetched is kept for
+// the next pull to resume: a tar's in its temporary file beside c.Output,
+// the other formats' in the store.
 func Pull(ctx context.Context, refs []ref.Reference, c Config) (*Result, error) {
 	if len(refs) == 0 {
 		return nil, errors.New("pull: no reference given")
