@@ -262,11 +262,16 @@ func (p *Plan) open(path string) (*Output, error) {
 	}
 	o := &Output{p: p, f: f, path: path, have: make([]int64, len(p.blobs))}
 	if !o.readJournal() {
-		if err := f.Truncate(0); err != nil {
-			f.Close()
-			return nil, err
-		}
 		clear(o.have)
+		// Not a truncate of a new, empty file: on ext4 that would have the
+		// tar's dirty pages written back by this process when it closes the
+		// file (auto_da_alloc), instead of by the kernel when it will.
+		if fi, err := f.Stat(); err != nil || fi.Size() > 0 {
+			if err := f.Truncate(0); err != nil {
+				f.Close()
+				return nil, err
+			}
+		}
 	}
 	return o, nil
 }
