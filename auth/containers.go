@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
+
+	"github.com/haul-dev/haul/disk"
 )
 
 // ContainersAuth reads podman/skopeo/buildah's auth.json (containers-auth.json(5)).
@@ -45,7 +46,7 @@ func (a ContainersAuth) paths() []string {
 	}
 	if d := a.getenv("XDG_CONFIG_HOME"); d != "" {
 		ps = append(ps, filepath.Join(d, "containers", "auth.json"))
-	} else if h := home(runtime.GOOS, a.getenv); h != "" {
+	} else if h := disk.Home(a.getenv); h != "" {
 		ps = append(ps, filepath.Join(h, ".config", "containers", "auth.json"))
 	}
 	return ps

@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 
@@ -48,8 +47,8 @@ func (d DockerConfig) path() string {
 		return d.Path
 	case d.getenv("DOCKER_CONFIG") != "":
 		return filepath.Join(d.getenv("DOCKER_CONFIG"), "config.json")
-	case home(runtime.GOOS, d.getenv) != "":
-		return filepath.Join(home(runtime.GOOS, d.getenv), ".docker", "config.json")
+	case disk.Home(d.getenv) != "":
+		return filepath.Join(disk.Home(d.getenv), ".docker", "config.json")
 	}
 	return ""
 }

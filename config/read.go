@@ -6,8 +6,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
+
+	"github.com/haul-dev/haul/disk"
 )
 
 // DefaultSystemPaths are where docker and the containers tools keep their
@@ -40,7 +41,7 @@ func userConfigHome(getenv func(string) string) string {
 	if d := getenv("XDG_CONFIG_HOME"); d != "" {
 		return d
 	}
-	if h := home(runtime.GOOS, getenv); h != "" {
+	if h := disk.Home(getenv); h != "" {
 		return filepath.Join(h, ".config")
 	}
 	return ""

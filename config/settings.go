@@ -6,10 +6,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/haul-dev/haul/disk"
 )
 
 // Value is a setting and where it came from: "PATH:LINE" of a file,
@@ -68,7 +69,7 @@ func Load(o Options) (Settings, error) {
 		data, err := os.ReadFile(path)
 		switch {
 		case err == nil:
-			if s.File, err = ParseFile(path, data, home(runtime.GOOS, o.Getenv)); err != nil {
+			if s.File, err = ParseFile(path, data, disk.Home(o.Getenv)); err != nil {
 				return Settings{}, err
 			}
 		case errors.Is(err, fs.ErrNotExist) && !named:

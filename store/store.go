@@ -45,7 +45,7 @@ type Store struct {
 // DefaultDir is the cache directory when Config.Dir is "":
 // $XDG_CACHE_HOME/haul, else on Windows %LocalAppData%\haul (where
 // os.UserCacheDir puts caches; HOME is seldom set there), else
-// $HOME/.cache/haul; "" without any of them.
+// ~/.cache/haul (disk.Home); "" without any of them.
 func DefaultDir(getenv func(string) string) string {
 	// The XDG base directory spec says to ignore a relative XDG_CACHE_HOME.
 	if x := getenv("XDG_CACHE_HOME"); filepath.IsAbs(x) {
@@ -54,7 +54,7 @@ func DefaultDir(getenv func(string) string) string {
 	if x := getenv("LocalAppData"); runtime.GOOS == "windows" && x != "" {
 		return filepath.Join(x, "haul")
 	}
-	if h := getenv("HOME"); h != "" {
+	if h := disk.Home(getenv); h != "" {
 		return filepath.Join(h, ".cache", "haul")
 	}
 	return ""
