@@ -263,14 +263,9 @@ func (p *Plan) open(path string) (*Output, error) {
 	o := &Output{p: p, f: f, path: path, have: make([]int64, len(p.blobs))}
 	if !o.readJournal() {
 		clear(o.have)
-		// Not a truncate of a new, empty file: on ext4 that would have the
-		// tar's dirty pages written back by this process when it closes the
-		// file (auto_da_alloc), instead of by the kernel when it will.
-		if fi, err := f.Stat(); err != nil || fi.Size() > 0 {
-			if err := f.Truncate(0); err != nil {
-				f.Close()
-				return nil, err
-			}
+		if err := disk.Empty(f); err != nil {
+			f.Close()
+			return nil, err
 		}
 	}
 	return o, nil
@@ -355,10 +350,6 @@ func (o *Output) removeStale() {
 		}
 	}
 }
-
-// Resumed is how many blob bytes the temporary file held when Create took
-// it up again.
-func (o *Output) Resumed() int64 { return o.kept() }
 
 // CopyBlob copies blob d from src into its region (disk.CopyRange).
 func (o *Output) CopyBlob(ctx context.Context, d image.Descriptor, src Source) error {
@@ -484,12 +475,6 @@ func (o *Output) Abort() (kept string, n int64) {
 		return "", 0
 	}
 	return o.f.Name(), n
-}
-
-// Discard closes and removes the file, and what it held.
-func (o *Output) Discard() {
-	o.f.Close()
-	os.Remove(o.f.Name())
 }
 
 // copyBlobs copies every blob into the file, jobs at a time; the first error stops the rest.

@@ -120,3 +120,19 @@ func SyncDir(dir string) {
 		d.Close()
 	}
 }
+
+// Empty truncates f to zero bytes, unless it is empty already: on ext4 a
+// truncate to zero, even of an empty file, marks the file to have its dirty
+// pages written back by whoever closes it (auto_da_alloc, for programs that
+// rewrite a file in place), so the writer would submit the writeback of all
+// it wrote next itself, instead of leaving it to the kernel.
+func Empty(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.Size() == 0 {
+		return nil
+	}
+	return f.Truncate(0)
+}

@@ -166,3 +166,23 @@ func TestWriteFile(t *testing.T) {
 		}
 	}
 }
+
+func TestEmpty(t *testing.T) {
+	t.Parallel()
+	for _, size := range []int{0, 5000} {
+		f, err := os.Create(filepath.Join(t.TempDir(), "f"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if _, err := f.Write(make([]byte, size)); err != nil {
+			t.Fatal(err)
+		}
+		if err := disk.Empty(f); err != nil {
+			t.Fatal(err)
+		}
+		if fi, err := f.Stat(); err != nil || fi.Size() != 0 {
+			t.Errorf("after Empty of %d bytes: %v, %v", size, fi.Size(), err)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package pull
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/haul-dev/haul/archive"
 	"github.com/haul-dev/haul/image"
@@ -31,8 +32,9 @@ type tarOutput struct {
 
 func (t *tarOutput) dest(ctx context.Context, d image.Descriptor) (dest, error) {
 	if t.st != nil {
-		if _, ok := t.st.Path(ctx, d); ok {
-			return dest{cached: true}, t.out.CopyBlob(ctx, d, storeSource{ctx, t.st})
+		if path, ok := t.st.Path(ctx, d); ok {
+			open := func(image.Descriptor) (*os.File, error) { return os.Open(path) }
+			return dest{cached: true}, t.out.CopyBlob(ctx, d, archive.SourceFunc(open))
 		}
 	}
 	rg, err := t.out.Region(d)

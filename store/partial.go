@@ -77,17 +77,8 @@ func (p *Partial) ReadAt(b []byte, off int64) (int, error) { return p.f.ReadAt(b
 // WriteAt writes the partial file.
 func (p *Partial) WriteAt(b []byte, off int64) (int, error) { return p.f.WriteAt(b, off) }
 
-// Reset empties the partial file. An empty one is left alone: on ext4, a
-// truncate to zero (even of an empty file) marks the file to have its
-// dirty pages written back by whoever closes it (auto_da_alloc, for
-// programs that rewrite a file in place), which would make the pull itself
-// submit the blob's writeback at Commit instead of leaving it to the kernel.
-func (p *Partial) Reset() error {
-	if p.Resume() == 0 {
-		return nil
-	}
-	return p.f.Truncate(0)
-}
+// Reset empties the partial file (disk.Empty).
+func (p *Partial) Reset() error { return disk.Empty(p.f) }
 
 // Commit puts the partial under the blob's name, read-only (an output
 // layout that hardlinks it must not be able to edit it), once Fill has

@@ -11,7 +11,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -131,14 +130,14 @@ func printError(w io.Writer, err error) {
 	case errors.As(err, &te):
 		fmt.Fprintf(w, "hint: %s\n", tokenHint(te))
 	case errors.Is(err, context.Canceled):
-		fmt.Fprintln(w, "hint: interrupted; nothing is at the output, and pulling again continues where this stopped.")
+		fmt.Fprintln(w, "hint: interrupted; nothing was left at the output, and a pull run again continues where this one stopped.")
 	case errors.As(err, &se):
 		free := ""
 		if se.Free >= 0 {
 			free = ", and its disk has " + human(se.Free) + " free"
 		}
 		fmt.Fprintf(w, "hint: the output takes %s%s: free some space, or write it to another disk with -o.\n", human(se.Need), free)
-	case errors.Is(err, syscall.ENOSPC):
+	case disk.IsSpace(err): // ENOSPC, or Windows' ERROR_DISK_FULL
 		fmt.Fprintln(w, "hint: the disk is full: free some space (haul cache prune --all empties the cache), or put the output (-o) or the cache (--cache-dir) on another disk.")
 	}
 }
