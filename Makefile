@@ -3,7 +3,8 @@
 GO        ?= go
 BIN       ?= bin
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS   := -X github.com/haul-dev/haul/internal/cli.Version=$(VERSION)
+COMMIT    ?= $(shell git describe --always --dirty --abbrev=40 --match=no-tag-is-named-so 2>/dev/null)
+LDFLAGS   := -X github.com/haul-dev/haul/internal/cli.Version=$(VERSION) -X github.com/haul-dev/haul/internal/cli.Commit=$(COMMIT)
 FUZZTIME  ?= 10000x
 STATICCHECK_VERSION := v0.8.2
 # haul is built static (no cgo: Go's own DNS resolver and user lookup), so the

@@ -14,8 +14,16 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.Run(ctx, os.Args[1:], cli.IO{
+	// Two, so that a second interrupt arrives while the first is handled.
+	interrupts := make(chan os.Signal, 2)
+	signal.Notify(interrupts, os.Interrupt, syscall.SIGTERM)
+	exit := os.Exit
+	if fd := int(os.Stdin.Fd()); term.IsTerminal(fd) {
+		if st, err := term.GetState(fd); err == nil {
+			exit = func(code int) { term.Restore(fd, st); os.Exit(code) }
+		}
+	}
+	code := cli.Run(context.Background(), os.Args[1:], cli.IO{
 		Stdin:            os.Stdin,
 		Stdout:           os.Stdout,
 		Stderr:           os.Stderr,
@@ -23,7 +31,9 @@ func main() {
 		StdinIsTerminal:  func() bool { return term.IsTerminal(int(os.Stdin.Fd())) },
 		StderrIsTerminal: func() bool { return term.IsTerminal(int(os.Stderr.Fd())) },
 		ReadPassword:     func() ([]byte, error) { return term.ReadPassword(int(os.Stdin.Fd())) },
+		Interrupts:       interrupts,
+		Exit:             exit,
 	})
-	stop()
+	signal.Stop(interrupts)
 	os.Exit(code)
 }

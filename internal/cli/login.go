@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -40,9 +42,11 @@ docker.io) and store them where docker keeps them: the credential helper named i
 atomically with mode 0600. Where the registry's token service grants a refresh
 token, that is stored instead of the password.
 
-The password is read from stdin with --password-stdin, or asked for on a terminal;
-it is never taken from the command line.`,
-		Example: "  echo \"$TOKEN\" | haul login -u alice --password-stdin ghcr.io\n  haul login localhost:5000 -u alice",
+At a terminal, login asks for the user name (unless -u or HAUL_USERNAME gives
+it) and then the password, which is not echoed. Elsewhere, the password comes
+from stdin with --password-stdin, or from HAUL_PASSWORD; it is never taken from
+the command line.`,
+		Example: "  haul login ghcr.io\n  haul login -u alice localhost:5000\n  echo \"$TOKEN\" | haul login -u alice --password-stdin ghcr.io",
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) > 1 {
 				return usagef("login takes at most one REGISTRY")
@@ -58,11 +62,9 @@ it is never taken from the command line.`,
 			if err != nil {
 				return err
 			}
-			cfg, err := e.clientConfig(name)
-			if err != nil {
-				return err
-			}
-			store, err := registry.Login(cmd.Context(), cfg, cred)
+			// Login tries cred alone: not the explicit credential of
+			// clientConfig, which would refuse a -u whose password was typed.
+			store, err := registry.Login(cmd.Context(), e.baseConfig(name), cred)
 			if err != nil {
 				return err
 			}
@@ -78,17 +80,17 @@ it is never taken from the command line.`,
 	}
 }
 
-// loginCredential gathers user and password for login: flags and environment,
-// else a prompt on a terminal.
+// loginCredential gathers user and password for login, as docker login does:
+// flags and environment, else a prompt at a terminal for what they lack.
 func (e *env) loginCredential(name string) (auth.Credential, error) {
 	user := e.g.username
 	if user == "" {
 		user = e.Getenv("HAUL_USERNAME")
 	}
-	if user == "" {
-		return auth.Credential{}, usagef("login needs a user name: -u USER (or HAUL_USERNAME)")
-	}
 	if e.g.passwordStdin || e.Getenv("HAUL_PASSWORD") != "" {
+		if user == "" {
+			return auth.Credential{}, usagef("login needs a user name with the password: -u USER (or HAUL_USERNAME)")
+		}
 		s, err := e.explicitCredential(name)
 		if err != nil {
 			return auth.Credential{}, err
@@ -97,18 +99,54 @@ func (e *env) loginCredential(name string) (auth.Credential, error) {
 		return s.Cred, nil
 	}
 	if e.StdinIsTerminal == nil || !e.StdinIsTerminal() || e.ReadPassword == nil {
-		return auth.Credential{}, usagef("login needs a password: pipe it in with --password-stdin (never on the command line)")
+		return auth.Credential{}, usagef("login needs a password, and stdin is no terminal to ask at: " +
+			"pipe it in with -u USER --password-stdin, or set HAUL_USERNAME and HAUL_PASSWORD (never on the command line)")
+	}
+	e.prompting.Store(true)
+	defer e.prompting.Store(false)
+	if user == "" {
+		fmt.Fprintf(e.Stderr, "Username for %s: ", name)
+		line, err := readLine(e.Stdin)
+		if err != nil {
+			return auth.Credential{}, fmt.Errorf("reading the user name: %w", err)
+		}
+		if user = strings.TrimSpace(line); user == "" {
+			return auth.Credential{}, usagef("empty user name")
+		}
 	}
 	fmt.Fprintf(e.Stderr, "Password for %s at %s: ", user, name)
 	pw, err := e.ReadPassword()
 	fmt.Fprintln(e.Stderr)
 	if err != nil {
-		return auth.Credential{}, fmt.Errorf("reading password: %w", err)
+		return auth.Credential{}, fmt.Errorf("reading the password: %w", err)
 	}
 	if len(pw) == 0 {
 		return auth.Credential{}, usagef("empty password")
 	}
 	return auth.Credential{Username: user, Password: string(pw)}, nil
+}
+
+// readLine reads one line from r a byte at a time, so nothing after it is
+// taken from the terminal that the password is read from next.
+func readLine(r io.Reader) (string, error) {
+	var b []byte
+	var c [1]byte
+	for len(b) < 1<<10 {
+		n, err := r.Read(c[:])
+		if n == 1 {
+			if c[0] == '\n' {
+				return strings.TrimSuffix(string(b), "\r"), nil
+			}
+			b = append(b, c[0])
+		}
+		if err == io.EOF && len(b) > 0 {
+			return string(b), nil
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+	return "", errors.New("line too long")
 }
 
 func newLogoutCmd(e *env) *cobra.Command {

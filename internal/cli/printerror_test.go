@@ -38,7 +38,7 @@ func TestPrintError(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var b bytes.Buffer
-			printError(&b, tt.err)
+			printError(&b, tt.err, nil)
 			lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
 			if lines[0] != "haul: "+tt.err.Error() {
 				t.Fatalf("first line %q, want the error", lines[0])

@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -54,6 +55,13 @@ type IO struct {
 	// /etc/containers, $XDG_CONFIG_HOME/containers). Tests point it at
 	// fixtures.
 	System *config.SystemPaths
+	// Interrupts, when set, delivers SIGINT and SIGTERM: the first cancels
+	// the command, which then says what a second run will do; the second
+	// ends the process at once through Exit.
+	Interrupts <-chan os.Signal
+	// Exit ends the process; nil: os.Exit. main's puts back the terminal
+	// as haul found it (a password prompt turns its echo off).
+	Exit func(code int)
 }
 
 // globals are the flags every command shares.
@@ -80,6 +88,9 @@ type env struct {
 	password string // read once from stdin under --password-stdin
 	pwRead   bool
 	settings config.Settings // config.toml and the other tools' files, read before the command runs
+	// prompting is set while a prompt waits for the terminal, which no
+	// context cancels: an interrupt then ends haul at once.
+	prompting atomic.Bool
 }
 
 // usageError marks a mistake in how haul was called: exit code 2.
@@ -90,31 +101,115 @@ func (e usageError) Unwrap() error { return e.err }
 
 func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
 
+// ExitInterrupted is the exit code of a second interrupt, which ends haul
+// at once: 128 + SIGINT, as a shell reports a process killed by it.
+const ExitInterrupted = 130
+
 // Run runs haul with args and returns the exit code.
 func Run(ctx context.Context, args []string, io IO) int {
 	if io.Getenv == nil {
 		io.Getenv = os.Getenv
 	}
-	root := newRoot(io)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	root, e := newRoot(io)
 	root.SetArgs(args)
 	root.SetIn(io.Stdin)
 	root.SetOut(io.Stdout)
 	root.SetErr(io.Stderr)
-	err := root.ExecuteContext(ctx)
+	if io.Interrupts != nil {
+		done := make(chan struct{})
+		defer close(done)
+		go e.watchInterrupts(done, cancel)
+	}
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return ExitOK
 	}
-	printError(io.Stderr, err)
-	var ue usageError
-	if errors.As(err, &ue) {
+	if e.g.json || jsonArg(args) {
+		printJSONError(io.Stderr, err, cmd)
+	} else {
+		printError(io.Stderr, err, cmd)
+	}
+	if errorKind(err) == kindUsage {
 		return ExitUsage
 	}
 	return ExitError
 }
 
-// printError writes err and, where the library can tell, what to do about it.
-func printError(w io.Writer, err error) {
+// watchInterrupts cancels the command at the first interrupt and ends the
+// process at the second, until done is closed.
+func (e *env) watchInterrupts(done <-chan struct{}, cancel context.CancelFunc) {
+	for n := 0; ; n++ {
+		select {
+		case <-done:
+			return
+		case <-e.Interrupts:
+		}
+		if n > 0 || e.prompting.Load() {
+			if !e.g.json {
+				msg := "interrupted again: quitting at once"
+				if n == 0 {
+					msg = "interrupted"
+				}
+				fmt.Fprintf(e.Stderr, "\nhaul: %s\n", msg)
+			}
+			exit := e.Exit
+			if exit == nil {
+				exit = os.Exit
+			}
+			exit(ExitInterrupted)
+			return
+		}
+		if !e.g.json && !e.g.quiet {
+			fmt.Fprintln(e.Stderr, "\nhaul: interrupted: stopping (interrupt again to quit at once)")
+		}
+		cancel()
+	}
+}
+
+// jsonArg reports whether args ask for --json before any "--", for an
+// error met before the flags were parsed (an unknown flag).
+func jsonArg(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "--json", "--json=true", "--json=1":
+			return true
+		}
+	}
+	return false
+}
+
+// printError writes err and, where the library can tell, what to do about
+// it; cmd is the command that failed (nil if none was found).
+func printError(w io.Writer, err error, cmd *cobra.Command) {
 	fmt.Fprintf(w, "haul: %v\n", err)
+	if h := hint(err, cmd); h != "" {
+		fmt.Fprintf(w, "hint: %s\n", h)
+	}
+}
+
+// jsonError is what a failure prints on stderr under --json, on one line.
+type jsonError struct {
+	Error string `json:"error"`
+	Kind  string `json:"kind"` // one of the kind… constants
+	Hint  string `json:"hint"` // "" when there is no likely fix to suggest
+}
+
+// printJSONError writes err as one line of JSON (docs/json.md).
+func printJSONError(w io.Writer, err error, cmd *cobra.Command) {
+	b, mErr := marshalVersioned(jsonError{Error: err.Error(), Kind: errorKind(err), Hint: hint(err, cmd)}, "")
+	if mErr != nil { // cannot happen for strings, but say the error all the same
+		printError(w, err, cmd)
+		return
+	}
+	w.Write(append(b, '\n'))
+}
+
+// hint is what to do about err, where the library can tell; "" if nothing.
+func hint(err error, cmd *cobra.Command) string {
 	var re *registry.Error
 	var te *auth.TokenError
 	var tlsErr *registry.TLSError
@@ -124,22 +219,23 @@ func printError(w io.Writer, err error) {
 		// Its message says where the CA or client certificate goes; a token
 		// realm's TLS failure needs no "could not be reached" on top.
 	case errors.As(err, &re):
-		if h := re.Hint(); h != "" {
-			fmt.Fprintf(w, "hint: %s\n", h)
-		}
+		return re.Hint()
 	case errors.As(err, &te):
-		fmt.Fprintf(w, "hint: %s\n", tokenHint(te))
+		return tokenHint(te)
 	case errors.Is(err, context.Canceled):
-		fmt.Fprintln(w, "hint: interrupted; nothing was left at the output, and a pull run again continues where this one stopped.")
+		if cmd != nil && (cmd.Name() == "pull" || cmd.Name() == "export") {
+			return "interrupted; nothing was left at the output, and the same " + cmd.Name() + " run again continues where this one stopped."
+		}
 	case errors.As(err, &se):
 		free := ""
 		if se.Free >= 0 {
 			free = ", and its disk has " + human(se.Free) + " free"
 		}
-		fmt.Fprintf(w, "hint: the output takes %s%s: free some space, or write it to another disk with -o.\n", human(se.Need), free)
+		return fmt.Sprintf("the output takes %s%s: free some space, or write it to another disk with -o.", human(se.Need), free)
 	case disk.IsSpace(err): // ENOSPC, or Windows' ERROR_DISK_FULL
-		fmt.Fprintln(w, "hint: the disk is full: free some space (haul cache prune --all empties the cache), or put the output (-o) or the cache (--cache-dir) on another disk.")
+		return "the disk is full: free some space (haul cache prune --all empties the cache), or put the output (-o) or the cache (--cache-dir) on another disk."
 	}
+	return ""
 }
 
 // tokenHint advises on a refusal by the token realm.
@@ -175,7 +271,7 @@ where each came from. Flags win over files.
 
 Exit codes: 0 success, 1 failure, 2 usage error.`
 
-func newRoot(io IO) *cobra.Command {
+func newRoot(io IO) (*cobra.Command, *env) {
 	g := &globals{}
 	e := &env{IO: io, g: g}
 	root := &cobra.Command{
@@ -187,7 +283,7 @@ func newRoot(io IO) *cobra.Command {
 		Version:       Version,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usageError{fmt.Errorf("%w (see haul %s --help)", err, c.Name())}
+		return usageError{fmt.Errorf("%w (see %s --help)", err, c.CommandPath())}
 	})
 	f := root.PersistentFlags()
 	f.BoolVar(&g.json, "json", false, "print machine-readable JSON")
@@ -208,11 +304,34 @@ func newRoot(io IO) *cobra.Command {
 		newManifestCmd(e), newDigestCmd(e), newConfigCmd(e), newTagsCmd(e),
 		newBlobCmd(e), newInspectCmd(e), newLoginCmd(e), newLogoutCmd(e),
 		newPullCmd(e), newCacheCmd(e), newUnpackCmd(e), newExportCmd(e),
+		newVersionCmd(e),
 	)
 	for _, c := range root.Commands() {
 		c.Flags().SortFlags = false
 	}
-	return root
+	refuseUnknownCommands(root)
+	return root, e
+}
+
+// refuseUnknownCommands makes an unknown command a usage error, in haul and
+// in every command that has subcommands: cobra's own is a plain error (exit
+// 1), and a command that only groups others would print its help and exit 0.
+// A command that groups others prints its help when given nothing else.
+func refuseUnknownCommands(c *cobra.Command) {
+	if c.HasSubCommands() && c.Args == nil {
+		c.Args = func(c *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("unknown command %q for %q (see %s --help)", args[0], c.CommandPath(), c.CommandPath())
+			}
+			return nil
+		}
+		if !c.Runnable() {
+			c.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+		}
+	}
+	for _, sub := range c.Commands() {
+		refuseUnknownCommands(sub)
+	}
 }
 
 // loadSettings reads config.toml and the other tools' files, and gives the
@@ -468,12 +587,51 @@ func (e *env) printIndented(body []byte, what string) error {
 	return err
 }
 
-// printJSON writes v as indented JSON to stdout.
+// printJSON writes v, a struct or map, as indented JSON to stdout, with
+// the jsonVersion field first (docs/json.md).
 func (e *env) printJSON(v any) error {
-	enc := json.NewEncoder(e.Stdout)
-	enc.SetIndent("", "  ")
+	b, err := marshalVersioned(v, "  ")
+	if err != nil {
+		return err
+	}
+	_, err = e.Stdout.Write(append(b, '\n'))
+	return err
+}
+
+// JSONVersion is the version of every --json shape haul prints, in each
+// object's jsonVersion field: raised only when a shape breaks (a field
+// removed, renamed or given another meaning or type), not when one is added.
+const JSONVersion = 1
+
+// marshalVersioned marshals v, which must marshal to a JSON object, with
+// "jsonVersion" as its first field, indented by indent ("" for one line).
+func marshalVersioned(v any, indent string) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("encoding JSON: %w", err)
+	}
+	body := bytes.TrimSpace(buf.Bytes())
+	if len(body) < 2 || body[0] != '{' {
+		return nil, fmt.Errorf("encoding JSON: %T is no object", v)
+	}
+	var out bytes.Buffer
+	fmt.Fprintf(&out, `{"jsonVersion":%d`, JSONVersion)
+	if rest := body[1:]; rest[0] != '}' {
+		out.WriteByte(',')
+		out.Write(rest)
+	} else {
+		out.WriteByte('}')
+	}
+	if indent == "" {
+		return out.Bytes(), nil
+	}
+	var ind bytes.Buffer
+	if err := json.Indent(&ind, out.Bytes(), "", indent); err != nil {
+		return nil, fmt.Errorf("encoding JSON: %w", err)
+	}
+	return ind.Bytes(), nil
 }
 
 // platformFlag adds --platform to c and returns a function reading it.
