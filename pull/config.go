@@ -135,4 +135,24 @@ type Pulled struct {
 	Digest    digest.Digest // of the manifest or index the reference points to
 	MediaType string        // of that manifest or index
 	Platforms []string      // of the images kept
+	// Manifests are the image manifests kept, one per platform, in the
+	// order of Platforms (attestations left out).
+	Manifests []Kept
+}
+
+// Kept is one image manifest a pull kept, and the names a container
+// engine knows the image by once the output is loaded.
+type Kept struct {
+	// Platform is the image's os/arch[/variant], as the index names it, or
+	// for a manifest without an index, as its config says when the config
+	// is in the Store after the pull; "" if neither could say.
+	Platform string `json:"platform,omitempty"`
+	// Manifest is the image manifest's digest: the image's ID in docker's
+	// containerd image store, and what ctr lists.
+	Manifest digest.Digest `json:"manifest"`
+	// Config is the config's digest: the image's ID in docker's classic
+	// store (docker images) and in podman.
+	Config digest.Digest `json:"config"`
+
+	config image.Descriptor // to read the platform from, when the index named none
 }

@@ -74,6 +74,7 @@ func Pull(ctx context.Context, refs []ref.Reference, c Config) (*Result, error) 
 		return nil, err
 	}
 	sortServed(r.res)
+	fillPlatforms(ctx, c.Store, r.res)
 	r.res.Elapsed = c.Now().Sub(start)
 	return r.res, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/haul-dev/haul/image"
 	"github.com/haul-dev/haul/ref"
 	"github.com/haul-dev/haul/registry"
+	"github.com/haul-dev/haul/store"
 )
 
 // maxIndexDepth bounds nested indexes, as the registry client does.
@@ -77,6 +78,7 @@ func (p *plan) resolve(ctx context.Context, c Config, r ref.Reference) error {
 		img := p.image(name, repoTag, top.Descriptor, top, o)
 		p.images = append(p.images, img)
 		pulled.Platforms = append(pulled.Platforms, "")
+		pulled.Manifests = append(pulled.Manifests, kept(top, ""))
 	case c.AllPlatforms:
 		img := archive.Image{Name: name, RepoTag: repoTag, Root: top.Descriptor, Blobs: []image.Descriptor{top.Descriptor}}
 		w := &walk{p: p, o: o, seen: map[digest.Digest]bool{top.Descriptor.Digest: true}, img: &img}
@@ -96,6 +98,9 @@ func (p *plan) resolve(ctx context.Context, c Config, r ref.Reference) error {
 		for _, d := range top.Parsed.Index.Manifests {
 			if d.Platform != nil && !image.IsAttestation(d) {
 				pulled.Platforms = append(pulled.Platforms, image.FormatPlatform(*d.Platform))
+				if m := w.child(d.Digest); m != nil && m.Parsed.Manifest != nil {
+					pulled.Manifests = append(pulled.Manifests, kept(m, image.FormatPlatform(*d.Platform)))
+				}
 			}
 		}
 		p.images = append(p.images, img)
@@ -119,10 +124,21 @@ func (p *plan) resolve(ctx context.Context, c Config, r ref.Reference) error {
 			}
 			p.images = append(p.images, img)
 			pulled.Platforms = append(pulled.Platforms, image.FormatPlatform(want))
+			got := want // the index's entry may say more: a variant
+			if d.Platform != nil {
+				got = *d.Platform
+			}
+			pulled.Manifests = append(pulled.Manifests, kept(m, image.FormatPlatform(got)))
 		}
 	}
 	p.pulled = append(p.pulled, pulled)
 	return nil
+}
+
+// kept describes the image manifest m, of platform ("" if not known yet).
+func kept(m *registry.Manifest, platform string) Kept {
+	c := m.Parsed.Manifest.Config
+	return Kept{Platform: platform, Manifest: m.Descriptor.Digest, Config: c.Digest, config: c}
 }
 
 // image is the archive entry for one image manifest m, listed under root.
@@ -173,6 +189,16 @@ type walk struct {
 	children []*registry.Manifest
 }
 
+// child is the child manifest dg that the walk fetched, or nil.
+func (w *walk) child(dg digest.Digest) *registry.Manifest {
+	for _, m := range w.children {
+		if m.Descriptor.Digest == dg {
+			return m
+		}
+	}
+	return nil
+}
+
 // all fetches every child of idx, recursively, and notes every blob.
 func (w *walk) all(ctx context.Context, idx *registry.Manifest, depth int) error {
 	if depth >= maxIndexDepth {
@@ -205,4 +231,25 @@ func (w *walk) all(ctx context.Context, idx *registry.Manifest, depth int) error
 		}
 	}
 	return nil
+}
+
+// fillPlatforms gives each image kept whose index named no platform the
+// platform its config says, when st holds the config (a tar pull keeps
+// configs in the cache too, unless it has none). It only adds to a result:
+// a config it cannot read leaves the platform unknown.
+func fillPlatforms(ctx context.Context, st *store.Store, res *Result) {
+	if st == nil {
+		return
+	}
+	for i := range res.Images {
+		for j := range res.Images[i].Manifests {
+			k := &res.Images[i].Manifests[j]
+			if k.Platform != "" {
+				continue
+			}
+			if cfg, err := storedConfig(ctx, st, k.config); err == nil && cfg.OS != "" {
+				k.Platform = image.FormatPlatform(image.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant})
+			}
+		}
+	}
 }

@@ -3,9 +3,13 @@ package cli
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -19,9 +23,11 @@ type inspection struct {
 	Digest    string          `json:"digest"`
 	MediaType string          `json:"mediaType"`
 	Platforms []platformEntry `json:"platforms,omitempty"`
-	Image     imageInspection `json:"image"`
-	Layers    []layerEntry    `json:"layers"`
-	TotalSize int64           `json:"totalSize"`
+	// Annotations of the index REF points to; the image manifest's are in Image.
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Image       imageInspection   `json:"image"`
+	Layers      []layerEntry      `json:"layers"`
+	TotalSize   int64             `json:"totalSize"`
 }
 
 type platformEntry struct {
@@ -43,6 +49,7 @@ type imageInspection struct {
 	Env          []string          `json:"env,omitempty"`
 	ExposedPorts []string          `json:"exposedPorts,omitempty"`
 	Labels       map[string]string `json:"labels,omitempty"`
+	Annotations  map[string]string `json:"annotations,omitempty"` // of the image manifest
 	Config       string            `json:"config"`
 }
 
@@ -57,7 +64,8 @@ func newInspectCmd(e *env) *cobra.Command {
 		Use:   "inspect REF",
 		Short: "Describe an image for a person: platforms, layers, sizes, entrypoint",
 		Long: `Describe REF: the platforms of an index, and for the one chosen by --platform
-its creation time, entrypoint, command, environment and layers with sizes.`,
+its creation time, entrypoint, command, environment, exposed ports, labels,
+annotations and layers with sizes.`,
 		Example: "  haul inspect alpine\n  haul inspect --json --platform linux/arm64 ghcr.io/org/app:1",
 		Args:    exactArgs(1, "one REF"),
 	}
@@ -88,6 +96,7 @@ func describe(name string, img *registry.Image) inspection {
 		MediaType: top.Descriptor.MediaType,
 	}
 	if idx := top.Parsed.Index; idx != nil {
+		in.Annotations = idx.Annotations
 		var chosen string
 		if len(img.Chain) > 1 {
 			chosen = img.Chain[1].Descriptor.Digest.String()
@@ -102,19 +111,18 @@ func describe(name string, img *registry.Image) inspection {
 	}
 	cfg := img.Config
 	in.Image = imageInspection{
-		Digest:     last.Descriptor.Digest.String(),
-		Platform:   image.FormatPlatform(image.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}),
-		Created:    cfg.Created,
-		Entrypoint: cfg.Config.Entrypoint,
-		Cmd:        cfg.Config.Cmd,
-		WorkingDir: cfg.Config.WorkingDir,
-		User:       cfg.Config.User,
-		Env:        cfg.Config.Env,
-		Labels:     cfg.Config.Labels,
-		Config:     img.Manifest.Config.Digest.String(),
-	}
-	for port := range cfg.Config.ExposedPorts {
-		in.Image.ExposedPorts = append(in.Image.ExposedPorts, port)
+		Digest:       last.Descriptor.Digest.String(),
+		Platform:     image.FormatPlatform(image.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}),
+		Created:      cfg.Created,
+		Entrypoint:   cfg.Config.Entrypoint,
+		Cmd:          cfg.Config.Cmd,
+		WorkingDir:   cfg.Config.WorkingDir,
+		User:         cfg.Config.User,
+		Env:          cfg.Config.Env,
+		Labels:       cfg.Config.Labels,
+		Annotations:  img.Manifest.Annotations,
+		ExposedPorts: slices.Sorted(maps.Keys(cfg.Config.ExposedPorts)),
+		Config:       img.Manifest.Config.Digest.String(),
 	}
 	for _, l := range img.Manifest.Layers {
 		in.Layers = append(in.Layers, layerEntry{Digest: l.Digest.String(), Size: l.Size, MediaType: l.MediaType})
@@ -173,6 +181,12 @@ func printInspection(w io.Writer, in inspection) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\n", label, env)
 	}
+	if len(in.Image.ExposedPorts) > 0 {
+		fmt.Fprintf(tw, "Exposed ports:\t%s\n", strings.Join(in.Image.ExposedPorts, ", "))
+	}
+	printMap(tw, "Labels:", in.Image.Labels)
+	printMap(tw, "Annotations:", in.Image.Annotations)
+	printMap(tw, "Index annotations:", in.Annotations)
 	fmt.Fprintf(tw, "Config:\t%s\n", in.Image.Config)
 	fmt.Fprintf(tw, "Layers:\t%d, %s compressed\n", len(in.Layers), human(in.TotalSize))
 	if err := tw.Flush(); err != nil {
@@ -183,6 +197,28 @@ func printInspection(w io.Writer, in inspection) error {
 		fmt.Fprintf(lw, "  %s\t%s\t%s\n", l.Digest, human(l.Size), l.MediaType)
 	}
 	return lw.Flush()
+}
+
+// printMap writes m's entries as key=value, sorted, one a line, the first
+// under title, as Env's are. The image's author wrote them: control
+// characters are shown as '?', so none reaches the terminal.
+func printMap(tw io.Writer, title string, m map[string]string) {
+	for i, k := range slices.Sorted(maps.Keys(m)) {
+		if i > 0 {
+			title = ""
+		}
+		fmt.Fprintf(tw, "%s\t%s=%s\n", title, noControl(k), noControl(m[k]))
+	}
+}
+
+// noControl replaces control characters and broken UTF-8 with '?'.
+func noControl(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return '?'
+		}
+		return r
+	}, s)
 }
 
 // human writes a byte count the way a person reads it.

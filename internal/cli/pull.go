@@ -12,6 +12,7 @@ import (
 	"github.com/haul-dev/haul/image"
 	"github.com/haul-dev/haul/pull"
 	"github.com/haul-dev/haul/ref"
+	"github.com/haul-dev/haul/rootfs"
 	"github.com/haul-dev/haul/store"
 )
 
@@ -208,27 +209,60 @@ func defaultOutput(r ref.Reference, f pull.Format) string {
 	return name + ".tar"
 }
 
+// pulledImage is one REF in `haul pull --json`'s images (docs/json.md).
+type pulledImage struct {
+	Reference string   `json:"reference"`
+	Digest    string   `json:"digest"` // what REF points to: a manifest or an index
+	MediaType string   `json:"mediaType"`
+	Platforms []string `json:"platforms,omitempty"`
+	// Platform, Manifest and Config are those of the one image kept; with
+	// several (--platform P,Q or all), Manifests alone lists them.
+	Platform  string      `json:"platform,omitempty"`
+	Manifest  string      `json:"manifest,omitempty"`
+	Config    string      `json:"config,omitempty"`
+	Manifests []pull.Kept `json:"manifests"`
+}
+
+// pullJSON is `haul pull --json`'s shape.
+type pullJSON struct {
+	Output   string        `json:"output"`
+	Format   pull.Format   `json:"format"`
+	Images   []pulledImage `json:"images"`
+	Blobs    int           `json:"blobs"`
+	Bytes    int64         `json:"bytes"`
+	Fetched  int64         `json:"fetched"`
+	Cached   int64         `json:"cached"`
+	Seconds  float64       `json:"seconds"`
+	Served   []pull.Served `json:"served"`
+	Unpacked *rootfs.Stats `json:"unpacked,omitempty"`
+}
+
+func newPullJSON(c pull.Config, res *pull.Result) pullJSON {
+	v := pullJSON{
+		Output: c.Output, Format: c.Format, Images: []pulledImage{}, Blobs: res.Blobs, Bytes: res.Bytes,
+		Fetched: res.Fetched, Cached: res.Cached, Seconds: res.Elapsed.Seconds(), Served: res.Served, Unpacked: res.Unpacked,
+	}
+	if v.Served == nil {
+		v.Served = []pull.Served{}
+	}
+	for _, p := range res.Images {
+		img := pulledImage{Reference: p.Ref.String(), Digest: p.Digest.String(), MediaType: p.MediaType,
+			Platforms: nonEmpty(p.Platforms), Manifests: p.Manifests}
+		if img.Manifests == nil {
+			img.Manifests = []pull.Kept{}
+		}
+		if len(p.Manifests) == 1 {
+			k := p.Manifests[0]
+			img.Platform, img.Manifest, img.Config = k.Platform, k.Manifest.String(), k.Config.String()
+		}
+		v.Images = append(v.Images, img)
+	}
+	return v
+}
+
 func (e *env) pullSummary(c pull.Config, res *pull.Result) error {
 	if e.g.json {
-		type image struct {
-			Reference string   `json:"reference"`
-			Digest    string   `json:"digest"`
-			MediaType string   `json:"mediaType"`
-			Platforms []string `json:"platforms,omitempty"`
-		}
-		var imgs []image
-		for _, p := range res.Images {
-			imgs = append(imgs, image{p.Ref.String(), p.Digest.String(), p.MediaType, nonEmpty(p.Platforms)})
-		}
-		v := map[string]any{
-			"output": c.Output, "format": c.Format, "images": imgs, "blobs": res.Blobs, "bytes": res.Bytes,
-			"fetched": res.Fetched, "cached": res.Cached, "seconds": res.Elapsed.Seconds(),
-			"served": res.Served,
-		}
-		if res.Unpacked != nil {
-			v["unpacked"] = res.Unpacked
-		}
-		return e.printJSON(v)
+		return e.printJSON(newPullJSON(c, res))
 	}
 	if e.g.quiet {
 		return nil
