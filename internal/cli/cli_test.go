@@ -175,6 +175,12 @@ func TestExitCodes(t *testing.T) {
 		{"user without password", []string{"digest", "-u", "alice", reg.Ref("team/app:1")}, ExitUsage, "without a password"},
 		{"empty password stdin", []string{"digest", "-u", "alice", "--password-stdin", reg.Ref("team/app:1")}, ExitUsage, "stdin was empty"},
 		{"login without password", []string{"login", reg.Host(), "-u", "alice"}, ExitUsage, "--password-stdin"},
+		{"unknown flag before the command", []string{"--no-such-flag", "digest", "x"}, ExitUsage, "unknown flag: --no-such-flag (see haul --help)"},
+		{"unknown shorthand before the command", []string{"-Z", "digest", "x"}, ExitUsage, "unknown shorthand flag"},
+		{"unknown command", []string{"nosuch"}, ExitUsage, `unknown command "nosuch" for "haul"`},
+		{"unknown subcommand", []string{"cache", "nosuch"}, ExitUsage, `unknown command "nosuch" for "haul cache"`},
+		{"flag without its value", []string{"digest", "--platform"}, ExitUsage, "flag needs an argument"},
+		{"version takes nothing", []string{"version", "x"}, ExitUsage, "no arguments"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

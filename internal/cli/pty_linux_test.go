@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,6 +48,7 @@ type pty struct {
 	mu     sync.Mutex
 	out    bytes.Buffer // everything the terminal showed
 	read   chan struct{}
+	eof    chan struct{} // closed when the terminal has nothing more to show
 }
 
 // startPTY runs bin with args as the session leader of a new terminal.
@@ -75,7 +75,7 @@ func startPTY(t *testing.T, env []string, bin string, args ...string) *pty {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { slave.Close() })
-	p := &pty{t: t, master: master, slave: slave, read: make(chan struct{}, 1)}
+	p := &pty{t: t, master: master, slave: slave, read: make(chan struct{}, 1), eof: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Env = env
 	p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = slave, slave, slave
@@ -89,6 +89,7 @@ func startPTY(t *testing.T, env []string, bin string, args ...string) *pty {
 }
 
 func (p *pty) copyOut() {
+	defer close(p.eof)
 	buf := make([]byte, 4096)
 	for {
 		n, err := p.master.Read(buf)
@@ -162,6 +163,18 @@ func (p *pty) wait() int {
 	return p.cmd.ProcessState.ExitCode()
 }
 
+// drain closes this side's handle on the terminal and waits until all the
+// program wrote has been read: the terminal then reads as ended.
+func (p *pty) drain() {
+	p.t.Helper()
+	p.slave.Close()
+	select {
+	case <-p.eof:
+	case <-time.After(60 * time.Second):
+		p.t.Fatal("the terminal never ended")
+	}
+}
+
 // ptyEnv is an environment with its own home, docker config and cache.
 func ptyEnv(t *testing.T) ([]string, string) {
 	home := t.TempDir()
@@ -205,6 +218,7 @@ func TestLoginOnTerminal(t *testing.T) {
 			p.waitNoEcho()
 			p.typeIn(tt.password + "\r")
 			code := p.wait()
+			p.drain()
 			shown := p.shown()
 			if code != tt.code {
 				t.Fatalf("exit %d, want %d; the terminal showed:\n%s", code, tt.code, shown)
@@ -243,13 +257,14 @@ func TestInterruptOnTerminal(t *testing.T) {
 	pushed := reg.MustPush(t, "team/app:1", registrytest.RandomImage(51, 1, 256<<10))
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
-	reg.Wrap(stallBlob(pushed.Layers[0].Digest.String(), release))
+	reg.Wrap(stallLayer(pushed.Layers[0].Digest.String(), release, nil))
 	env, _ := ptyEnv(t)
 	out := filepath.Join(t.TempDir(), "app.tar")
 	p := startPTY(t, env, bin, "pull", reg.Ref("team/app:1"), "-o", out)
 	p.waitFor("2 blobs") // the progress bars are drawn: the pull is fetching
 	p.typeIn("\x03")
 	code := p.wait()
+	p.drain()
 	shown := p.shown()
 	if code != ExitError {
 		t.Fatalf("exit %d, want %d; the terminal showed:\n%s", code, ExitError, shown)
@@ -278,40 +293,19 @@ func TestInterruptAtPrompt(t *testing.T) {
 	p.waitFor("Password for alice at localhost:5999: ")
 	p.waitNoEcho()
 	p.typeIn("\x03")
-	if code := p.wait(); code != ExitInterrupted {
+	code := p.wait()
+	tio, err := unix.IoctlGetTermios(int(p.slave.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.drain()
+	if code != ExitInterrupted {
 		t.Fatalf("exit %d, want %d; the terminal showed:\n%s", code, ExitInterrupted, p.shown())
 	}
 	if !strings.Contains(p.shown(), "haul: interrupted") {
 		t.Errorf("the terminal did not say it was interrupted:\n%s", p.shown())
 	}
-	tio, err := unix.IoctlGetTermios(int(p.slave.Fd()), unix.TCGETS)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if tio.Lflag&unix.ECHO == 0 {
 		t.Error("haul left the terminal's echo off")
-	}
-}
-
-// stallBlob sends the first KiB of blob dg, then holds the response until
-// the client goes away or release is closed.
-func stallBlob(dg string, release <-chan struct{}) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !registrytest.IsBlobGET(r) || !strings.HasSuffix(r.URL.Path, dg) {
-				next.ServeHTTP(w, r)
-				return
-			}
-			rec := registrytest.Record(next, r)
-			registrytest.CopyHeader(w, rec)
-			w.Header().Del("Content-Length")
-			w.WriteHeader(rec.Code)
-			w.Write(rec.Body.Bytes()[:1<<10])
-			w.(http.Flusher).Flush()
-			select {
-			case <-r.Context().Done():
-			case <-release:
-			}
-		})
 	}
 }
