@@ -12,7 +12,7 @@ STATICCHECK_VERSION := v0.8.2
 # of every run on this machine, a twentieth of a small pull (bench/results/history.md).
 BUILDENV  := CGO_ENABLED=0
 
-.PHONY: build install demo test lint cross unit fuzz e2e release clean
+.PHONY: build install demo test deps lint cross unit fuzz e2e release clean
 
 # The systems haul is built for. Linux's are tested in full; the others are
 # vetted and built by lint, and tested in part by cross (README, Platforms).
@@ -29,7 +29,12 @@ demo: build
 	$(GO) build -o $(BIN)/haul-devregistry ./tools/devregistry
 	./scripts/demo.sh $(BIN)/haul $(BIN)/haul-devregistry
 
-test: lint cross unit fuzz e2e
+test: deps lint cross unit fuzz e2e
+
+# The Debian packages the tests need: as root, installed if missing;
+# otherwise a stop, with the command that installs them.
+deps:
+	./scripts/deps.sh
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
