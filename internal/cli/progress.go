@@ -26,14 +26,16 @@ type pullProgress struct {
 	done_   int64
 	now     func() time.Time
 	mirrors bool // name the upstream too, beside the mirrors
+	e       *env
 }
 
 func newPullProgress(e *env, toStdout bool) *pullProgress {
-	p := &pullProgress{w: e.Stderr, quiet: e.g.quiet || e.g.json, blobs: map[digest.Digest]*mpb.Bar{}, now: time.Now, mirrors: e.anyMirrors()}
+	p := &pullProgress{w: e.Stderr, quiet: e.g.quiet || e.g.json, blobs: map[digest.Digest]*mpb.Bar{}, now: time.Now, mirrors: e.anyMirrors(), e: e}
 	p.started = p.now()
 	p.lastLog = p.started
 	if !p.quiet && e.StderrIsTerminal != nil && e.StderrIsTerminal() {
 		p.bars = mpb.New(mpb.WithOutput(e.Stderr), mpb.WithWidth(32), mpb.WithRefreshRate(150*time.Millisecond))
+		e.setAbove(p.bars) // an interrupt's notice goes above the bars, not under their next redraw
 	}
 	return p
 }
@@ -113,6 +115,7 @@ func (p *pullProgress) event(ev pull.Event) {
 
 func (p *pullProgress) done() {
 	if p.bars != nil {
+		p.e.setAbove(nil)
 		if p.total != nil {
 			p.total.Abort(false)
 		}

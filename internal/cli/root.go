@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -91,6 +92,30 @@ type env struct {
 	// prompting is set while a prompt waits for the terminal, which no
 	// context cancels: an interrupt then ends haul at once.
 	prompting atomic.Bool
+	// above, when set, prints lines above the progress bars, which would
+	// otherwise draw over them; guarded by aboveMu.
+	aboveMu sync.Mutex
+	above   io.Writer
+}
+
+// setAbove sets (nil: unsets) where a notice goes while progress bars are drawn.
+func (e *env) setAbove(w io.Writer) {
+	e.aboveMu.Lock()
+	e.above = w
+	e.aboveMu.Unlock()
+}
+
+// notice writes line to stderr, above the progress bars if there are any.
+func (e *env) notice(line string) {
+	e.aboveMu.Lock()
+	w := e.above
+	e.aboveMu.Unlock()
+	if w != nil {
+		if _, err := io.WriteString(w, line+"\n"); err == nil {
+			return
+		}
+	}
+	io.WriteString(e.Stderr, "\n"+line+"\n") // past the ^C the terminal echoed
 }
 
 // usageError marks a mistake in how haul was called: exit code 2.
@@ -162,7 +187,7 @@ func (e *env) watchInterrupts(done <-chan struct{}, cancel context.CancelFunc) {
 			return
 		}
 		if !e.g.json && !e.g.quiet {
-			fmt.Fprintln(e.Stderr, "\nhaul: interrupted: stopping (interrupt again to quit at once)")
+			e.notice("haul: interrupted: stopping (interrupt again to quit at once)")
 		}
 		cancel()
 	}
