@@ -294,7 +294,13 @@ Defaults, mirrors and per-registry TLS come from $XDG_CONFIG_HOME/haul/config.to
 and the containers tools' registries.conf: haul config show prints them all and
 where each came from. Flags win over files.
 
-Exit codes: 0 success, 1 failure, 2 usage error.`
+With --json, a command prints one JSON object, and a failure one line of JSON on
+stderr with a stable "kind" to branch on: docs/json.md documents every shape.
+
+Ctrl-C stops cleanly (a pull run again continues where it stopped); a second
+Ctrl-C quits at once.
+
+Exit codes: 0 success, 1 failure, 2 usage error, 130 a second Ctrl-C.`
 
 func newRoot(io IO) (*cobra.Command, *env) {
 	g := &globals{}
