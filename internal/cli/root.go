@@ -248,8 +248,10 @@ func hint(err error, cmd *cobra.Command) string {
 	case errors.As(err, &te):
 		return tokenHint(te)
 	case errors.Is(err, context.Canceled):
-		if cmd != nil && (cmd.Name() == "pull" || cmd.Name() == "export") {
-			return "interrupted; nothing was left at the output, and the same " + cmd.Name() + " run again continues where this one stopped."
+		// Only a pull keeps what it fetched for the next one to continue
+		// from (a tar's partial file, the cache) and leaves no output.
+		if cmd != nil && cmd.Name() == "pull" {
+			return "interrupted; nothing was left at the output, and the same pull run again continues where this one stopped."
 		}
 	case errors.As(err, &se):
 		free := ""
