@@ -146,6 +146,11 @@ func printError(w io.Writer, err error) {
 func tokenHint(te *auth.TokenError) string {
 	switch te.Status {
 	case http.StatusUnauthorized, http.StatusForbidden:
+		if te.From != "" && te.Registry != "" {
+			return fmt.Sprintf("the token service %s refused the %s from %s: log in again with `haul login %s`, "+
+				"or remove the stored login with `haul logout %s` (public images need none); an access token (Docker Hub PAT, GitHub PAT) must have read scope.",
+				te.Realm, te.Sent, te.From, te.Registry, te.Registry)
+		}
 		return fmt.Sprintf("the token service %s refused the credentials for service %q: check the user name and password; "+
 			"an access token (Docker Hub PAT, GitHub PAT) must have read scope.", te.Realm, te.Service)
 	case 0:
@@ -274,7 +279,11 @@ func (e *env) explicitCredential(registryName string) (auth.Static, error) {
 	case pass == "":
 		return auth.Static{}, usagef("a user name was given without a password: add --password-stdin (or HAUL_PASSWORD)")
 	}
-	return auth.Static{Registry: registryName, Cred: auth.Credential{Username: user, Password: pass}}, nil
+	from := "HAUL_USERNAME and HAUL_PASSWORD"
+	if e.g.passwordStdin {
+		from = "--password-stdin"
+	}
+	return auth.Static{Registry: registryName, Cred: auth.Credential{Username: user, Password: pass, From: from}}, nil
 }
 
 // baseConfig is the registry.Config for one registry, from the global flags,
