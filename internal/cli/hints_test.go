@@ -91,3 +91,37 @@ func TestHintsTellTheTruth(t *testing.T) {
 		})
 	}
 }
+
+// TestPlatformOfSingleImage: --platform on an image that is no index is an
+// error naming both platforms, for pull, inspect and config alike.
+func TestPlatformOfSingleImage(t *testing.T) {
+	t.Parallel()
+	reg := registrytest.New(t, registrytest.Config{})
+	reg.MustPush(t, "team/app:1", registrytest.RandomImage(5, 1, 100)) // linux/amd64
+	name := reg.Ref("team/app:1")
+	tests := []struct {
+		args []string
+		ok   bool
+	}{
+		{args: []string{"pull", "--platform", "linux/arm64", "-o", filepath.Join(t.TempDir(), "x.tar"), name}},
+		{args: []string{"inspect", "--platform", "linux/arm64", name}},
+		{args: []string{"config", "--platform", "linux/arm64", name}},
+		{args: []string{"inspect", "--platform", "linux/amd64", name}, ok: true},
+		{args: []string{"inspect", name}, ok: true},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args[:min(3, len(tt.args))], " "), func(t *testing.T) {
+			t.Parallel()
+			_, stderr, code := run(t, homeEnv(t), "", tt.args...)
+			if tt.ok {
+				if code != ExitOK {
+					t.Fatalf("exit %d: %s", code, stderr)
+				}
+				return
+			}
+			if code != ExitError || !strings.Contains(stderr, "the image is for linux/amd64, not linux/arm64") {
+				t.Fatalf("exit %d, stderr:\n%s\nwant exit 1 naming both platforms", code, stderr)
+			}
+		})
+	}
+}

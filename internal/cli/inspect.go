@@ -67,7 +67,7 @@ its creation time, entrypoint, command, environment and layers with sizes.`,
 		if err != nil {
 			return err
 		}
-		img, err := cl.Image(cmd.Context(), r, p)
+		img, err := e.image(cmd, cl, r, p)
 		if err != nil {
 			return err
 		}
