@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 )
 
@@ -37,8 +39,11 @@ func (e *UnreachableError) Unwrap() error { return e.Err }
 
 // Hint says what to check when no engine answered.
 func (e *UnreachableError) Hint() string {
-	return "is dockerd (or podman system service) running and listening there? " +
-		"DOCKER_HOST, DOCKER_CONTEXT or docker context use choose another engine."
+	const other = " DOCKER_HOST, DOCKER_CONTEXT or docker context use choose another engine."
+	if errors.Is(e.Err, fs.ErrPermission) {
+		return "this user may not use the engine's socket: run as root, or join the group that owns it (docker)." + other
+	}
+	return "is dockerd (or podman system service) running and listening there?" + other
 }
 
 // Error is an engine's refusal: a non-2xx answer, or an error inside the

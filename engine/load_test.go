@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -384,4 +385,26 @@ func otherCA(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+func TestUnreachableHint(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"no socket", &net.OpError{Op: "dial", Net: "unix", Err: os.NewSyscallError("connect", syscall.ENOENT)}, "is dockerd (or podman system service) running"},
+		{"refused", &net.OpError{Op: "dial", Net: "unix", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, "is dockerd (or podman system service) running"},
+		{"permission", &net.OpError{Op: "dial", Net: "unix", Err: os.NewSyscallError("connect", syscall.EACCES)}, "join the group that owns it"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := &UnreachableError{Host: Host{URL: DefaultUnixHost}, Request: "GET /_ping", Err: tt.err}
+			if h := e.Hint(); !strings.Contains(h, tt.want) || !strings.Contains(h, "DOCKER_HOST") {
+				t.Errorf("hint %q, want %q", h, tt.want)
+			}
+		})
+	}
 }
