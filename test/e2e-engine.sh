@@ -26,7 +26,8 @@
 # test/e2e.sh's helpers (checks.sh, scripts/registry.sh) are reused. Alone it
 # builds haul; HAUL_E2E_HAUL names one to use instead. Prints `ok - ...` /
 # `not ok - ...` per check and ends with `N passed, M failed`; exits 1 when a
-# check failed. HAUL_E2E_KEEP=1 keeps the work directory.
+# check failed. HAUL_E2E_KEEP=1 keeps the work directory; HAUL_E2E_SHOW=1
+# prints what haul said to the user in the --load cases.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -46,7 +47,7 @@ WORK=$(mktemp -d /tmp/haul-engine.XXXXXX)
 # shellcheck source=../scripts/registry.sh
 . "$ROOT/scripts/registry.sh"
 PASSED=0 FAILED=0 RC=0 LAST="" OUT=$WORK/stdout ERR=$WORK/stderr
-DOCKERD_PID= PODMAN_PID=
+DOCKERD_PID='' PODMAN_PID=''
 cleanup() {
 	local rc=$?
 	# dockerd stops the containerd it started; wait so that nothing of
@@ -64,7 +65,7 @@ trap 'exit 143' TERM
 # unavailable WHAT WHY: a daemon that cannot run here fails the run in CI, and is skipped elsewhere.
 unavailable() {
 	if [[ $CI == true ]]; then
-		LAST="start $1" RC=none OUT=/dev/null ERR=/dev/null
+		local LAST="start $1" RC=none OUT=/dev/null ERR=/dev/null # for not_ok only
 		not_ok "$1 starts (CI=true: it must)" "$2"
 	else
 		skip "$1 checks: $2"
@@ -138,10 +139,11 @@ image_id() {
 out_line() { tr -d '\n' <"$OUT"; }
 rmi() { dk rmi -f "$@" >/dev/null 2>&1 || true; }
 
-if ! why=$(dockerd_start 2>&1); then
+# Not in $(…): DOCKERD_PID must reach cleanup.
+if ! dockerd_start >"$WORK/why" 2>&1; then
 	stop_pid "$DOCKERD_PID"
 	DOCKERD_PID=
-	unavailable dockerd "$why"
+	unavailable dockerd "$(tr '\n' ' ' <"$WORK/why")"
 else
 	dk version --format '{{.Server.Version}} (API {{.Server.APIVersion}})'
 	note "dockerd $(out_line) on $DSOCK"
@@ -161,15 +163,16 @@ else
 	rmi "$A" "$B"
 
 	DOCKER_HOST=unix://$DSOCK hl pull --load "$A" "$B"
+	cp "$ERR" "$WORK/load.stderr"
 	expect_success "haul pull --load A B exits 0"
 	expect_in "it prints the engine's line for A" "$ERR" "Loaded image: $A"
 	expect_in "it prints the engine's line for B" "$ERR" "Loaded image: $B"
 	expect_in "its summary names the socket" "$ERR" "wrote unix://$DSOCK (docker)"
 	expect_eq "pull --load: A's ID is its config digest" "$CONFIG_A" "$(image_id "$A")"
 	expect_eq "pull --load: B's ID is its config digest" "$CONFIG_B" "$(image_id "$B")"
-	cp "$ERR" "$WORK/load.stderr"
 
 	DOCKER_HOST=unix://$DSOCK hl pull --load "$BAD"
+	cp "$ERR" "$WORK/refused.stderr"
 	expect_rc "pull --load of an image whose diff_id is wrong: the engine refuses, exit 1" 1
 	expect_in "the error names the socket and the engine's request" "$ERR" "haul: engine unix://$DSOCK (from DOCKER_HOST): POST /v"
 	expect_eq "the refused image is not in the engine" missing "$(image_id "$BAD")"
@@ -180,13 +183,14 @@ else
 	expect_eq "a pull that failed loads nothing, not even A" missing "$(image_id "$A")"
 
 	DOCKER_HOST=unix://$WORK/none.sock hl pull --load "$A"
+	cp "$ERR" "$WORK/nodaemon.stderr"
 	expect_rc "pull --load with no engine at the socket exits 1" 1
 	expect_in "the error names the socket" "$ERR" "haul: engine unix://$WORK/none.sock (from DOCKER_HOST): GET /_ping: dial unix $WORK/none.sock"
 	expect_in "with a hint" "$ERR" "hint: is dockerd (or podman system service) running"
 	expect_not_in "it fails before pulling" "$ERR" "resolved"
-	cp "$ERR" "$WORK/nodaemon.stderr"
 
 	DOCKER_HOST=ssh://me@build.lan hl pull --load "$A"
+	cp "$ERR" "$WORK/ssh.stderr"
 	expect_rc "pull --load with DOCKER_HOST=ssh:// exits 1" 1
 	expect_in "it says what to run instead" "$ERR" "haul pull -o - REF | ssh me@build.lan docker load"
 
@@ -223,13 +227,14 @@ podman_start() {
 	tail -n 5 "$WORK/podman.log"
 	return 1
 }
-if ! why=$(podman_start 2>&1); then
+if ! podman_start >"$WORK/why" 2>&1; then
 	stop_pid "$PODMAN_PID"
 	PODMAN_PID=
-	unavailable "podman system service" "$why"
+	unavailable "podman system service" "$(tr '\n' ' ' <"$WORK/why")"
 else
 	note "podman $("${POD[@]}" version --format '{{.Server.Version}}' 2>/dev/null) on $PSOCK"
 	DOCKER_HOST=unix://$PSOCK hl pull --load "$A"
+	cp "$ERR" "$WORK/podman.stderr"
 	expect_success "haul pull --load into podman system service exits 0"
 	expect_in "it prints podman's line" "$ERR" "Loaded image: $A"
 	LAST="podman images" RC=0
@@ -240,7 +245,7 @@ fi
 
 # ---------------------------------------------------------------- summary
 if [[ ${HAUL_E2E_SHOW:-} == 1 ]]; then
-	for f in load nodaemon; do
+	for f in load refused nodaemon ssh podman; do
 		[[ -f $WORK/$f.stderr ]] && { note "$f:"; sed 's/^/#   /' "$WORK/$f.stderr"; }
 	done
 fi
