@@ -15,10 +15,12 @@
 #   - haul pull --load A B (DOCKER_HOST=unix://dockerd's socket): the same;
 #     the engine's refusal of baddiff is haul's error, naming the socket, and
 #     loads nothing; no engine at a socket, and ssh://, fail with their hints;
+#     and engine's TestRealEngine: an upload cut off halfway loads nothing;
 #   - ctr images import of haul's tar into dockerd's containerd: ctr lists the
 #     name with the registry's manifest digest (haul digest);
 #   - haul pull --load into podman system service (rootful, vfs, its own root
-#     and socket): podman images lists the name with the config digest as ID.
+#     and socket): podman images lists the name with the config digest as ID;
+#     TestRealEngine there too.
 #
 # Outside CI a dockerd that cannot start (not root, no docker.io, a sandbox
 # without the kernel features) is skipped with a message; with CI=true it
@@ -81,6 +83,17 @@ wait_ping() {
 		sleep 0.2
 	done
 	return 1
+}
+
+# real_engine SOCKET WHAT: the engine package's TestRealEngine against the engine at SOCKET.
+real_engine() {
+	LAST="HAUL_TEST_ENGINE=unix://$1 go test -run TestRealEngine ./engine" RC=0
+	(cd "$ROOT" && HAUL_TEST_ENGINE=unix://$1 go test -count=1 -run '^TestRealEngine$' -v ./engine) >"$OUT" 2>"$ERR" || RC=$?
+	if ((RC == 0)) && grep -q -- '--- PASS: TestRealEngine' "$OUT"; then
+		ok "$2: a load cut off halfway leaves no image; a whole one leaves its name (engine's TestRealEngine)"
+	else
+		not_ok "$2: a load cut off halfway leaves no image; a whole one leaves its name (engine's TestRealEngine)"
+	fi
 }
 
 # ---------------------------------------------------------------- haul, registry, images
@@ -196,6 +209,7 @@ else
 
 	hl pull --load -o x.tar "$A"
 	expect_rc "pull --load -o FILE is a usage error" 2
+	real_engine "$DSOCK" dockerd
 
 	# ------------------------------------------------------------ ctr against dockerd's containerd
 	if ! command -v ctr >/dev/null 2>&1; then
@@ -241,6 +255,7 @@ else
 	"${POD[@]}" images --no-trunc --format '{{.Repository}}:{{.Tag}} {{.ID}}' >"$OUT" 2>"$ERR" || RC=$?
 	expect_eq "podman images lists the name, with the config digest as ID" "$A $CONFIG_A" \
 		"$(awk -v n="$A" '$1 == n { print $1, ($2 ~ /^sha256:/ ? $2 : "sha256:" $2) }' "$OUT")"
+	real_engine "$PSOCK" "podman system service"
 fi
 
 # ---------------------------------------------------------------- summary
