@@ -154,6 +154,9 @@ func contextHost(dir, name, from string) (Host, error) {
 	id := hex.EncodeToString(sum[:])
 	path := filepath.Join(dir, "contexts", "meta", id, "meta.json")
 	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Host{}, fmt.Errorf("docker context %q (from %s) does not exist: there is no %s (docker context ls lists those there are)", name, from, path)
+	}
 	if err != nil {
 		return Host{}, fmt.Errorf("docker context %q (from %s): %w", name, from, err)
 	}

@@ -51,6 +51,7 @@ func TestResolve(t *testing.T) {
 	writeContext(t, current, "rootless", `{"Name":"rootless","Endpoints":{"docker":{"Host":"unix:///run/user/1000/docker.sock"}}}`)
 	dflt := filepath.Join(home, "dflt")
 	write(t, filepath.Join(dflt, "config.json"), `{"currentContext":"default"}`)
+	write(t, filepath.Join(home, "gone", "config.json"), `{"currentContext":"gone"}`)
 	broken := filepath.Join(home, "broken")
 	write(t, filepath.Join(broken, "config.json"), `{"currentContext":`)
 	homeCtx := filepath.Join(home, "h") // HOME whose ~/.docker holds the context
@@ -110,7 +111,9 @@ func TestResolve(t *testing.T) {
 		{name: "DOCKER_CONTEXT over currentContext", env: map[string]string{"DOCKER_CONTEXT": "default", "DOCKER_CONFIG": current},
 			want: Host{URL: DefaultUnixHost}},
 		{name: "DOCKER_CONTEXT unknown", env: map[string]string{"DOCKER_CONTEXT": "nope", "DOCKER_CONFIG": dc},
-			wantErr: `docker context "nope" (from DOCKER_CONTEXT)`},
+			wantErr: `docker context "nope" (from DOCKER_CONTEXT) does not exist: there is no ` + filepath.Join(dc, "contexts/meta", ctxID("nope"), "meta.json")},
+		{name: "currentContext unknown", env: map[string]string{"DOCKER_CONFIG": filepath.Join(home, "gone")},
+			wantErr: `docker context "gone" (from currentContext of ` + filepath.Join(home, "gone", "config.json") + ") does not exist"},
 		{name: "a context without a docker endpoint", env: map[string]string{"DOCKER_CONTEXT": "empty", "DOCKER_CONFIG": dc},
 			wantErr: "has no docker endpoint"},
 		{name: "a context over ssh", env: map[string]string{"DOCKER_CONTEXT": "far", "DOCKER_CONFIG": dc},
