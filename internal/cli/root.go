@@ -21,6 +21,7 @@ import (
 	"github.com/haul-dev/haul/config"
 
 	"github.com/haul-dev/haul/disk"
+	"github.com/haul-dev/haul/engine"
 	"github.com/haul-dev/haul/image"
 	"github.com/haul-dev/haul/mirror"
 	"github.com/haul-dev/haul/pull"
@@ -119,6 +120,7 @@ func printError(w io.Writer, err error) {
 	var te *auth.TokenError
 	var tlsErr *registry.TLSError
 	var se *disk.SpaceError
+	var ue *engine.UnreachableError
 	switch {
 	case errors.As(err, &tlsErr):
 		// Its message says where the CA or client certificate goes; a token
@@ -129,6 +131,8 @@ func printError(w io.Writer, err error) {
 		}
 	case errors.As(err, &te):
 		fmt.Fprintf(w, "hint: %s\n", tokenHint(te))
+	case errors.As(err, &ue):
+		fmt.Fprintf(w, "hint: %s\n", ue.Hint())
 	case errors.Is(err, context.Canceled):
 		fmt.Fprintln(w, "hint: interrupted; nothing was left at the output, and a pull run again continues where this one stopped.")
 	case errors.As(err, &se):
