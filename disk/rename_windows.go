@@ -65,3 +65,8 @@ func clearReadOnly(name string) bool {
 	}
 	return windows.SetFileAttributes(p, a&^windows.FILE_ATTRIBUTE_READONLY) == nil
 }
+
+// renameOpen is false: Windows renames no file that a handle opened without
+// FILE_SHARE_DELETE (as os.OpenFile opens them) holds, so Commit closes it
+// first, and a RemoveStale running in that instant may take it.
+const renameOpen = false
