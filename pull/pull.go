@@ -17,10 +17,16 @@ import (
 	"github.com/haul-dev/haul/store"
 )
 
-// Pull resolves refs, fetches what they need and writes c.Output. On failure
-// or cancellation nothing is left at c.Output; what was fetched is kept for
-// the next pull to resume: a tar's in its temporary file beside c.Output,
-// the other formats' in the store.
+// Pull resolves refs, fetches what they need and writes c.Output. Before
+// the first request it checks that c.Output can be written (its directory
+// exists and takes a new file; a tar is refused onto a directory, an oci
+// layout onto a directory that holds other things, a rootfs onto one that
+// is not empty without Unpack.Force), and refuses with a *disk.OutputError
+// naming c.Output. On failure or cancellation nothing is left at c.Output (a
+// file there stays as it was); what was fetched is kept for the next pull to
+// resume: a tar's in its temporary file beside c.Output, the other formats'
+// in the store. What killed pulls left beside c.Output, and no live one
+// holds, is taken up (a tar of the same images) or removed.
 func Pull(ctx context.Context, refs []ref.Reference, c Config) (*Result, error) {
 	if len(refs) == 0 {
 		return nil, errors.New("pull: no reference given")
