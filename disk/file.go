@@ -30,7 +30,7 @@ func Create(path string) (*File, error) {
 	dir, base := filepath.Split(path)
 	for {
 		name := filepath.Join(dir, "."+base+"."+strings.ToLower(rand.Text()[:tempRandLen])+TempSuffix)
-		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		f, err := createExcl(name)
 		if errors.Is(err, fs.ErrExist) { // 65 random bits: a second try is already unlikely
 			continue
 		}
@@ -53,8 +53,8 @@ const tempRandLen = 13
 // Path is where Commit puts the file.
 func (f *File) Path() string { return f.path }
 
-// Commit closes the file and renames it onto its path, replacing what is
-// there. With sync, its bytes reach the disk before the rename does, and the
+// Commit renames the file onto its path, replacing what is there, and
+// closes it. With sync, its bytes reach the disk before the rename does, and the
 // rename before Commit returns. With readOnly, the file loses its write
 // permissions first (content that never changes, such as a blob). On
 // failure the temporary file is removed.
@@ -63,11 +63,9 @@ func (f *File) Commit(sync, readOnly bool) error {
 	if err == nil {
 		err = Rename(f.Name(), f.path)
 	}
-	if renameOpen {
-		// Renamed while still locked: closed first, the file could be
-		// taken for a dead process's by a RemoveStale.
-		err = errors.Join(err, f.Close())
-	}
+	// Renamed while still locked: closed first, the file could be taken for
+	// a dead process's by a RemoveStale.
+	err = errors.Join(err, f.Close())
 	if err != nil {
 		os.Remove(f.Name())
 		return err
@@ -86,9 +84,7 @@ func (f *File) finish(sync, readOnly bool) error {
 	if readOnly && err == nil {
 		err = MakeReadOnly(f.File)
 	}
-	if !renameOpen {
-		err = errors.Join(err, f.Close())
-	} else if err == nil {
+	if err == nil {
 		_, err = f.Stat() // a file closed already is no file to rename
 	}
 	return err

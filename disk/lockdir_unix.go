@@ -20,3 +20,7 @@ func lockDir(dir string) (*os.File, bool, error) {
 	}
 	return f, true, nil
 }
+
+// removeLocked says that RemoveStaleDirs removes a directory while it holds
+// its lock, so that no MkdirTemp can take it up in between.
+const removeLocked = true

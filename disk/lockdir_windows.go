@@ -26,3 +26,9 @@ func lockDir(dir string) (*os.File, bool, error) {
 	}
 	return f, true, nil
 }
+
+// removeLocked is false: the lock is a file inside the directory, which
+// must be closed before the directory can be removed. A MkdirTemp of the
+// same name cannot come between (its names are random), but one that made
+// the directory and has not locked it yet can: a window of one system call.
+const removeLocked = false

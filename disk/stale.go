@@ -94,10 +94,14 @@ func MkdirTemp(parent, prefix string) (*TempDir, error) {
 			return nil, err
 		}
 		f, ok, err := lockDir(name)
-		if ok || err != nil { // err: no lock here (TryLock unsupported), and no sweep either
+		if _, serr := os.Stat(name); (ok || err != nil) && serr == nil {
+			// With err, there is no lock here (TryLock unsupported), and no sweep either.
 			return &TempDir{Name: name, lock: f}, nil
 		}
 		// A RemoveStaleDirs took it between the mkdir and the lock.
+		if f != nil {
+			f.Close()
+		}
 	}
 }
 
@@ -135,7 +139,12 @@ func RemoveStaleDirs(parent, prefix string) int {
 		if !ok || err != nil {
 			continue
 		}
-		// Removed under the lock, as removeUnlocked removes a file.
+		// Removed under the lock, as removeUnlocked removes a file, where
+		// the lock is the directory's own; on Windows it is a file inside,
+		// which must be closed for the directory to go.
+		if !removeLocked {
+			f.Close()
+		}
 		if os.RemoveAll(name) == nil {
 			n++
 		}

@@ -29,7 +29,7 @@ func TestRemoveStale(t *testing.T) {
 	kept := []string{
 		writeFile(t, path),
 		writeFile(t, filepath.Join(dir, ".x.tar.abcdefghijk2.haul-tmp")),      // too short
-		writeFile(t, filepath.Join(dir, ".x.tar.ABCDEFGHIJK23.haul-tmp")),     // not Create's alphabet
+		writeFile(t, filepath.Join(dir, ".x.tar.ABCDEFGHIJK45.haul-tmp")),     // not Create's alphabet (and another name where case does not count)
 		writeFile(t, filepath.Join(dir, ".y.tar.abcdefghijk23.haul-tmp")),     // another path's
 		writeFile(t, filepath.Join(dir, ".x.tar.abcdefghijk23.tmp")),          // not marked
 		writeFile(t, filepath.Join(dir, "x.tar.abcdefghijk23.haul-tmp")),      // no dot first
