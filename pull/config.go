@@ -55,7 +55,8 @@ type Config struct {
 	// Format of the output; "": Docker.
 	Format Format
 	// Output is a file (docker, oci-archive) or directory (oci, rootfs) path,
-	// or "-" for Stdout (not for oci or rootfs). Required.
+	// or "-" for Stdout (not for oci or rootfs). Required. The directory it
+	// goes in must exist: Pull checks it before the first request.
 	Output string
 	// Stdout receives the tar when Output is "-".
 	Stdout io.Writer

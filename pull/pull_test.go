@@ -863,6 +863,9 @@ func TestPullNoCache(t *testing.T) {
 			c.Output = filepath.Join(parent, "layout")
 			if nested {
 				c.Output = filepath.Join(parent, "new", "layout")
+				if err := os.Mkdir(filepath.Dir(c.Output), 0o755); err != nil {
+					t.Fatal(err)
+				}
 			}
 			if _, err := pull.Pull(t.Context(), []ref.Reference{mustRef(t, name)}, c); err != nil {
 				t.Fatalf("Pull: %v", err)

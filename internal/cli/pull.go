@@ -41,7 +41,9 @@ blob there; a tar pull keeps small blobs, and large layers only where the
 filesystem shares extents (XFS, Btrfs) or with --cache-all. A pull that is
 interrupted keeps what it fetched (a tar's in a hidden .PATH.*.haul-partial
 beside it), and pulling again continues it. Nothing is left at PATH unless the
-pull succeeded.
+pull succeeded: an existing file there is replaced only then. PATH is checked
+before anything is fetched (its directory exists and takes a file; a tar is
+no directory; an oci layout goes into an empty directory or a layout).
 
 Several REFs make one bundle (-o required): every image with its tags, each
 shared blob once, restored by one docker load.
@@ -144,6 +146,9 @@ func newPullCmd(e *env) *cobra.Command {
 		}
 		if cfg.Output == "-" && cfg.Format == pull.RootFS {
 			return usagef("a rootfs is a directory: for a tar of it on stdout, use haul export REF -o -")
+		}
+		if cfg.Output == "-" && e.stdoutTerminal() {
+			return usagef("cowardly refusing to write a tar to a terminal: redirect it, e.g. haul pull REF -o - > x.tar, or pipe it into docker load")
 		}
 		st, err := e.openStore(cacheDir, noCache)
 		if err != nil {

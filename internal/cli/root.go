@@ -45,9 +45,12 @@ type IO struct {
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string
 	// StdinIsTerminal reports whether a password may be prompted for;
-	// StderrIsTerminal whether progress bars may be drawn.
+	// StderrIsTerminal whether progress bars may be drawn; StdoutIsTerminal
+	// whether a tar or a binary blob for stdout would land on a screen
+	// (refused). nil: not a terminal.
 	StdinIsTerminal  func() bool
 	StderrIsTerminal func() bool
+	StdoutIsTerminal func() bool
 	// ReadPassword reads a line from the terminal without echo.
 	ReadPassword func() ([]byte, error)
 	// System is where docker's daemon.json and the containers tools'
