@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -71,6 +72,15 @@ func TestTerminalRefused(t *testing.T) {
 		out, errOut, code := runTerminal(t, env, "blob", reg.Ref("team/app@"+pushed.Config.Digest.String()))
 		if code != 0 || sha(out) != pushed.Config.Digest.String() {
 			t.Fatalf("exit %d, %s: the config was not shown whole", code, errOut)
+		}
+	})
+	t.Run("--load at a terminal", func(t *testing.T) {
+		// The tar goes to the engine, not to the terminal: no refusal for that.
+		loadEnv := maps.Clone(env)
+		loadEnv["DOCKER_HOST"] = "unix://" + filepath.Join(t.TempDir(), "no-engine.sock")
+		_, errOut, code := runTerminal(t, loadEnv, "pull", "--load", app)
+		if code == ExitOK || strings.Contains(errOut, "cowardly") || !strings.Contains(errOut, "no-engine.sock") {
+			t.Fatalf("exit %d, %s; want the missing engine named, not a terminal refusal", code, errOut)
 		}
 	})
 	t.Run("not a terminal", func(t *testing.T) {

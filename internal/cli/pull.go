@@ -147,7 +147,7 @@ func newPullCmd(e *env) *cobra.Command {
 		if cfg.Output == "-" && cfg.Format == pull.RootFS {
 			return usagef("a rootfs is a directory: for a tar of it on stdout, use haul export REF -o -")
 		}
-		if cfg.Output == "-" && e.stdoutTerminal() {
+		if cfg.Output == "-" && !load && e.stdoutTerminal() {
 			return usagef("cowardly refusing to write a tar to a terminal: redirect it, e.g. haul pull REF -o - > x.tar, or pipe it into docker load")
 		}
 		st, err := e.openStore(cacheDir, noCache)
