@@ -107,7 +107,10 @@ func (p *plan) resolve(ctx context.Context, c Config, r ref.Reference) error {
 	default:
 		platforms := c.Platforms
 		if len(platforms) == 0 {
-			platforms = []image.Platform{image.Host()}
+			platforms = []image.Platform{c.Prefer}
+			if c.Prefer.OS == "" {
+				platforms[0] = image.Host()
+			}
 		}
 		for i, want := range platforms {
 			m, d, err := p.selectPlatform(ctx, o, top, want)

@@ -86,7 +86,10 @@ func newExportCmd(e *env) *cobra.Command {
 			if err := e.allowed(r); err != nil {
 				return err
 			}
-			cfg := pull.Config{Jobs: jobs, Platforms: []image.Platform{p}}
+			cfg := pull.Config{Jobs: jobs, Prefer: p}
+			if cmd.Flags().Changed("platform") {
+				cfg.Platforms = []image.Platform{p}
+			}
 			if cfg.Store, err = e.openStore(cacheDir, noCache); err != nil {
 				return err
 			}

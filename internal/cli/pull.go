@@ -129,6 +129,10 @@ func newPullCmd(e *env) *cobra.Command {
 		if err := parsePlatforms(platform, &cfg); err != nil {
 			return err
 		}
+		if !cmd.Flags().Changed("platform") && len(cfg.Platforms) == 1 {
+			// config.toml's platform: a default to pick from an index, not a demand.
+			cfg.Prefer, cfg.Platforms = cfg.Platforms[0], nil
+		}
 		cfg.Output = out
 		if load {
 			if err := checkLoad(cmd, cfg.Format); err != nil {
