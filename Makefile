@@ -67,8 +67,11 @@ fuzz:
 	  done; \
 	done
 
+# test/e2e-engine.sh starts dockerd (with its containerd) and podman's service
+# itself: haul's tars and pull --load against real engines (README, Tests).
 e2e:
 	./test/e2e.sh
+	./test/e2e-engine.sh
 
 # Static binaries for every system, and their checksums, in dist/ (nothing is uploaded).
 release:

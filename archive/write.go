@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -253,6 +254,9 @@ func (p *Plan) Create(ctx context.Context, path string) (_ *Output, err error) {
 func (p *Plan) open(path string) (*Output, error) {
 	name := p.tempName(path)
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o666) // the umask decides, as for os.Create
+	if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+		return nil, pe.Err // the caller names path; the temporary name would only puzzle
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -124,6 +125,65 @@ func TestCreateRemovesOtherPlans(t *testing.T) {
 	}
 	if _, err := p2.Create(t.Context(), path); err == nil {
 		t.Error("a second Create of a path being written succeeded")
+	}
+}
+
+// TestCreateKeepsLockedPlans: another Plan's temporary file that a live
+// pull holds locked is never removed, and once its holder is gone it is.
+// The holder here is another open file, as another process's would be.
+func TestCreateKeepsLockedPlans(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	p1, err := NewPlan(Docker, f.images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := NewPlan(OCIArchive, f.images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.tar")
+	live, err := p1.Create(t.Context(), path) // holds its file's lock until Abort
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := p1.Blobs()[0]
+	r, _ := live.Region(d)
+	if _, err := r.WriteAt(f.src.read(t, d.Digest)[:1], 0); err != nil {
+		t.Fatal(err)
+	}
+	out2, err := p2.Create(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out2.Abort()
+	if _, err := os.Stat(p1.tempName(path)); err != nil {
+		t.Fatalf("the live pull's %s was removed: %v", p1.tempName(path), err)
+	}
+	live.Abort() // keeps it: a byte is in it
+	out3, err := p2.Create(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out3.Abort()
+	if names := dirNames(t, dir); len(names) != 0 {
+		t.Errorf("left %v once the holder was gone, want nothing", names)
+	}
+}
+
+// TestCreateNamesPath: a Create that cannot make its file names the path it
+// was given, never the temporary name the user did not choose.
+func TestCreateNamesPath(t *testing.T) {
+	t.Parallel()
+	p, err := NewPlan(Docker, newFixture(t).images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "missing", "out.tar")
+	_, err = p.Create(t.Context(), path)
+	if err == nil || !strings.Contains(err.Error(), path) || strings.Contains(err.Error(), resumeSuffix) {
+		t.Fatalf("err = %v, want one naming %s and no temporary file", err, path)
 	}
 }
 

@@ -72,6 +72,7 @@ func (a ContainersAuth) Credential(_ context.Context, registry string) (Credenti
 			return Credential{}, fmt.Errorf("read auths[%q] of %s: %w", key, path, err)
 		}
 		if !c.IsZero() {
+			c.From = path
 			return c, nil
 		}
 	}

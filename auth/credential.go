@@ -13,10 +13,16 @@ type Credential struct {
 	Password      string
 	IdentityToken string // an OAuth2 refresh token ("identitytoken" in docker's config.json)
 	RegistryToken string // a bearer token sent as is ("registrytoken" in docker's config.json)
+	// From says where the credential was found, for a person fixing a
+	// refused one: "/root/.docker/config.json", "credential helper
+	// docker-credential-pass", "--password-stdin". Never a secret.
+	From string
 }
 
 // IsZero reports whether c holds nothing, which means anonymous access.
-func (c Credential) IsZero() bool { return c == Credential{} }
+func (c Credential) IsZero() bool {
+	return c.Username == "" && c.Password == "" && c.IdentityToken == "" && c.RegistryToken == ""
+}
 
 // String never prints a secret, so a Credential may be logged by mistake.
 func (c Credential) String() string {

@@ -72,6 +72,9 @@ func (d DockerConfig) Credential(ctx context.Context, registry string) (Credenti
 		if e, _, ok := f.entry(registry); ok {
 			c.RegistryToken = e.RegistryToken
 		}
+		if !c.IsZero() {
+			c.From = "credential helper docker-credential-" + h + " (named in " + path + ")"
+		}
 		return c, nil
 	}
 	e, key, ok := f.entry(registry)
@@ -81,6 +84,9 @@ func (d DockerConfig) Credential(ctx context.Context, registry string) (Credenti
 	c, err := e.credential()
 	if err != nil {
 		return Credential{}, fmt.Errorf("read auths[%q] of %s: %w", key, path, err)
+	}
+	if !c.IsZero() {
+		c.From = path
 	}
 	return c, nil
 }

@@ -106,8 +106,11 @@ func TestDockerConfigHelpers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got != tt.want {
+			if secretsOf(got) != tt.want {
 				t.Errorf("got %#v, want %#v", got, tt.want)
+			}
+			if !got.IsZero() && got.From == "" {
+				t.Error("From is empty: a refused credential could not be traced to its helper or file")
 			}
 		})
 	}
@@ -135,7 +138,7 @@ func TestDockerConfigHelperStoreErase(t *testing.T) {
 			if err := d.Store(t.Context(), tt.registry, tt.cred); err != nil {
 				t.Fatal(err)
 			}
-			if got, err := d.Credential(t.Context(), tt.registry); err != nil || got != tt.readBack {
+			if got, err := d.Credential(t.Context(), tt.registry); err != nil || secretsOf(got) != tt.readBack {
 				t.Errorf("read back %#v, %v; want %#v", got, err, tt.readBack)
 			}
 			// The secret is in the helper; the file holds an empty entry, as docker's.

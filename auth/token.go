@@ -43,6 +43,12 @@ type TokenError struct {
 	Status  int      // the realm's HTTP status; 0 if no response was read
 	Body    string   // the start of a refusal's body, control characters replaced
 	Err     error    // what went wrong, if more than the status says
+	// Registry is the registry the token was for ("docker.io"), when known.
+	Registry string
+	// Sent says which credential went with the request ("anonymous",
+	// `password for "alice"`; never a secret), and From where it was
+	// found (Credential.From), so a refusal can name what to fix.
+	Sent, From string
 }
 
 func (e *TokenError) Error() string {
@@ -193,7 +199,7 @@ func (f *tokenFetch) fail(status int, body []byte, err error) *TokenError {
 	r := *f.realm
 	r.RawQuery = ""
 	return &TokenError{Realm: r.String(), Service: f.service, Scopes: f.scopes, Status: status,
-		Body: sanitizeBody(body), Err: err}
+		Body: sanitizeBody(body), Err: err, Sent: f.cred.String(), From: f.cred.From}
 }
 
 // refused reports whether the realm refused the OAuth2 POST in a way that means "use

@@ -299,7 +299,12 @@ func (t *Transport) fetch(ctx context.Context, ch Challenge, scopes []string) (t
 	if err != nil {
 		return token{}, err
 	}
-	return f.fetch(ctx)
+	tok, err := f.fetch(ctx)
+	var te *TokenError
+	if errors.As(err, &te) {
+		te.Registry = t.Registry
+	}
+	return tok, err
 }
 
 // join returns the flight for key and whether the caller leads it. t.mu must be held.

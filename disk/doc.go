@@ -8,6 +8,13 @@
 //     written under a temporary name beside the final one, then renamed.
 //     Rename and Remove wait, on Windows, for other processes to let go of
 //     a file, which Windows will not replace or remove while it is open.
+//   - CheckFile, CheckDir and CheckParent say before anything is fetched
+//     whether an output can be written where it was asked to go;
+//     OutputError is what they refuse with, naming the caller's path.
+//   - A temporary file of Create's, and a directory of MkdirTemp's, is
+//     locked while its process writes it: RemoveStale, RemoveStaleIn and
+//     RemoveStaleDirs remove what killed processes left, by its marked
+//     name, and never what a live one holds.
 //   - CopyRange copies between files in the kernel where it can
 //     (copy_file_range on Linux, which shares extents on XFS and Btrfs);
 //     CloneRange only shares extents, and says ErrUnsupported where the

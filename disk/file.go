@@ -15,7 +15,9 @@ const TempSuffix = ".haul-tmp"
 
 // File is a file being written under a temporary name beside its final path.
 // Commit renames it onto the path; Abort removes it. Until Commit, nothing
-// is at the path that was not there before.
+// is at the path that was not there before. The file is locked (TryLock)
+// while it is open, so that RemoveStale, which removes what a killed
+// process left, never removes one that a live process is writing.
 type File struct {
 	*os.File
 	path string
@@ -23,27 +25,36 @@ type File struct {
 
 // Create makes a new temporary file in path's directory (which must exist),
 // mode 0o666 less the umask, as os.Create would. Its name starts with a dot
-// and ends with TempSuffix (IsTemp).
+// and ends with TempSuffix (IsTemp), and it is locked until it is closed.
 func Create(path string) (*File, error) {
 	dir, base := filepath.Split(path)
 	for {
-		name := filepath.Join(dir, "."+base+"."+strings.ToLower(rand.Text()[:13])+TempSuffix)
-		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		name := filepath.Join(dir, "."+base+"."+strings.ToLower(rand.Text()[:tempRandLen])+TempSuffix)
+		f, err := createExcl(name)
 		if errors.Is(err, fs.ErrExist) { // 65 random bits: a second try is already unlikely
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		return &File{File: f, path: path}, nil
+		// A RemoveStale may have found the file between the open and the
+		// lock, and removed it: then the name is no longer this file's.
+		if ok, err := TryLock(f); (ok || err != nil) && isNamed(f, name) {
+			return &File{File: f, path: path}, nil
+		}
+		f.Close()
 	}
 }
+
+// tempRandLen is how many random characters a temporary name has (base32,
+// lower case).
+const tempRandLen = 13
 
 // Path is where Commit puts the file.
 func (f *File) Path() string { return f.path }
 
-// Commit closes the file and renames it onto its path, replacing what is
-// there. With sync, its bytes reach the disk before the rename does, and the
+// Commit renames the file onto its path, replacing what is there, and
+// closes it. With sync, its bytes reach the disk before the rename does, and the
 // rename before Commit returns. With readOnly, the file loses its write
 // permissions first (content that never changes, such as a blob). On
 // failure the temporary file is removed.
@@ -52,6 +63,9 @@ func (f *File) Commit(sync, readOnly bool) error {
 	if err == nil {
 		err = Rename(f.Name(), f.path)
 	}
+	// Renamed while still locked: closed first, the file could be taken for
+	// a dead process's by a RemoveStale.
+	err = errors.Join(err, f.Close())
 	if err != nil {
 		os.Remove(f.Name())
 		return err
@@ -70,7 +84,10 @@ func (f *File) finish(sync, readOnly bool) error {
 	if readOnly && err == nil {
 		err = MakeReadOnly(f.File)
 	}
-	return errors.Join(err, f.Close())
+	if err == nil {
+		_, err = f.Stat() // a file closed already is no file to rename
+	}
+	return err
 }
 
 // Abort closes and removes the temporary file.

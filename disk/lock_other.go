@@ -17,3 +17,6 @@ func openLock(name string) (*os.File, error) { return os.OpenFile(name, os.O_RDW
 
 // deletePending is false: a removed file's name is gone at once.
 func deletePending(*os.File) bool { return false }
+
+// openExisting opens the file at name to lock it, not creating it.
+func openExisting(name string) (*os.File, error) { return os.Open(name) }

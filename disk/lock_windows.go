@@ -70,3 +70,19 @@ func deletePending(f *os.File) bool {
 		(*byte)(unsafe.Pointer(&info)), uint32(unsafe.Sizeof(info)))
 	return err == nil && info.DeletePending
 }
+
+// openExisting opens the file at name to lock it, not creating it, and
+// sharing delete access, so that it can be removed while held.
+func openExisting(name string) (*os.File, error) {
+	p, err := windows.UTF16PtrFromString(name)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: name, Err: err}
+	}
+	h, err := windows.CreateFile(p, windows.GENERIC_READ,
+		windows.FILE_SHARE_READ|windows.FILE_SHARE_WRITE|windows.FILE_SHARE_DELETE,
+		nil, windows.OPEN_EXISTING, windows.FILE_ATTRIBUTE_NORMAL, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: name, Err: err}
+	}
+	return os.NewFile(uintptr(h), name), nil
+}

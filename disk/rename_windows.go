@@ -4,6 +4,7 @@ package disk
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"time"
 
@@ -64,4 +65,25 @@ func clearReadOnly(name string) bool {
 		return false
 	}
 	return windows.SetFileAttributes(p, a&^windows.FILE_ATTRIBUTE_READONLY) == nil
+}
+
+// createExcl creates the file at name, which must not exist, for reading
+// and writing, as os.OpenFile would but sharing delete access too: Windows
+// renames no file that a handle opened without FILE_SHARE_DELETE holds,
+// and Commit renames its file while it still holds it locked.
+func createExcl(name string) (*os.File, error) {
+	p, err := windows.UTF16PtrFromString(name)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: name, Err: err}
+	}
+	h, err := windows.CreateFile(p, windows.GENERIC_READ|windows.GENERIC_WRITE,
+		windows.FILE_SHARE_READ|windows.FILE_SHARE_WRITE|windows.FILE_SHARE_DELETE,
+		nil, windows.CREATE_NEW, windows.FILE_ATTRIBUTE_NORMAL, 0)
+	if errors.Is(err, windows.ERROR_FILE_EXISTS) {
+		err = fs.ErrExist
+	}
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: name, Err: err}
+	}
+	return os.NewFile(uintptr(h), name), nil
 }

@@ -137,6 +137,31 @@ func (e *NoMatchError) Error() string {
 	return fmt.Sprintf("no image for platform %s; the index has %s (choose one with --platform)", FormatPlatform(e.Want), strings.Join(names, ", "))
 }
 
+// PlatformError says that an image manifest (not an index: it has no other
+// platform) was asked for a platform its config does not run on.
+type PlatformError struct {
+	Want, Have Platform
+}
+
+func (e *PlatformError) Error() string {
+	return fmt.Sprintf("the image is for %s, not %s: it is a single-platform image, with no index to choose from (drop --platform, or name an image built for %s)",
+		FormatPlatform(e.Have), FormatPlatform(e.Want), FormatPlatform(e.Want))
+}
+
+// CheckPlatform returns a *PlatformError unless an image whose config is cfg
+// runs on want (Matches). A config that names no OS or architecture passes:
+// there is nothing to compare.
+func CheckPlatform(want Platform, cfg Config) error {
+	have := cfg.Platform
+	if have.OS == "" || have.Architecture == "" {
+		return nil
+	}
+	if !Matches(want, have) {
+		return &PlatformError{Want: Normalize(want), Have: Normalize(have)}
+	}
+	return nil
+}
+
 // Select picks the entry of idx that best serves want: an exact variant match
 // first, then the highest compatible variant. Attestations are never chosen.
 func Select(idx *Index, want Platform) (Descriptor, error) {

@@ -109,3 +109,45 @@ func TestHostIsLinux(t *testing.T) {
 		t.Fatalf("Host() = %+v", h)
 	}
 }
+
+func TestCheckPlatform(t *testing.T) {
+	t.Parallel()
+	cfg := func(os, arch, variant string) Config {
+		var c Config
+		c.OS, c.Architecture, c.Variant = os, arch, variant
+		return c
+	}
+	tests := []struct {
+		name string
+		want Platform
+		cfg  Config
+		err  string // "" for a match
+	}{
+		{name: "same", want: Platform{OS: "linux", Architecture: "amd64"}, cfg: cfg("linux", "amd64", "")},
+		{name: "arm64 asked of amd64", want: Platform{OS: "linux", Architecture: "arm64"}, cfg: cfg("linux", "amd64", ""),
+			err: "the image is for linux/amd64, not linux/arm64"},
+		{name: "arm/v7 runs v6", want: Platform{OS: "linux", Architecture: "arm", Variant: "v7"}, cfg: cfg("linux", "arm", "v6")},
+		{name: "arm/v6 does not run v7", want: Platform{OS: "linux", Architecture: "arm", Variant: "v6"}, cfg: cfg("linux", "arm", "v7"),
+			err: "linux/arm/v7, not linux/arm/v6"},
+		{name: "windows asked of linux", want: Platform{OS: "windows", Architecture: "amd64"}, cfg: cfg("linux", "amd64", ""),
+			err: "not windows/amd64"},
+		{name: "aarch64 is arm64", want: Platform{OS: "linux", Architecture: "arm64"}, cfg: cfg("linux", "aarch64", "")},
+		{name: "config without a platform", want: Platform{OS: "linux", Architecture: "arm64"}, cfg: cfg("", "", "")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := CheckPlatform(tt.want, tt.cfg)
+			if tt.err == "" {
+				if err != nil {
+					t.Fatalf("CheckPlatform = %v, want a match", err)
+				}
+				return
+			}
+			var pe *PlatformError
+			if !errors.As(err, &pe) || !strings.Contains(err.Error(), tt.err) {
+				t.Fatalf("CheckPlatform = %v, want a *PlatformError saying %q", err, tt.err)
+			}
+		})
+	}
+}

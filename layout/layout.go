@@ -181,23 +181,43 @@ func (l *Layout) LinkBlob(ctx context.Context, d image.Descriptor, src string) e
 	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
 		return fmt.Errorf("linking %s: %w", what, err)
 	}
-	f, err := disk.Create(final) // a free name, which link needs absent
-	if err != nil {
-		return fmt.Errorf("linking %s: %w", what, err)
-	}
-	f.Abort()
-	tmp := f.Name()
-	if err := l.link(src, tmp); err == nil {
-		if err := disk.Rename(tmp, final); err != nil {
-			os.Remove(tmp)
-			return fmt.Errorf("linking %s: %w", what, err)
+	for try := 1; ; try++ {
+		linked, err := l.linkAt(src, final)
+		if !linked && err != nil {
+			return wrap("linking "+what, err)
 		}
-		return nil
+		if !linked {
+			break
+		}
+		if err == nil || !errors.Is(err, fs.ErrNotExist) || try == linkTries {
+			return wrap("linking "+what, err)
+		}
 	}
 	// EXDEV mostly, but also filesystems without hardlinks, or a src this
 	// process may not link (fs.protected_hardlinks): a copy works for all.
 	err = writeTemp(final, func(f *os.File) error { return copyFile(ctx, f, src, d.Size) })
 	return wrap("copying "+what+" from "+src, err)
+}
+
+// linkAt hardlinks src at a temporary name beside final, then renames it
+// onto final. It reports whether the link was made; if it was, err is the
+// rename's: fs.ErrNotExist when another process's RemoveStale took the link
+// (it holds no lock) before the rename.
+func (l *Layout) linkAt(src, final string) (linked bool, err error) {
+	f, err := disk.Create(final) // a free name, which link needs absent
+	if err != nil {
+		return false, err
+	}
+	f.Abort()
+	tmp := f.Name()
+	if l.link(src, tmp) != nil {
+		return false, nil
+	}
+	if err := disk.Rename(tmp, final); err != nil {
+		os.Remove(tmp)
+		return true, err
+	}
+	return true, nil
 }
 
 // copyFile copies exactly size bytes from src to dst, in the kernel where it

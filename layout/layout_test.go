@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -242,6 +243,16 @@ func TestLinkBlob(t *testing.T) {
 	exdev := func(oldname, newname string) error {
 		return &os.LinkError{Op: "link", Old: oldname, New: newname, Err: syscall.EXDEV}
 	}
+	// swept is a link that another process's RemoveStale takes before the
+	// rename, the first time.
+	var sweeps atomic.Int32
+	swept := func(oldname, newname string) error {
+		err := os.Link(oldname, newname)
+		if err == nil && sweeps.Add(1) == 1 {
+			os.Remove(newname)
+		}
+		return err
+	}
 	tests := []struct {
 		name     string
 		src      string // content of the source file
@@ -253,6 +264,7 @@ func TestLinkBlob(t *testing.T) {
 	}{
 		{name: "same filesystem", src: content, d: d, wantSame: true},
 		{name: "across filesystems", src: content, d: d, link: exdev},
+		{name: "link swept before its rename", src: content, d: d, link: swept, wantSame: true},
 		{name: "wrong size", src: content + "!", d: d, wantErr: true},
 		{name: "wrong size across filesystems", src: content + "!", d: d, link: exdev, wantErr: true},
 		{name: "cancelled copy", src: content, d: d, link: exdev, cancel: true, wantErr: true},

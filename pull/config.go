@@ -48,14 +48,21 @@ func ParseFormat(s string) (Format, bool) {
 type Config struct {
 	// Source returns the client for a registry name ("docker.io"). Required.
 	Source func(registry string) (Source, error)
-	// Platforms to keep from an index; nil: image.Host(). Ignored with AllPlatforms.
+	// Platforms asked for: those kept from an index; an image that is no
+	// index must be built for them (*image.PlatformError). nil: Prefer.
+	// Ignored with AllPlatforms.
 	Platforms []image.Platform
+	// Prefer is the platform kept from an index when Platforms is nil (a
+	// default, as config.toml's platform is); an image that is no index is
+	// taken whatever it is built for. Zero: image.Host().
+	Prefer image.Platform
 	// AllPlatforms keeps a whole index and fetches every child, attestations included.
 	AllPlatforms bool
 	// Format of the output; "": Docker.
 	Format Format
 	// Output is a file (docker, oci-archive) or directory (oci, rootfs) path,
-	// or "-" for Stdout (not for oci or rootfs). Required.
+	// or "-" for Stdout (not for oci or rootfs). Required. The directory it
+	// goes in must exist: Pull checks it before the first request.
 	Output string
 	// Stdout receives the tar when Output is "-".
 	Stdout io.Writer

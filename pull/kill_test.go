@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,9 +48,11 @@ func TestPullKillHelper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(store.Config{Dir: os.Getenv(killCacheEnv)})
-	if err != nil {
-		t.Fatal(err)
+	var st *store.Store // none when killCacheEnv is empty
+	if dir := os.Getenv(killCacheEnv); dir != "" {
+		if st, err = store.Open(store.Config{Dir: dir}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var n int64
 	_, err = pull.Pull(context.Background(), []ref.Reference{r}, pull.Config{
@@ -178,6 +181,14 @@ func TestPullKilledResumes(t *testing.T) {
 // handler, nothing of the process runs after that.
 func killAfter(t *testing.T, n int64, cmd *exec.Cmd, env ...string) {
 	t.Helper()
+	startUntil(t, n, cmd, env...)()
+}
+
+// startUntil runs cmd with env added and waits until it prints that it
+// wrote n bytes. It returns the function that kills it (SIGKILL), which the
+// test's end calls too.
+func startUntil(t *testing.T, n int64, cmd *exec.Cmd, env ...string) (kill func()) {
+	t.Helper()
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
@@ -196,10 +207,116 @@ func killAfter(t *testing.T, n int64, cmd *exec.Cmd, env ...string) {
 			}
 			continue
 		}
+		cmd.Process.Kill()
+		cmd.Wait()
 		t.Fatalf("the pull to kill said %q", line)
 	}
-	if err := cmd.Process.Kill(); err != nil {
+	var once sync.Once
+	kill = func() {
+		once.Do(func() {
+			if err := cmd.Process.Kill(); err != nil {
+				t.Error(err)
+			}
+			cmd.Wait()
+		})
+	}
+	t.Cleanup(kill)
+	return kill
+}
+
+// TestPullKilledCleansUp: a pull without a cache, killed midway, leaves its
+// temporaries beside the output (a tar's partial file, a temporary store,
+// an unpack's tree). While its process lives, another pull to the same
+// output leaves them alone (to a tar, it refuses: another haul is writing
+// it); once it is dead, the next pull to the output takes them up (a tar's)
+// or removes them, and the output is all that is left.
+func TestPullKilledCleansUp(t *testing.T) {
+	t.Parallel()
+	const half = 1 << 20
+	formats := []pull.Format{pull.Docker, pull.OCI}
+	if runtime.GOOS == "linux" {
+		formats = append(formats, pull.RootFS)
+	}
+	for _, f := range formats {
+		t.Run(string(f), func(t *testing.T) {
+			t.Parallel()
+			reg := registrytest.New(t, registrytest.Config{})
+			pushed := reg.MustPush(t, "team/app:1", plainImage(22, 1, 2*half))
+			reg.Wrap(stallFirstGET(pushed.Layers[0].Digest.String(), half+half/2))
+			dir := t.TempDir()
+			c := pull.Config{
+				Format: f,
+				Output: filepath.Join(dir, "out"),
+				Source: func(string) (pull.Source, error) { return newClient(t, reg, auth.Credential{}), nil },
+			}
+			kill := startUntil(t, half, exec.Command(os.Args[0], "-test.run=^TestPullKillHelper$"),
+				killHelperEnv+"="+reg.Ref("team/app:1"), killFormatEnv+"="+string(f), killOutEnv+"="+c.Output)
+			left := hidden(t, dir)
+			if len(left) == 0 {
+				t.Fatal("the pull being killed has no temporary beside its output")
+			}
+			r := []ref.Reference{mustRef(t, reg.Ref("team/app:1"))}
+			_, err := pull.Pull(t.Context(), r, c)
+			switch {
+			case f == pull.Docker && (err == nil || !strings.Contains(err.Error(), "another haul is writing it")):
+				t.Fatalf("a pull to a tar another process writes: %v, want a refusal", err)
+			case f != pull.Docker && err != nil:
+				t.Fatalf("a pull beside a live one: %v", err)
+			}
+			for _, name := range left {
+				if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+					t.Errorf("the live pull's %s was removed: %v", name, err)
+				}
+			}
+			kill()
+			if f == pull.RootFS {
+				os.RemoveAll(c.Output) // the second pull made it: a third would be refused
+			}
+			if _, err := pull.Pull(t.Context(), r, c); err != nil {
+				t.Fatalf("the pull after the kill: %v", err)
+			}
+			if got := hidden(t, dir); len(got) != 0 {
+				t.Errorf("the pull after the kill left %v of %v", got, left)
+			}
+		})
+	}
+}
+
+// stallFirstGET serves the first GET of the blob dg with only its first n
+// bytes, then nothing until the client is gone.
+func stallFirstGET(dg string, n int) func(http.Handler) http.Handler {
+	var gets atomic.Int32
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !registrytest.IsBlobGET(r) || !strings.HasSuffix(r.URL.Path, dg) || gets.Add(1) > 1 {
+				next.ServeHTTP(w, r)
+				return
+			}
+			rec := registrytest.Record(next, r)
+			registrytest.CopyHeader(w, rec)
+			w.WriteHeader(rec.Code)
+			w.Write(rec.Body.Bytes()[:n])
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+			case <-time.After(time.Minute):
+			}
+		})
+	}
+}
+
+// hidden lists the names in dir that start with a dot: haul's temporaries.
+func hidden(t *testing.T, dir string) []string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Wait()
+	var names []string
+	for _, e := range es {
+		if strings.HasPrefix(e.Name(), ".") {
+			names = append(names, e.Name())
+		}
+	}
+	return names
 }

@@ -10,16 +10,23 @@ import (
 	"time"
 
 	"github.com/haul-dev/haul/archive"
+	"github.com/haul-dev/haul/disk"
 	"github.com/haul-dev/haul/image"
 	"github.com/haul-dev/haul/layout"
 	"github.com/haul-dev/haul/ref"
 	"github.com/haul-dev/haul/store"
 )
 
-// Pull resolves refs, fetches what they need and writes c.Output. On failure
-// or cancellation nothing is left at c.Output; what was fetched is kept for
-// the next pull to resume: a tar's in its temporary file beside c.Output,
-// the other formats' in the store.
+// Pull resolves refs, fetches what they need and writes c.Output. Before
+// the first request it checks that c.Output can be written (its directory
+// exists and takes a new file; a tar is refused onto a directory, an oci
+// layout onto a directory that holds other things, a rootfs onto one that
+// is not empty without Unpack.Force), and refuses with a *disk.OutputError
+// naming c.Output. On failure or cancellation nothing is left at c.Output (a
+// file there stays as it was); what was fetched is kept for the next pull to
+// resume: a tar's in its temporary file beside c.Output, the other formats'
+// in the store. What killed pulls left beside c.Output, and no live one
+// holds, is taken up (a tar of the same images) or removed.
 func Pull(ctx context.Context, refs []ref.Reference, c Config) (*Result, error) {
 	if len(refs) == 0 {
 		return nil, errors.New("pull: no reference given")
@@ -43,6 +50,12 @@ func Pull(ctx context.Context, refs []ref.Reference, c Config) (*Result, error) 
 		if err := checkRootFS(refs, c); err != nil {
 			return nil, err
 		}
+	}
+	if err := checkOutput(c); err != nil {
+		return nil, fmt.Errorf("pull: %w", err)
+	}
+	if c.Output != "-" {
+		disk.RemoveStaleDirs(filepath.Dir(c.Output), nocachePrefix)
 	}
 	c.setDefaults()
 	start := c.Now()
@@ -79,9 +92,14 @@ func Pull(ctx context.Context, refs []ref.Reference, c Config) (*Result, error) 
 	return r.res, nil
 }
 
+// nocachePrefix starts the name of a temporary store (random digits end
+// it).
+const nocachePrefix = ".haul-nocache-"
+
 // withStore calls fn with c.Store, or without one with a temporary store
 // beside the output (for a layout, on its filesystem: its blobs are then
-// hardlinked, not copied), removed afterwards.
+// hardlinked, not copied), removed afterwards. The temporary stores that
+// killed pulls left there, and no live one holds, are removed first.
 func withStore(c Config, fn func(*store.Store) error) error {
 	if c.Store != nil {
 		return fn(c.Store)
@@ -89,16 +107,14 @@ func withStore(c Config, fn func(*store.Store) error) error {
 	parent := os.TempDir()
 	if c.Output != "-" && c.Output != "" {
 		parent = filepath.Dir(c.Output)
-		if err := os.MkdirAll(parent, 0o755); err != nil {
-			return fmt.Errorf("pull: %w", err)
-		}
 	}
-	dir, err := os.MkdirTemp(parent, ".haul-nocache-*")
+	disk.RemoveStaleDirs(parent, nocachePrefix)
+	dir, err := disk.MkdirTemp(parent, nocachePrefix)
 	if err != nil {
 		return fmt.Errorf("pull: temporary store: %w", err)
 	}
-	defer os.RemoveAll(dir)
-	st, err := store.Open(store.Config{Dir: dir})
+	defer dir.RemoveAll()
+	st, err := store.Open(store.Config{Dir: dir.Name})
 	if err != nil {
 		return err
 	}
@@ -172,6 +188,7 @@ func pullLayout(ctx context.Context, r *run, st *store.Store) error {
 	if err != nil {
 		return err
 	}
+	l.RemoveStale()
 	count(blobSet(r.p), r.res)
 	if err := r.p.putManifests(ctx, st); err != nil {
 		return err

@@ -863,6 +863,9 @@ func TestPullNoCache(t *testing.T) {
 			c.Output = filepath.Join(parent, "layout")
 			if nested {
 				c.Output = filepath.Join(parent, "new", "layout")
+				if err := os.Mkdir(filepath.Dir(c.Output), 0o755); err != nil {
+					t.Fatal(err)
+				}
 			}
 			if _, err := pull.Pull(t.Context(), []ref.Reference{mustRef(t, name)}, c); err != nil {
 				t.Fatalf("Pull: %v", err)
@@ -1434,4 +1437,46 @@ func TestPullCancelDirect(t *testing.T) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 	checkNothingAt(t, c.Output)
+}
+
+// TestPullPlatformOfSingleImage: --platform on an image that is no index is
+// checked against its config before any layer is fetched, as docker does.
+func TestPullPlatformOfSingleImage(t *testing.T) {
+	t.Parallel()
+	reg := registrytest.New(t, registrytest.Config{})
+	img := registrytest.RandomImage(31, 1, 1<<10) // linux/amd64
+	reg.MustPush(t, "team/app:1", img)
+	cl := newClient(t, reg, auth.Credential{})
+	tests := []struct {
+		name      string
+		platforms []image.Platform
+		err       string
+	}{
+		{name: "none asked", platforms: nil},
+		{name: "its own", platforms: []image.Platform{{OS: "linux", Architecture: "amd64"}}},
+		{name: "another", platforms: []image.Platform{{OS: "linux", Architecture: "arm64"}}, err: "the image is for linux/amd64, not linux/arm64"},
+		{name: "one of two", platforms: []image.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm64"}},
+			err: "not linux/arm64"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := config(t, cl, newStore(t))
+			c.Format, c.Output, c.Platforms = pull.OCI, filepath.Join(t.TempDir(), "layout"), tt.platforms
+			_, err := pull.Pull(t.Context(), []ref.Reference{mustRef(t, reg.Ref("team/app:1"))}, c)
+			if tt.err == "" {
+				if err != nil {
+					t.Fatalf("Pull: %v", err)
+				}
+				return
+			}
+			var pe *image.PlatformError
+			if !errors.As(err, &pe) || !strings.Contains(err.Error(), tt.err) {
+				t.Fatalf("Pull = %v, want an *image.PlatformError saying %q", err, tt.err)
+			}
+			if _, serr := os.Stat(c.Output); !errors.Is(serr, fs.ErrNotExist) {
+				t.Errorf("the refused pull left %s (%v)", c.Output, serr)
+			}
+		})
+	}
 }

@@ -2,7 +2,9 @@ package pull
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 
 	"github.com/opencontainers/go-digest"
 
@@ -75,6 +77,9 @@ func (p *plan) resolve(ctx context.Context, c Config, r ref.Reference) error {
 	pulled := Pulled{Ref: r, Digest: top.Descriptor.Digest, MediaType: top.Descriptor.MediaType}
 	switch {
 	case top.Parsed.Manifest != nil:
+		if err := checkPlatforms(ctx, o, top.Parsed.Manifest.Config, c.Platforms); err != nil {
+			return fmt.Errorf("resolving %s: %w", r, err)
+		}
 		img := p.image(name, repoTag, top.Descriptor, top, o)
 		p.images = append(p.images, img)
 		pulled.Platforms = append(pulled.Platforms, "")
@@ -107,7 +112,10 @@ func (p *plan) resolve(ctx context.Context, c Config, r ref.Reference) error {
 	default:
 		platforms := c.Platforms
 		if len(platforms) == 0 {
-			platforms = []image.Platform{image.Host()}
+			platforms = []image.Platform{c.Prefer}
+			if c.Prefer.OS == "" {
+				platforms[0] = image.Host()
+			}
 		}
 		for i, want := range platforms {
 			m, d, err := p.selectPlatform(ctx, o, top, want)
@@ -139,6 +147,38 @@ func (p *plan) resolve(ctx context.Context, c Config, r ref.Reference) error {
 func kept(m *registry.Manifest, platform string) Kept {
 	c := m.Parsed.Manifest.Config
 	return Kept{Platform: platform, Manifest: m.Descriptor.Digest, Config: c.Digest, config: c}
+}
+
+// checkPlatforms fails with an *image.PlatformError when platforms were asked
+// for and the image manifest (no index: it has no other platform) is built
+// for another, as docker refuses it. Its config says which; with no
+// platforms asked for, nothing is fetched.
+func checkPlatforms(ctx context.Context, o origin, cd image.Descriptor, platforms []image.Platform) error {
+	if len(platforms) == 0 {
+		return nil
+	}
+	if cd.Size > maxConfigSize {
+		return fmt.Errorf("config %s is %d bytes, over the limit of %d", cd.Digest, cd.Size, maxConfigSize)
+	}
+	rc, err := o.src.BlobAt(ctx, o.ref, cd, 0, nil)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	body, err := io.ReadAll(rc) // the reader stops at cd.Size and verifies the digest
+	if err != nil {
+		return err
+	}
+	var cfg image.Config
+	if err := json.Unmarshal(body, &cfg); err != nil {
+		return fmt.Errorf("decoding config %s: %w", cd.Digest, err)
+	}
+	for _, want := range platforms {
+		if err := image.CheckPlatform(want, cfg); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // image is the archive entry for one image manifest m, listed under root.

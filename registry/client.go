@@ -201,16 +201,22 @@ func (c *Client) doWith(hc *http.Client, req *http.Request, repo string, ok ...i
 			return resp, nil
 		}
 	}
-	return nil, newError(resp, c.registry, repo, c.hasCredential(req.Context(), resp.StatusCode), c.now())
+	e := newError(resp, c.registry, repo, c.now())
+	e.HadCredentials, e.CredentialFrom = c.credentialFrom(req.Context(), resp.StatusCode)
+	return nil, e
 }
 
-// hasCredential tells error advice whether the user holds a credential here.
-func (c *Client) hasCredential(ctx context.Context, status int) bool {
+// credentialFrom tells error advice whether the user holds a credential
+// here, and where it was found.
+func (c *Client) credentialFrom(ctx context.Context, status int) (bool, string) {
 	if c.creds == nil || (status != http.StatusUnauthorized && status != http.StatusForbidden) {
-		return false
+		return false, ""
 	}
 	cred, err := c.creds.Credential(ctx, c.registry)
-	return err == nil && !cred.IsZero()
+	if err != nil || cred.IsZero() {
+		return false, ""
+	}
+	return true, cred.From
 }
 
 func (c *Client) wrapTransportError(req *http.Request, err error) error {

@@ -46,6 +46,9 @@ type Missing string
 const (
 	MissingTag        Missing = "tag"
 	MissingRepository Missing = "repository"
+	// MissingRegistry: the server does not speak the distribution API (its
+	// /v2/ answers neither 200 nor 401, or answers HTML).
+	MissingRegistry Missing = "registry"
 )
 
 // Detail is one entry of a registry's JSON error body.
@@ -67,10 +70,13 @@ type Error struct {
 	// From a 401/403's Bearer challenge: what a token was asked for.
 	Realm, Service, Scope, ChallengeError string
 	HadCredentials                        bool
+	CredentialFrom                        string // where the credential sent was found, if known
 
-	// From a 404 of a manifest: what is missing, and tags near the one asked for.
-	Missing  Missing
-	NearTags []string
+	// From a 404 of a manifest: what is missing, and tags near the one asked
+	// for; for MissingRegistry, what /v2/ answered ("404 Not Found, text/html").
+	Missing     Missing
+	NearTags    []string
+	NotRegistry string
 
 	// From a 429: Docker Hub's pull-limit headers, and how long to wait.
 	RateLimit, RateRemaining string
@@ -139,21 +145,35 @@ func (e *Error) Hint() string {
 		if e.ChallengeError == "insufficient_scope" || e.Status == http.StatusForbidden {
 			fmt.Fprintf(&b, "It does not grant pull on %s. ", e.repoRef())
 		}
-		if !e.HadCredentials {
+		switch {
+		case !e.HadCredentials:
 			b.WriteString("The repository may be private: log in with `haul login " + e.Registry + "`, or pass -u USER --password-stdin. " +
 				"Or it may not exist: registries such as Docker Hub answer 401, not 404, for a missing repository.")
-		} else {
-			b.WriteString("Check the repository name, that this account can read it, and that an access token has read scope (a Docker Hub PAT needs Read).")
+		case e.Status == http.StatusUnauthorized && e.ChallengeError != "insufficient_scope":
+			fmt.Fprintf(&b, "The registry refused the credential %s: log in again with `haul login %s`, or remove it with `haul logout %s`.",
+				e.credentialSource(), e.Registry, e.Registry)
+		default:
+			fmt.Fprintf(&b, "Check the repository name (it may not exist: some registries answer a missing repository as they do a private one), "+
+				"that this account can read it, and that an access token has read scope (a Docker Hub PAT needs Read). The credential came %s.",
+				e.credentialSource())
 		}
 		return b.String()
 	case http.StatusNotFound:
+		// What the client found out (Missing) comes before the codes: a
+		// registry:2 answers a missing repository with MANIFEST_UNKNOWN.
 		switch {
+		case e.Missing == MissingRegistry:
+			return fmt.Sprintf("%s does not answer as a container registry (/v2/ gave %s): check the host name and port.", e.Registry, e.NotRegistry)
+		case e.Missing == MissingRepository:
+			return fmt.Sprintf("the repository %s does not exist on this registry (or is private and hides itself): check its name.", e.repoRef())
 		case e.Missing == MissingTag && len(e.NearTags) > 0:
 			return fmt.Sprintf("%s has no such tag; near ones: %s (all: `haul tags %s`).", e.repoRef(), strings.Join(e.NearTags, ", "), e.repoRef())
-		case e.Missing == MissingTag || e.Is(ErrManifestUnknown):
+		case e.Missing == MissingTag:
 			return fmt.Sprintf("%s exists but has no such tag or digest: list its tags with `haul tags %s`.", e.repoRef(), e.repoRef())
-		case e.Missing == MissingRepository || e.Is(ErrNameUnknown):
-			return fmt.Sprintf("the repository %s does not exist on this registry (or is private and hides itself).", e.repoRef())
+		case e.Is(ErrNameUnknown):
+			return fmt.Sprintf("the repository %s does not exist on this registry (or is private and hides itself): check its name.", e.repoRef())
+		case e.Is(ErrManifestUnknown):
+			return fmt.Sprintf("%s has no such tag or digest: list its tags with `haul tags %s`.", e.repoRef(), e.repoRef())
 		case e.Is(ErrBlobUnknown):
 			return "the registry lacks a blob that the manifest names."
 		}
@@ -164,6 +184,14 @@ func (e *Error) Hint() string {
 		return "the registry is rate limiting; try again later or with fewer --jobs."
 	}
 	return ""
+}
+
+// credentialSource says where the credential came from, for a hint.
+func (e *Error) credentialSource() string {
+	if e.CredentialFrom == "" {
+		return "from -u/--password-stdin or a stored login"
+	}
+	return "from " + e.CredentialFrom
 }
 
 func (e *Error) repoRef() string {
@@ -177,15 +205,14 @@ func (e *Error) repoRef() string {
 const maxErrorBody = 64 << 10
 
 // newError reads and closes resp's body and describes the answer.
-func newError(resp *http.Response, registry, repo string, hadCreds bool, now time.Time) *Error {
+func newError(resp *http.Response, registry, repo string, now time.Time) *Error {
 	defer resp.Body.Close()
 	e := &Error{
-		Method:         resp.Request.Method,
-		URL:            redactURL(resp.Request.URL),
-		Status:         resp.StatusCode,
-		Registry:       registry,
-		Repository:     repo,
-		HadCredentials: hadCreds,
+		Method:     resp.Request.Method,
+		URL:        redactURL(resp.Request.URL),
+		Status:     resp.StatusCode,
+		Registry:   registry,
+		Repository: repo,
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	var parsed struct {

@@ -112,14 +112,14 @@ func TestNewError(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			resp, body := errorResponse(t, tt.status, tt.header, tt.body)
-			e := newError(resp, "r.example", "team/app", true, time.Now())
+			e := newError(resp, "r.example", "team/app", time.Now())
 			if !body.closed {
 				t.Error("the body was not closed")
 			}
 			if body.read > maxErrorBody {
 				t.Errorf("read %d bytes of the body, over the %d cap", body.read, maxErrorBody)
 			}
-			if e.Method != http.MethodGet || e.Status != tt.status || e.Registry != "r.example" || e.Repository != "team/app" || !e.HadCredentials {
+			if e.Method != http.MethodGet || e.Status != tt.status || e.Registry != "r.example" || e.Repository != "team/app" {
 				t.Errorf("error %+v does not keep the request's facts", e)
 			}
 			var codes []Code
@@ -147,7 +147,7 @@ func TestNewError(t *testing.T) {
 	t.Run("detail kept raw", func(t *testing.T) {
 		t.Parallel()
 		resp, _ := errorResponse(t, 404, nil, []byte(`{"errors":[{"code":"MANIFEST_UNKNOWN","detail":{"Tag":"1"}}]}`))
-		e := newError(resp, "r.example", "team/app", false, time.Now())
+		e := newError(resp, "r.example", "team/app", time.Now())
 		if len(e.Errors) != 1 || string(e.Errors[0].Detail) != `{"Tag":"1"}` {
 			t.Fatalf("Errors %+v, want the detail as sent", e.Errors)
 		}
@@ -156,7 +156,7 @@ func TestNewError(t *testing.T) {
 		t.Parallel()
 		when := time.Now().Add(90 * time.Second).UTC().Format(http.TimeFormat)
 		resp, _ := errorResponse(t, 429, http.Header{"Retry-After": {when}}, nil)
-		e := newError(resp, "r.example", "team/app", false, time.Now())
+		e := newError(resp, "r.example", "team/app", time.Now())
 		if e.RetryAfter < 85*time.Second || e.RetryAfter > 91*time.Second {
 			t.Fatalf("RetryAfter %v from %q, want about 90s", e.RetryAfter, when)
 		}
@@ -171,7 +171,7 @@ func equalErrorFields(a, b Error) bool {
 func TestErrorIs(t *testing.T) {
 	t.Parallel()
 	resp, _ := errorResponse(t, 404, nil, []byte(`{"errors":[{"code":"NAME_UNKNOWN"},{"code":"MANIFEST_UNKNOWN"}]}`))
-	var err error = newError(resp, "r.example", "team/app", false, time.Now())
+	var err error = newError(resp, "r.example", "team/app", time.Now())
 	err = fmt.Errorf("pull r.example/team/app:1: %w", fmt.Errorf("fetching manifest: %w", err))
 	for _, c := range []Code{ErrManifestUnknown, ErrNameUnknown} {
 		if !errors.Is(err, c) {
@@ -232,6 +232,21 @@ func TestErrorHint(t *testing.T) {
 			want: []string{"Docker Hub's pull limit", "HEAD does not"}},
 		{name: "429 elsewhere", e: Error{Status: 429, Registry: "ghcr.io", Repository: "team/app"},
 			want: []string{"rate limiting", "--jobs"}},
+		{name: "401 stored credential refused",
+			e: Error{Status: 401, Registry: "ghcr.io", Repository: "team/app", Realm: "https://ghcr.io/token", HadCredentials: true,
+				CredentialFrom: "/home/a/.docker/config.json"},
+			want: []string{"refused the credential from /home/a/.docker/config.json", "`haul logout ghcr.io`", "`haul login ghcr.io`"}},
+		{name: "401 insufficient scope names the credential's source",
+			e: Error{Status: 401, Registry: "ghcr.io", Repository: "team/app", ChallengeError: "insufficient_scope", HadCredentials: true,
+				CredentialFrom: "credential helper docker-credential-pass"},
+			want: []string{"it may not exist", "came from credential helper docker-credential-pass"}},
+		{name: "404 MANIFEST_UNKNOWN of a missing repository (registry:2)",
+			e: Error{Status: 404, Registry: "localhost:5000", Repository: "nothere", Missing: MissingRepository,
+				Errors: []Detail{{Code: ErrManifestUnknown}}},
+			want: []string{"the repository localhost:5000/nothere does not exist"}},
+		{name: "404 from a server that is no registry",
+			e:    Error{Status: 404, Registry: "localhost:8080", Repository: "x", Missing: MissingRegistry, NotRegistry: "404 Not Found, text/html"},
+			want: []string{"localhost:8080 does not answer as a container registry (/v2/ gave 404 Not Found, text/html)", "host name and port"}},
 		{name: "500", e: Error{Status: 500, Registry: "ghcr.io", Repository: "team/app"}},
 	}
 	for _, tt := range tests {
@@ -272,7 +287,7 @@ func FuzzNewError(f *testing.F) {
 		status := statuses[int(sel)%len(statuses)]
 		header := http.Header{"Www-Authenticate": {challenge}, "Retry-After": {challenge}, "Ratelimit-Limit": {challenge}}
 		resp, cb := errorResponse(t, status, header, body)
-		e := newError(resp, "r.example", "team/app", false, time.Now())
+		e := newError(resp, "r.example", "team/app", time.Now())
 		if !cb.closed || cb.read > maxErrorBody {
 			t.Fatalf("body closed %v, %d bytes read", cb.closed, cb.read)
 		}

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -32,7 +33,37 @@ func (c *Client) explainNotFound(ctx context.Context, r ref.Reference, err error
 		}
 	case errors.As(terr, &te) && te.Status == http.StatusNotFound:
 		re.Missing = MissingRepository
+		if answer := c.notRegistry(ctx); answer != "" {
+			re.Missing, re.NotRegistry = MissingRegistry, answer
+		}
 	}
+}
+
+// notRegistry asks /v2/ whether the server speaks the distribution API. It
+// returns what the server answered when it does not (neither 200 nor 401, or
+// an HTML page), and "" when it does or cannot tell.
+func (c *Client) notRegistry(ctx context.Context) string {
+	req, err := c.newRequest(ctx, http.MethodGet, c.url("/v2/"))
+	if err != nil {
+		return ""
+	}
+	resp, err := c.anon.Do(req)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+	ct, _, _ := strings.Cut(resp.Header.Get("Content-Type"), ";")
+	ct = strings.TrimSpace(ct)
+	html := strings.EqualFold(ct, "text/html")
+	if (resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized) && !html {
+		return ""
+	}
+	answer := resp.Status
+	if ct != "" {
+		answer += ", " + ct
+	}
+	return printable(answer)
 }
 
 // nearTags picks tags that share a prefix with want or are a short edit away.

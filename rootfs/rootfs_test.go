@@ -19,6 +19,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
 
+	"github.com/haul-dev/haul/disk"
 	"github.com/haul-dev/haul/image"
 	"github.com/haul-dev/haul/internal/treetest"
 )
@@ -420,6 +421,43 @@ func TestTarget(t *testing.T) {
 			t.Errorf("tree %q: the refused unpack changed it", got)
 		}
 	})
+	for _, tt := range []struct {
+		name  string
+		setup func(t *testing.T, sandbox string) string
+		want  error
+	}{
+		{"missing parent", func(t *testing.T, sandbox string) string { return filepath.Join(sandbox, "no", "r") }, fs.ErrNotExist},
+		{"parent is a file", func(t *testing.T, sandbox string) string {
+			os.WriteFile(filepath.Join(sandbox, "f"), nil, 0o644)
+			return filepath.Join(sandbox, "f", "r")
+		}, disk.ErrNotDir},
+		{"target is a file", func(t *testing.T, sandbox string) string {
+			os.WriteFile(filepath.Join(sandbox, "r"), nil, 0o644)
+			return filepath.Join(sandbox, "r")
+		}, disk.ErrNotDir},
+		{"target not empty", func(t *testing.T, sandbox string) string {
+			os.MkdirAll(filepath.Join(sandbox, "r", "keep"), 0o755)
+			return filepath.Join(sandbox, "r")
+		}, disk.ErrNotEmpty},
+	} {
+		t.Run("refused: "+tt.name, func(t *testing.T) {
+			t.Parallel()
+			sandbox := t.TempDir()
+			target := tt.setup(t, sandbox)
+			before := treetest.List(t, sandbox)
+			err := Check(target, Config{})
+			var oe *disk.OutputError
+			if !errors.As(err, &oe) || oe.Path != target || !errors.Is(err, tt.want) {
+				t.Fatalf("Check: %v, want an *OutputError for %s matching %v", err, target, tt.want)
+			}
+			if _, err := Create(t.Context(), target, Config{}); !errors.Is(err, tt.want) {
+				t.Fatalf("Create: %v, want what Check said", err)
+			}
+			if after := treetest.List(t, sandbox); strings.Join(after, ",") != strings.Join(before, ",") {
+				t.Errorf("the refusal changed %s: %q, then %q", sandbox, before, after)
+			}
+		})
+	}
 	t.Run("force merges", func(t *testing.T) {
 		t.Parallel()
 		target := filepath.Join(t.TempDir(), "r")
@@ -467,5 +505,49 @@ func TestBlobVerifier(t *testing.T) {
 				t.Fatalf("Apply = %v, want ok=%v", err, tt.ok)
 			}
 		})
+	}
+}
+
+// TestStaleTempDirs: the temporary sibling a killed unpack into the same
+// target left (unlocked) is removed by the next Create; one a live unpack
+// holds stays, and so do those of other targets.
+func TestStaleTempDirs(t *testing.T) {
+	t.Parallel()
+	parent := t.TempDir()
+	target := filepath.Join(parent, "r")
+	killed := filepath.Join(parent, ".haul-rootfs-r-4242")
+	if err := os.MkdirAll(filepath.Join(killed, "usr", "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	live, err := Create(t.Context(), target, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(parent, ".haul-rootfs-rr-4242")
+	if err := os.Mkdir(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	next, err := Create(t.Context(), target, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(killed); !os.IsNotExist(err) {
+		t.Errorf("the killed unpack's %s is still there (%v)", killed, err)
+	}
+	for _, d := range []string{live.work, other, next.work} {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("%s was removed: %v", d, err)
+		}
+	}
+	l := l1(t, file("a", "1"))
+	if err := live.Apply(t.Context(), l.l, bytes.NewReader(l.b)); err != nil {
+		t.Fatalf("the live unpack, after the other's Create: %v", err)
+	}
+	if err := live.Commit(t.Context()); err != nil {
+		t.Fatalf("the live unpack's Commit: %v", err)
+	}
+	next.Abort()
+	if got := treetest.List(t, parent); strings.Join(got, ",") != ".haul-rootfs-rr-4242/,r/,r/a = 1" {
+		t.Errorf("left %q", got)
 	}
 }

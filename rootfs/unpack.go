@@ -8,14 +8,17 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/haul-dev/haul/disk"
 )
 
 // Unpacker builds a root filesystem from layers applied in order. Create one
 // with Create, give it each layer with Apply, and finish with Commit, or
 // Abort to remove what it wrote. It is not safe for concurrent use.
 type Unpacker struct {
-	dir   string // the target
-	work  string // where the tree is built: a temporary sibling of dir, or dir with Force
+	dir   string        // the target
+	work  string        // where the tree is built: a temporary sibling of dir, or dir with Force
+	tmp   *disk.TempDir // work, when it is a temporary sibling: locked until renamed or removed
 	c     Config
 	x     *extractor
 	stats Stats
@@ -23,21 +26,48 @@ type Unpacker struct {
 	done  bool
 }
 
+// tempPrefix starts the name of the temporary sibling of dir that an
+// unpack builds its tree in; random digits end it.
+func tempPrefix(dir string) string { return ".haul-rootfs-" + filepath.Base(dir) + "-" }
+
+// Check tells, before anything is fetched, whether Create would refuse dir
+// with c: anywhere but on Linux (ErrUnsupported); when dir is not a
+// directory, or without c.Force is not empty (a *disk.OutputError matching
+// disk.ErrNotDir or disk.ErrNotEmpty); when the directory it goes in is
+// missing or takes no new file (a *disk.OutputError, see disk.CheckParent).
+func Check(dir string, c Config) error {
+	if dir == "" {
+		return errors.New("unpack: no target directory")
+	}
+	dir = filepath.Clean(dir)
+	if !supported {
+		return fmt.Errorf("unpack into %s: %w", dir, ErrUnsupported)
+	}
+	if c.Force {
+		return disk.CheckDir(dir)
+	}
+	// The tree is built beside dir and renamed onto it.
+	if err := disk.CheckParent(dir); err != nil {
+		return err
+	}
+	return checkEmpty(dir)
+}
+
 // Create starts an unpack into dir, which must be absent or an empty
-// directory unless c.Force is set. The tree is built in a temporary sibling of
-// dir (or, with c.Force, in dir itself) and renamed onto dir by Commit.
-// Anywhere but on Linux it returns ErrUnsupported, having touched nothing.
+// directory unless c.Force is set, in a directory that exists (Check). The
+// tree is built in a temporary sibling of dir (or, with c.Force, in dir
+// itself) and renamed onto dir by Commit. The temporary siblings that
+// killed unpacks into dir left are removed first; never one that a live
+// process holds. Anywhere but on Linux it returns ErrUnsupported, having
+// touched nothing.
 func Create(ctx context.Context, dir string, c Config) (*Unpacker, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if dir == "" {
-		return nil, errors.New("unpack: no target directory")
+	if err := Check(dir, c); err != nil {
+		return nil, err
 	}
 	dir = filepath.Clean(dir)
-	if !supported {
-		return nil, fmt.Errorf("unpack into %s: %w", dir, ErrUnsupported)
-	}
 	u := &Unpacker{dir: dir, c: c}
 	if c.Force {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -45,23 +75,18 @@ func Create(ctx context.Context, dir string, c Config) (*Unpacker, error) {
 		}
 		u.work = dir
 	} else {
-		if err := checkEmpty(dir); err != nil {
-			return nil, err
-		}
 		parent := filepath.Dir(dir)
-		if err := os.MkdirAll(parent, 0o755); err != nil {
-			return nil, fmt.Errorf("unpack into %s: %w", dir, err)
-		}
-		work, err := os.MkdirTemp(parent, ".haul-rootfs-"+filepath.Base(dir)+"-")
+		disk.RemoveStaleDirs(parent, tempPrefix(dir))
+		tmp, err := disk.MkdirTemp(parent, tempPrefix(dir))
 		if err != nil {
 			return nil, fmt.Errorf("unpack into %s: %w", dir, err)
 		}
+		u.tmp, u.work = tmp, tmp.Name
 		// A root filesystem's root is 0755 unless a layer says otherwise.
-		if err := os.Chmod(work, 0o755); err != nil {
-			os.Remove(work)
+		if err := os.Chmod(u.work, 0o755); err != nil {
+			u.Abort()
 			return nil, fmt.Errorf("unpack into %s: %w", dir, err)
 		}
-		u.work = work
 	}
 	x, err := newExtractor(u.work, c, &u.stats)
 	if err != nil {
@@ -87,10 +112,10 @@ func checkEmpty(dir string) error {
 		return fmt.Errorf("unpack into %s: %w", dir, err)
 	}
 	if !fi.IsDir() {
-		return fmt.Errorf("unpack into %s: it exists and is not a directory", dir)
+		return disk.Refuse(dir, disk.ErrNotDir, "it exists and is not a directory")
 	}
 	if names, _ := f.Readdirnames(1); len(names) > 0 {
-		return fmt.Errorf("unpack into %s: the directory is not empty (use --force to apply the layers onto what it holds)", dir)
+		return disk.Refuse(dir, disk.ErrNotEmpty, "the directory is not empty (use --force to apply the layers onto what it holds)")
 	}
 	return nil
 }
@@ -158,6 +183,7 @@ func (u *Unpacker) Commit(ctx context.Context) error {
 			u.err = fmt.Errorf("unpack into %s: %w", u.dir, err)
 			return u.err
 		}
+		u.tmp.Release()
 	}
 	u.done = true
 	return nil
@@ -171,11 +197,11 @@ func (u *Unpacker) Abort() {
 		u.x.close()
 		u.x = nil
 	}
-	if u.done || u.work == u.dir || u.work == "" {
+	if u.done || u.tmp == nil {
 		return
 	}
-	os.RemoveAll(u.work)
-	u.work = ""
+	u.tmp.RemoveAll()
+	u.tmp, u.work = nil, ""
 }
 
 // Stats says what has been applied so far.

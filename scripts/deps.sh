@@ -7,12 +7,13 @@
 set -euo pipefail
 
 # docker-registry, skopeo, umoci, podman, jq, curl and openssl are the end-to-end
-# tests' (test/e2e*.sh); make is make's; wine, wine64,
+# tests' (test/e2e*.sh); docker.io (dockerd, and containerd with ctr) is the
+# engine test/e2e-engine.sh loads into; make is make's; wine, wine64,
 # binutils-mingw-w64-x86-64 and qemu-user-static run make cross's Windows and
 # arm64 tests; xfsprogs, btrfs-progs and e2fsprogs make the filesystems disk's
 # extent-sharing tests mount.
 packages=(
-  docker-registry skopeo umoci podman jq curl make openssl
+  docker-registry skopeo umoci podman docker.io containerd jq curl make openssl
   wine wine64 binutils-mingw-w64-x86-64 qemu-user-static
   xfsprogs btrfs-progs e2fsprogs
 )

@@ -30,6 +30,7 @@ func main() {
 		Getenv:           os.Getenv,
 		StdinIsTerminal:  func() bool { return term.IsTerminal(int(os.Stdin.Fd())) },
 		StderrIsTerminal: func() bool { return term.IsTerminal(int(os.Stderr.Fd())) },
+		StdoutIsTerminal: func() bool { return term.IsTerminal(int(os.Stdout.Fd())) },
 		ReadPassword:     func() ([]byte, error) { return term.ReadPassword(int(os.Stdin.Fd())) },
 		Interrupts:       interrupts,
 		Exit:             exit,

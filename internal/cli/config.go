@@ -27,7 +27,7 @@ docker.io/library/show.`,
 		if err != nil {
 			return err
 		}
-		img, err := cl.Image(cmd.Context(), r, p)
+		img, err := e.image(cmd, cl, r, p)
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/haul-dev/haul/auth"
 	"github.com/haul-dev/haul/disk"
+	"github.com/haul-dev/haul/engine"
 	"github.com/haul-dev/haul/image"
 	"github.com/haul-dev/haul/registry"
 	"github.com/haul-dev/haul/rootfs"
@@ -20,7 +21,7 @@ const (
 	kindUsage          = "usage"           // haul was called wrongly (exit 2)
 	kindCanceled       = "canceled"        // interrupted (SIGINT, SIGTERM)
 	kindNotFound       = "not_found"       // no such repository, tag, digest or blob
-	kindNoPlatform     = "no_platform"     // the index has no image for the platform asked for
+	kindNoPlatform     = "no_platform"     // no image for the platform asked for: not in the index, or the one image is for another
 	kindUnauthorized   = "unauthorized"    // the registry or its token service refused (401, 403)
 	kindRateLimited    = "rate_limited"    // 429, Docker Hub's pull limit among others
 	kindServer         = "server_error"    // the registry answered 5xx
@@ -31,6 +32,7 @@ const (
 	kindNoSpace        = "no_space"        // the disk is full, or the output does not fit
 	kindDigestMismatch = "digest_mismatch" // content is not what its digest or size says
 	kindLimit          = "limit"           // an unpack went past --max-size or --max-entries
+	kindEngine         = "engine_error"    // the container engine (--load) refused, or its address is one haul cannot use
 	kindOther          = "other"           // anything else: read the message
 )
 
@@ -48,6 +50,10 @@ func errorKind(err error) string {
 		re     *registry.Error
 		te     *auth.TokenError
 		nm     *image.NoMatchError
+		pe     *image.PlatformError
+		eu     *engine.UnreachableError
+		ee     *engine.Error
+		es     *engine.UnsupportedError
 		le     *rootfs.LimitError
 		dnsErr *net.DNSError
 		opErr  *net.OpError
@@ -68,10 +74,14 @@ func errorKind(err error) string {
 		return statusKind(re.Status, re)
 	case errors.As(err, &te) && te.Status != 0:
 		return statusKind(te.Status, nil)
-	case errors.As(err, &nm):
+	case errors.As(err, &nm), errors.As(err, &pe):
 		return kindNoPlatform
 	case errors.As(err, &le):
 		return kindLimit
+	case errors.As(err, &eu):
+		return kindUnreachable
+	case errors.As(err, &ee), errors.As(err, &es):
+		return kindEngine
 	// The registry package is to gain an exported connection error (a dial
 	// refused, a name that does not resolve, a dial nobody answers): match
 	// it here, before the standard library's types it wraps.

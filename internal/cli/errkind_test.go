@@ -16,6 +16,7 @@ import (
 
 	"github.com/haul-dev/haul/auth"
 	"github.com/haul-dev/haul/disk"
+	"github.com/haul-dev/haul/engine"
 	"github.com/haul-dev/haul/image"
 	"github.com/haul-dev/haul/internal/registrytest"
 	"github.com/haul-dev/haul/registry"
@@ -55,6 +56,10 @@ func TestErrorKind(t *testing.T) {
 		{"digest mismatch", wrap(&image.DigestError{What: "blob", Want: "sha256:a", Got: "sha256:b"}), kindDigestMismatch},
 		{"size mismatch", wrap(&image.SizeError{What: "blob", Want: 10, Got: 11}), kindDigestMismatch},
 		{"no platform", wrap(&image.NoMatchError{Want: image.Platform{OS: "linux", Architecture: "s390x"}}), kindNoPlatform},
+		{"platform of a single image", wrap(&image.PlatformError{Want: image.Platform{OS: "linux", Architecture: "arm64"}, Have: image.Platform{OS: "linux", Architecture: "amd64"}}), kindNoPlatform},
+		{"engine not answering", wrap(&engine.UnreachableError{Request: "GET /_ping", Err: refused}), kindUnreachable},
+		{"engine refusing", wrap(&engine.Error{Request: "POST /images/load", Status: 500, Message: "no space"}), kindEngine},
+		{"engine address unsupported", &engine.UnsupportedError{Reason: "ssh:// is not supported"}, kindEngine},
 		{"unpack limit", wrap(&rootfs.LimitError{What: "size", Limit: 10}), kindLimit},
 		{"refused", wrap(refused), kindUnreachable},
 		{"no such host", wrap(&net.DNSError{Err: "no such host", Name: "nosuch.invalid", IsNotFound: true}), kindUnreachable},

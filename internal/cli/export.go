@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/haul-dev/haul/disk"
 	"github.com/haul-dev/haul/image"
 	"github.com/haul-dev/haul/pull"
 	"github.com/haul-dev/haul/rootfs"
@@ -50,6 +51,14 @@ func newExportCmd(e *env) *cobra.Command {
 		if out == "" {
 			return usagef("export needs -o FILE, or -o - for stdout")
 		}
+		if out == "-" && e.stdoutTerminal() {
+			return usagef("cowardly refusing to write a tar to a terminal: redirect it, e.g. haul export %s -o - > fs.tar, or pipe it into tar -t", args[0])
+		}
+		if out != "-" {
+			if err := disk.CheckFile(out); err != nil {
+				return err
+			}
+		}
 		p, err := platform()
 		if err != nil {
 			return err
@@ -77,7 +86,10 @@ func newExportCmd(e *env) *cobra.Command {
 			if err := e.allowed(r); err != nil {
 				return err
 			}
-			cfg := pull.Config{Jobs: jobs, Platforms: []image.Platform{p}}
+			cfg := pull.Config{Jobs: jobs, Prefer: p}
+			if cmd.Flags().Changed("platform") {
+				cfg.Platforms = []image.Platform{p}
+			}
 			if cfg.Store, err = e.openStore(cacheDir, noCache); err != nil {
 				return err
 			}

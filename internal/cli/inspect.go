@@ -75,7 +75,7 @@ annotations and layers with sizes.`,
 		if err != nil {
 			return err
 		}
-		img, err := cl.Image(cmd.Context(), r, p)
+		img, err := e.image(cmd, cl, r, p)
 		if err != nil {
 			return err
 		}

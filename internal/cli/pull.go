@@ -42,7 +42,9 @@ blob there; a tar pull keeps small blobs, and large layers only where the
 filesystem shares extents (XFS, Btrfs) or with --cache-all. A pull that is
 interrupted keeps what it fetched (a tar's in a hidden .PATH.*.haul-partial
 beside it), and pulling again continues it. Nothing is left at PATH unless the
-pull succeeded.
+pull succeeded: an existing file there is replaced only then. PATH is checked
+before anything is fetched (its directory exists and takes a file; a tar is
+no directory; an oci layout goes into an empty directory or a layout).
 
 Several REFs make one bundle (-o required): every image with its tags, each
 shared blob once, restored by one docker load.
@@ -51,13 +53,19 @@ shared blob once, restored by one docker load.
 pull-through caches first, in order, then from the registry when a mirror
 fails or lacks them; everything is verified all the same, and -u or
 --password-stdin go to the registry only. The summary says which mirror or
-registry served the blobs.`
+registry served the blobs.
+
+--load streams the docker tar into the engine the docker CLI would use, with
+no file in between: DOCKER_HOST (unix://, or tcp:// with DOCKER_TLS_VERIFY and
+DOCKER_CERT_PATH), else the current docker context, else
+/var/run/docker.sock; podman system service's socket too. ssh:// is refused:
+haul pull -o - REF | ssh HOST docker load does that.`
 
 func newPullCmd(e *env) *cobra.Command {
 	var (
 		out, format, platform, cacheDir string
 		jobs                            int
-		noCache, cacheAll               bool
+		noCache, cacheAll, load         bool
 		uf                              unpackFlags
 	)
 	c := &cobra.Command{
@@ -68,6 +76,7 @@ func newPullCmd(e *env) *cobra.Command {
   haul pull alpine nginx -o bundle.tar       # one bundle for an air gap
   haul pull --format oci -o layout/ ghcr.io/org/app:1
   haul pull --platform linux/arm64 alpine -o - | ssh host docker load
+  haul pull --load alpine:3.20               # straight into the engine (DOCKER_HOST, docker context)
   haul pull --format rootfs -o rootfs/ alpine:3.20`,
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) == 0 {
@@ -83,6 +92,7 @@ func newPullCmd(e *env) *cobra.Command {
 	f.IntVar(&jobs, "jobs", pull.DefaultJobs, "blobs fetched at once")
 	f.StringVar(&cacheDir, "cache-dir", "", "blob cache directory (default $XDG_CACHE_HOME/haul)")
 	f.BoolVar(&noCache, "no-cache", false, "use no cache: blobs go straight into the output")
+	f.BoolVar(&load, "load", false, "stream the docker tar into the engine the docker CLI would use (DOCKER_HOST, the docker context, else /var/run/docker.sock), with no file")
 	f.BoolVar(&cacheAll, "cache-all", false, "a tar pull keeps every layer in the cache too (a second write of each where the filesystem cannot share extents)")
 	uf.add(c)
 	c.RunE = func(cmd *cobra.Command, args []string) error {
@@ -120,8 +130,17 @@ func newPullCmd(e *env) *cobra.Command {
 		if err := parsePlatforms(platform, &cfg); err != nil {
 			return err
 		}
+		if !cmd.Flags().Changed("platform") && len(cfg.Platforms) == 1 {
+			// config.toml's platform: a default to pick from an index, not a demand.
+			cfg.Prefer, cfg.Platforms = cfg.Platforms[0], nil
+		}
 		cfg.Output = out
-		if out == "" {
+		if load {
+			if err := checkLoad(cmd, cfg.Format); err != nil {
+				return err
+			}
+			cfg.Output = "-" // into a pipe to the engine: see pullLoad
+		} else if out == "" {
 			if len(refs) > 1 {
 				return usagef("several images go into one bundle: name it with -o FILE")
 			}
@@ -132,6 +151,9 @@ func newPullCmd(e *env) *cobra.Command {
 		}
 		if cfg.Output == "-" && cfg.Format == pull.RootFS {
 			return usagef("a rootfs is a directory: for a tar of it on stdout, use haul export REF -o -")
+		}
+		if cfg.Output == "-" && !load && e.stdoutTerminal() {
+			return usagef("cowardly refusing to write a tar to a terminal: redirect it, e.g. haul pull REF -o - > x.tar, or pipe it into docker load")
 		}
 		st, err := e.openStore(cacheDir, noCache)
 		if err != nil {
@@ -157,6 +179,9 @@ func newPullCmd(e *env) *cobra.Command {
 		}
 		pr := newPullProgress(e, cfg.Output == "-")
 		cfg.Progress = pr.event
+		if load {
+			return e.pullLoad(cmd.Context(), refs, cfg, pr)
+		}
 		res, err := pull.Pull(cmd.Context(), refs, cfg)
 		pr.done()
 		if err != nil {

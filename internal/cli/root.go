@@ -23,6 +23,7 @@ import (
 	"github.com/haul-dev/haul/config"
 
 	"github.com/haul-dev/haul/disk"
+	"github.com/haul-dev/haul/engine"
 	"github.com/haul-dev/haul/image"
 	"github.com/haul-dev/haul/mirror"
 	"github.com/haul-dev/haul/pull"
@@ -46,9 +47,12 @@ type IO struct {
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string
 	// StdinIsTerminal reports whether a password may be prompted for;
-	// StderrIsTerminal whether progress bars may be drawn.
+	// StderrIsTerminal whether progress bars may be drawn; StdoutIsTerminal
+	// whether a tar or a binary blob for stdout would land on a screen
+	// (refused). nil: not a terminal.
 	StdinIsTerminal  func() bool
 	StderrIsTerminal func() bool
+	StdoutIsTerminal func() bool
 	// ReadPassword reads a line from the terminal without echo.
 	ReadPassword func() ([]byte, error)
 	// System is where docker's daemon.json and the containers tools'
@@ -239,6 +243,7 @@ func hint(err error, cmd *cobra.Command) string {
 	var te *auth.TokenError
 	var tlsErr *registry.TLSError
 	var se *disk.SpaceError
+	var ue *engine.UnreachableError
 	switch {
 	case errors.As(err, &tlsErr):
 		// Its message says where the CA or client certificate goes; a token
@@ -247,6 +252,8 @@ func hint(err error, cmd *cobra.Command) string {
 		return re.Hint()
 	case errors.As(err, &te):
 		return tokenHint(te)
+	case errors.As(err, &ue):
+		return ue.Hint()
 	case errors.Is(err, context.Canceled):
 		// Only a pull keeps what it fetched for the next one to continue
 		// from (a tar's partial file, the cache) and leaves no output.
@@ -269,6 +276,11 @@ func hint(err error, cmd *cobra.Command) string {
 func tokenHint(te *auth.TokenError) string {
 	switch te.Status {
 	case http.StatusUnauthorized, http.StatusForbidden:
+		if te.From != "" && te.Registry != "" {
+			return fmt.Sprintf("the token service %s refused the %s from %s: log in again with `haul login %s`, "+
+				"or remove the stored login with `haul logout %s` (public images need none); an access token (Docker Hub PAT, GitHub PAT) must have read scope.",
+				te.Realm, te.Sent, te.From, te.Registry, te.Registry)
+		}
 		return fmt.Sprintf("the token service %s refused the credentials for service %q: check the user name and password; "+
 			"an access token (Docker Hub PAT, GitHub PAT) must have read scope.", te.Realm, te.Service)
 	case 0:
@@ -426,7 +438,11 @@ func (e *env) explicitCredential(registryName string) (auth.Static, error) {
 	case pass == "":
 		return auth.Static{}, usagef("a user name was given without a password: add --password-stdin (or HAUL_PASSWORD)")
 	}
-	return auth.Static{Registry: registryName, Cred: auth.Credential{Username: user, Password: pass}}, nil
+	from := "HAUL_USERNAME and HAUL_PASSWORD"
+	if e.g.passwordStdin {
+		from = "--password-stdin"
+	}
+	return auth.Static{Registry: registryName, Cred: auth.Credential{Username: user, Password: pass, From: from}}, nil
 }
 
 // baseConfig is the registry.Config for one registry, from the global flags,
