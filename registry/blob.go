@@ -66,15 +66,37 @@ func (c *Client) BlobFromURL(ctx context.Context, r ref.Reference, d image.Descr
 }
 
 func (c *Client) openBlob(ctx context.Context, r ref.Reference, d image.Descriptor, offset int64, v *image.Verifier, u *url.URL, hc *http.Client, what string) (io.ReadCloser, error) {
-	b := &blobReader{c: c, u: u, hc: hc, ctx: ctx, r: r, d: d, what: what, v: v, n: offset}
+	b := &blobReader{c: c, u: u, hc: hc, ctx: ctx, r: r, d: d, what: what, v: v, n: offset, budget: budget{p: c.retry}}
 	if offset == d.Size {
 		return b, nil // nothing left to ask for: Read checks and returns EOF
 	}
-	if err := b.open(); err != nil {
-		return nil, fmt.Errorf("fetching %s: %w", what, err)
+	if err := b.attempt(nil); err != nil {
+		return nil, err
 	}
 	return b, nil
 }
+
+// minProgress is how far an attempt must get past the furthest byte received
+// before it (or to the blob's end) to count as progress. Attempts that make
+// progress never count toward giving up, so a long download over a flaky
+// network completes; attempts that do not are bounded by the retry policy,
+// and two in a row that go idle end the blob with a *StallError.
+const minProgress = 1 << 20
+
+// StallError says that a blob stopped arriving: two attempts in a row went
+// idle (under 1 KiB within the idle timeout), neither getting 1 MiB further.
+type StallError struct {
+	Offset int64 // the bytes received, from the blob's start
+	Size   int64 // the blob's size
+	Err    error // how the last attempt ended
+}
+
+func (e *StallError) Error() string {
+	return fmt.Sprintf("stalled: two attempts in a row received under 1 MiB (at byte %d of %d); the registry or the network stopped sending",
+		e.Offset, e.Size)
+}
+
+func (e *StallError) Unwrap() error { return e.Err }
 
 type blobReader struct {
 	c      *Client
@@ -86,15 +108,57 @@ type blobReader struct {
 	what   string
 	v      *image.Verifier
 	body   io.ReadCloser
-	n      int64 // bytes handed to the caller, and hashed
-	skip   int64 // bytes of the current body to discard: a 200 answered a Range request
-	resume int   // resumes so far
-	err    error // sticky
+	n      int64  // bytes handed to the caller, and hashed
+	skip   int64  // bytes of the current body to discard: a 200 answered a Range request
+	start  int64  // n when the current attempt began, to measure its progress from
+	budget budget // the blob's retries: its attempts are one operation
+	err    error  // sticky
+}
+
+// attempt closes the current body, if any, and opens the blob from b.n, again
+// as long as the budget allows; cause is how the previous attempt ended (nil:
+// there was none).
+func (b *blobReader) attempt(cause error) error {
+	b.closeBody()
+	for {
+		if cause != nil {
+			if err := b.judge(cause); err != nil {
+				b.err = err
+				return err
+			}
+		}
+		b.start = b.n
+		if cause = b.open(); cause == nil {
+			return nil
+		}
+	}
+}
+
+// judge decides whether another attempt follows one that ended with cause,
+// and waits for it; the error it returns ends the blob.
+func (b *blobReader) judge(cause error) error {
+	if err := b.ctx.Err(); err != nil {
+		return err
+	}
+	if b.n-b.start >= minProgress {
+		b.budget.progressed()
+	}
+	wait, ok := b.budget.next(errOutcome(cause))
+	switch {
+	case b.budget.stalled():
+		return fmt.Errorf("fetching %s: %w", b.what, &StallError{Offset: b.n, Size: b.d.Size, Err: cause})
+	case !ok && b.n == 0:
+		return fmt.Errorf("fetching %s: %w", b.what, cause)
+	case !ok:
+		return fmt.Errorf("fetching %s at byte %d: %w", b.what, b.n, cause)
+	}
+	b.c.log.Debug("resuming blob", "blob", b.d.Digest, "offset", b.n, "wait", wait, "cause", cause)
+	return sleep(b.ctx, wait)
 }
 
 // open (re)requests the blob from b.n on.
 func (b *blobReader) open() error {
-	req, err := b.c.newRequest(b.ctx, http.MethodGet, b.u)
+	req, err := b.c.newRequest(owned(b.ctx), http.MethodGet, b.u)
 	if err != nil {
 		return err
 	}
@@ -277,7 +341,7 @@ func (b *blobReader) fill(p []byte) (int, error) {
 			return 0, io.EOF
 		}
 		if b.body == nil {
-			if err := b.reopen(nil); err != nil {
+			if err := b.attempt(nil); err != nil {
 				return 0, err
 			}
 			continue
@@ -286,7 +350,7 @@ func (b *blobReader) fill(p []byte) (int, error) {
 			k, err := io.CopyN(io.Discard, b.body, b.skip)
 			b.skip -= k
 			if err != nil {
-				if err := b.reopen(err); err != nil {
+				if err := b.attempt(err); err != nil {
 					return 0, err
 				}
 			}
@@ -310,35 +374,13 @@ func (b *blobReader) fill(p []byte) (int, error) {
 			}
 			continue
 		}
-		if rerr := b.reopen(err); rerr != nil {
+		if rerr := b.attempt(err); rerr != nil {
 			return n, rerr
 		}
 		if n > 0 {
 			return n, nil
 		}
 	}
-}
-
-// reopen resumes after a failed read, if the failure is worth it and tries remain.
-func (b *blobReader) reopen(cause error) error {
-	b.closeBody()
-	if cause != nil {
-		if b.ctx.Err() != nil {
-			b.err = b.ctx.Err()
-			return b.err
-		}
-		if !retryableError(cause) || b.resume >= b.c.retry.Max {
-			b.err = fmt.Errorf("reading %s at byte %d: %w", b.what, b.n, cause)
-			return b.err
-		}
-	}
-	b.resume++
-	b.c.log.Debug("resuming blob", "blob", b.d.Digest, "offset", b.n, "cause", cause)
-	if err := b.open(); err != nil {
-		b.err = fmt.Errorf("resuming %s at byte %d: %w", b.what, b.n, err)
-		return b.err
-	}
-	return nil
 }
 
 func (b *blobReader) closeBody() {

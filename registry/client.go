@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"runtime"
@@ -53,10 +54,24 @@ type Config struct {
 	// response's status and headers. TraceSecrets prints tokens and passwords.
 	Trace        io.Writer
 	TraceSecrets bool
-	// Retry bounds retries of idempotent requests and blob resumes.
+	// Retry bounds the retries of each operation (a request; a manifest or
+	// page of tags read whole; a blob's attempts since it last made
+	// progress), with one budget per operation: no retry loop runs inside
+	// another.
 	Retry RetryPolicy
-	// IdleTimeout abandons a response that stalls this long; 0: 30 s.
+	// IdleTimeout abandons an attempt that receives under 1 KiB in this long,
+	// response headers included; 0: 30 s. A blob ends when two attempts in a
+	// row go idle without progress (1 MiB beyond the furthest byte received
+	// before the attempt, or the blob's end): a *StallError.
 	IdleTimeout time.Duration
+	// DialTimeout bounds each connection attempt: a host nobody answers
+	// fails this soon, with a *ConnError, and is not dialed again; 0: 10 s.
+	// Ignored when Transport is set.
+	DialTimeout time.Duration
+	// Dial makes connections, for the default transport; nil: a
+	// net.Dialer. Tests use it to fail dials as the network would. Ignored
+	// when Transport is set.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Logger receives debug notes (fallbacks taken); nil: discard.
 	Logger *slog.Logger
 	// Now is the clock; nil: time.Now.
@@ -80,6 +95,9 @@ type Client struct {
 	// certsDirs are Config.CertsDirs, for TLS errors to name.
 	hosts     *hostTransports
 	certsDirs []string
+	// fallback is the plain-HTTP fallback layer, when the registry may
+	// speak plain HTTP: errors show the URL with the scheme really sent.
+	fallback *plainFallbackRT
 }
 
 // New validates c and builds the transport stack once.
@@ -131,13 +149,15 @@ func New(c Config) (*Client, error) {
 		trace:     c.Trace,
 		traceMu:   &sync.Mutex{},
 	}
+	t = connRT{next: t}
 	t = idleRT{next: t, timeout: c.IdleTimeout}
 	if c.Trace != nil {
 		t = traceRT{next: t, w: c.Trace, mu: cl.traceMu, secrets: c.TraceSecrets} // sees every retry and token request
 	}
 	fallback := ref.IsLoopback(c.Registry) || c.PlainHTTPFallback
 	if scheme == "https" && fallback {
-		t = &plainFallbackRT{next: t, host: base.Host}
+		cl.fallback = &plainFallbackRT{next: t, host: base.Host}
+		t = cl.fallback
 	}
 	t = userAgentRT{next: t, ua: c.UserAgent}
 	t = &retryRT{next: t, policy: cl.retry, now: c.Now}
@@ -203,7 +223,35 @@ func (c *Client) doWith(hc *http.Client, req *http.Request, repo string, ok ...i
 	}
 	e := newError(resp, c.registry, repo, c.now())
 	e.HadCredentials, e.CredentialFrom = c.credentialFrom(req.Context(), resp.StatusCode)
+	e.URL = redactURL(c.sent(resp.Request.URL))
 	return nil, e
+}
+
+// sent is u as it went on the wire: http, not https, once the registry fell
+// back to plain HTTP. (Above the fallback layer a request keeps its https
+// URL, for the auth layer's origin check; a person reading an error must see
+// what was sent, or look for a TLS problem that is not there.)
+func (c *Client) sent(u *url.URL) *url.URL {
+	if c.fallback == nil || u.Scheme != "https" || u.Host != c.fallback.host || !c.fallback.plain.Load() {
+		return u
+	}
+	s := *u
+	s.Scheme = "http"
+	return &s
+}
+
+// sentError names the request in http.Client's error as it was sent
+// ("GET http://…", redacted), in place of its "Get \"https://…\"".
+func (c *Client) sentError(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	u, perr := url.Parse(ue.URL)
+	if perr != nil {
+		return err
+	}
+	return fmt.Errorf("%s %s: %w", strings.ToUpper(ue.Op), redactURL(c.sent(u)), ue.Err)
 }
 
 // credentialFrom tells error advice whether the user holds a credential
@@ -226,6 +274,7 @@ func (c *Client) wrapTransportError(req *http.Request, err error) error {
 		te.SentClientCert = c.hosts != nil && c.hosts.sentClientCert(host)
 		return te
 	}
+	err = c.sentError(err)
 	// net/http reports this with an untyped error; its text is all there is.
 	if strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
 		return fmt.Errorf("%w (the registry speaks plain HTTP: use --plain-http)", err)

@@ -64,18 +64,14 @@ func (c *Client) manifest(ctx context.Context, r ref.Reference, want image.Descr
 			return nil, err
 		}
 	}
-	var (
-		m   *Manifest
-		err error
-	)
-	// A stalled or dropped body is requested again, a bounded number of times.
-	for try := 0; ; try++ {
+	// The whole exchange, body included, is one operation with one budget:
+	// a 503, a dropped or stalled body, is asked for again as a whole.
+	var m *Manifest
+	err := c.retrying(ctx, "manifest "+r.String(), func(ctx context.Context) error {
+		var err error
 		m, err = c.getManifest(ctx, r, want)
-		if err == nil || try >= c.retry.Max || ctx.Err() != nil || !retryableError(err) {
-			break
-		}
-		c.log.Debug("manifest body failed; asking again", "ref", r.String(), "err", err)
-	}
+		return err
+	})
 	return m, err
 }
 

@@ -39,7 +39,22 @@ func (c *Client) Tags(ctx context.Context, repo ref.Reference) ([]string, error)
 	return tags, nil
 }
 
+// tagsPage reads one page of tags whole, asking again for it as a whole
+// when it fails on the way (one budget for the page).
 func (c *Client) tagsPage(ctx context.Context, repo ref.Reference, u *url.URL) ([]string, *url.URL, error) {
+	var (
+		tags []string
+		next *url.URL
+	)
+	err := c.retrying(ctx, "tags of "+repo.Name(), func(ctx context.Context) error {
+		var err error
+		tags, next, err = c.tagsPageOnce(ctx, repo, u)
+		return err
+	})
+	return tags, next, err
+}
+
+func (c *Client) tagsPageOnce(ctx context.Context, repo ref.Reference, u *url.URL) ([]string, *url.URL, error) {
 	req, err := c.newRequest(ctx, http.MethodGet, u)
 	if err != nil {
 		return nil, nil, err
@@ -52,7 +67,7 @@ func (c *Client) tagsPage(ctx context.Context, repo ref.Reference, u *url.URL) (
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxManifestSize+1))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("reading tag list: %w", err)
 	}
 	if len(body) > MaxManifestSize {
 		return nil, nil, fmt.Errorf("a page of tags is over %d bytes", MaxManifestSize)

@@ -110,7 +110,7 @@ func (h *hostTransports) transport(host string) (*http.Transport, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := newBaseTransport(tc, h.idle)
+	t := newBaseTransport(tc, h.c)
 	h.hosts[host] = t
 	h.certs[host] = len(hc.Clients) > 0
 	return t, nil
@@ -172,7 +172,7 @@ func (h *hostTransports) http1Transport(host string, t *http.Transport) *http.Tr
 	}
 	tc := t.TLSClientConfig.Clone()
 	tc.NextProtos = nil // net/http put h2 there
-	t1 := newBaseTransport(tc, h.idle)
+	t1 := newBaseTransport(tc, h.c)
 	t1.ForceAttemptHTTP2 = false
 	t1.Protocols = new(http.Protocols)
 	t1.Protocols.SetHTTP1(true)

@@ -6,14 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -29,128 +25,30 @@ func (t userAgentRT) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.next.RoundTrip(r)
 }
 
-// RetryPolicy bounds retries of idempotent requests.
-type RetryPolicy struct {
-	Max           int           // retries after the first try; 0: 5; < 0: none
-	Base          time.Duration // first backoff; 0: 200 ms, doubled each try, with jitter
-	MaxBackoff    time.Duration // 0: 10 s
-	MaxRetryAfter time.Duration // a longer Retry-After fails at once; 0: 60 s
+// minIdleBytes is what an exchange must keep receiving within each idle
+// timeout to count as moving: a trickle of a few bytes is as stuck as
+// silence, and would otherwise hold a pull for ever.
+const minIdleBytes = 1 << 10
+
+// idleError is errIdle, saying which timeout ran out and on what.
+type idleError struct {
+	timeout time.Duration
+	headers bool // no answer came at all
 }
 
-func (p RetryPolicy) withDefaults() RetryPolicy {
-	if p.Max == 0 {
-		p.Max = 5
+func (e *idleError) Error() string {
+	if e.headers {
+		return fmt.Sprintf("no answer within %s (the idle timeout)", e.timeout)
 	}
-	if p.Max < 0 {
-		p.Max = 0
-	}
-	if p.Base <= 0 {
-		p.Base = 200 * time.Millisecond
-	}
-	if p.MaxBackoff <= 0 {
-		p.MaxBackoff = 10 * time.Second
-	}
-	if p.MaxRetryAfter <= 0 {
-		p.MaxRetryAfter = 60 * time.Second
-	}
-	return p
+	return fmt.Sprintf("under 1 KiB received in %s (the idle timeout)", e.timeout)
 }
 
-// backoff is the wait before retry number try (0-based): exponential, full jitter
-// in its upper half so that many clients do not retry in step.
-func (p RetryPolicy) backoff(try int) time.Duration {
-	d := p.MaxBackoff
-	if shift := min(try, 20); p.Base <= p.MaxBackoff>>shift {
-		d = p.Base << shift
-	}
-	return d/2 + rand.N(d/2+1)
-}
+func (e *idleError) Is(target error) bool { return target == errIdle }
 
-// retryRT retries idempotent requests on 408, 429, 500, 502, 503, 504 and on
-// dropped connections, honouring Retry-After; everything else passes through.
-type retryRT struct {
-	next   http.RoundTripper
-	policy RetryPolicy
-	now    func() time.Time
-}
-
-func retryableStatus(code int) bool {
-	switch code {
-	case http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
-		http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		return true
-	}
-	return false
-}
-
-func (t *retryRT) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Method != http.MethodGet && req.Method != http.MethodHead {
-		return t.next.RoundTrip(req)
-	}
-	ctx := req.Context()
-	for try := 0; ; try++ {
-		resp, err := t.next.RoundTrip(req)
-		if try >= t.policy.Max || ctx.Err() != nil {
-			return resp, err
-		}
-		var wait time.Duration
-		switch {
-		case err != nil:
-			if !retryableError(err) {
-				return resp, err
-			}
-			wait = t.policy.backoff(try)
-		case retryableStatus(resp.StatusCode):
-			wait = t.policy.backoff(try)
-			if ra, ok := parseRetryAfter(resp.Header.Get("Retry-After"), t.now()); ok {
-				if ra > t.policy.MaxRetryAfter {
-					return resp, nil // the caller reports the limit and when it resets
-				}
-				wait = max(ra, wait/4)
-			}
-			io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
-			resp.Body.Close()
-		default:
-			return resp, nil
-		}
-		timer := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return nil, ctx.Err()
-		case <-timer.C:
-		}
-	}
-}
-
-// retryableError tells a dropped or refused connection and a stalled response
-// (worth another try) from a TLS or URL error (not worth one).
-func retryableError(err error) bool {
-	// *url.Error has Timeout and Temporary methods, so it passes for a net.Error
-	// whatever it wraps: judge what it wraps (a refused redirect is not worth a retry).
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	var rec tls.RecordHeaderError
-	switch {
-	case isTLSError(err), errors.As(err, &rec):
-		return false
-	case errors.Is(err, errIdle), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF),
-		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EPIPE):
-		return true
-	}
-	var ne net.Error
-	if errors.As(err, &ne) {
-		return true
-	}
-	var oe *net.OpError
-	return errors.As(err, &oe)
-}
-
-// idleRT abandons an exchange when no response arrives, or its body stops
-// moving, for longer than timeout: a slow but steady transfer of any length goes
-// on, a stalled one fails with errIdle and can be retried or resumed.
+// idleRT abandons an exchange when no response arrives, or its body receives
+// under minIdleBytes, within timeout: a slow but steady transfer of any length
+// goes on, a stalled or trickling one fails with errIdle and can be retried
+// or resumed.
 type idleRT struct {
 	next    http.RoundTripper
 	timeout time.Duration
@@ -163,7 +61,7 @@ func (t idleRT) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		timer.Stop()
 		if context.Cause(ctx) == errIdle {
-			err = fmt.Errorf("%s %s: %w", req.Method, redactURL(req.URL), errIdle)
+			err = &idleError{timeout: t.timeout, headers: true}
 		}
 		cancel(nil)
 		return nil, err
@@ -177,6 +75,7 @@ type idleBody struct {
 	rc      io.ReadCloser
 	timer   *time.Timer
 	timeout time.Duration
+	got     int // bytes since the timer was last reset
 	ctx     context.Context
 	cancel  context.CancelCauseFunc
 	once    sync.Once
@@ -184,11 +83,12 @@ type idleBody struct {
 
 func (b *idleBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
-	if n > 0 {
+	if b.got += n; b.got >= minIdleBytes {
 		b.timer.Reset(b.timeout)
+		b.got = 0
 	}
 	if err != nil && err != io.EOF && context.Cause(b.ctx) == errIdle {
-		err = errIdle
+		err = &idleError{timeout: b.timeout}
 	}
 	return n, err
 }
@@ -248,15 +148,15 @@ func answeredPlainHTTP(err error) bool {
 	return errors.As(err, &rec) || strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")
 }
 
-// newBaseTransport is the bottom of the stack: dialing, TLS and proxies
-// (HTTPS_PROXY, NO_PROXY) and nothing else.
-func newBaseTransport(tlsConfig *tls.Config, idle time.Duration) *http.Transport {
+// newBaseTransport is the bottom of the stack: dialing (bounded by
+// c.DialTimeout), TLS and proxies (HTTPS_PROXY, NO_PROXY) and nothing else.
+func newBaseTransport(tlsConfig *tls.Config, c Config) *http.Transport {
 	return &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           newDialer(c).DialContext,
 		TLSClientConfig:       tlsConfig,
 		TLSHandshakeTimeout:   15 * time.Second,
-		ResponseHeaderTimeout: idle,
+		ResponseHeaderTimeout: c.IdleTimeout,
 		ExpectContinueTimeout: time.Second,
 		MaxIdleConnsPerHost:   16,
 		IdleConnTimeout:       90 * time.Second,

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -109,6 +110,7 @@ func TestRetryRT(t *testing.T) {
 	tests := []struct {
 		name       string
 		method     string
+		owned      bool // the request belongs to an operation that retries it itself
 		policy     RetryPolicy
 		answers    []answer // the last one repeats
 		ctxTimeout time.Duration
@@ -127,8 +129,21 @@ func TestRetryRT(t *testing.T) {
 		{name: "HEAD 503", method: http.MethodHead, answers: []answer{{status: 503}, ok}, wantCalls: 2, wantStatus: 200},
 		{name: "unexpected EOF", answers: []answer{{err: io.ErrUnexpectedEOF}, ok}, wantCalls: 2, wantStatus: 200},
 		{name: "connection reset", answers: []answer{{err: resetErr()}, {err: resetErr()}, ok}, wantCalls: 3, wantStatus: 200},
+		// A connection that cannot be made is not asked for again: the same
+		// closed port or missing name answers the same a moment later.
 		{name: "connection refused", answers: []answer{{err: &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}}, ok},
-			wantCalls: 2, wantStatus: 200},
+			wantCalls: 1, wantErr: syscall.ECONNREFUSED},
+		{name: "no such host", answers: []answer{{err: &ConnError{Host: "nosuch.invalid:443", Kind: ConnNoSuchHost, Err: &net.DNSError{Err: "no such host", Name: "nosuch.invalid", IsNotFound: true}}}, ok},
+			wantCalls: 1, wantErr: &ConnError{}},
+		{name: "dial timeout", answers: []answer{{err: &ConnError{Host: "192.0.2.1:443", Kind: ConnTimeout, Err: &dialTimeoutError{"tcp", "192.0.2.1:443", time.Second}}}, ok},
+			wantCalls: 1, wantErr: &ConnError{}},
+		{name: "idle then success", answers: []answer{{err: &idleError{timeout: time.Second}}, ok}, wantCalls: 2, wantStatus: 200},
+		{name: "two idle attempts end it", answers: []answer{{err: &idleError{timeout: time.Second, headers: true}}}, wantCalls: 2, wantErr: errIdle},
+		{name: "idle, reset, idle: two idle end it", answers: []answer{{err: &idleError{timeout: time.Second}}, {err: resetErr()}, {err: &idleError{timeout: time.Second}}, ok},
+			wantCalls: 3, wantErr: errIdle},
+		{name: "PATCH not retried", method: http.MethodPatch, answers: []answer{{err: resetErr()}, ok}, wantCalls: 1, wantErr: syscall.ECONNRESET},
+		{name: "owned by an outer operation", owned: true, answers: []answer{{status: 503}, ok}, wantCalls: 1, wantStatus: 503},
+		{name: "owned, reset", owned: true, answers: []answer{{err: resetErr()}, ok}, wantCalls: 1, wantErr: syscall.ECONNRESET},
 		{name: "5xx bounded by Max", answers: []answer{{status: 500}}, wantCalls: 4, wantStatus: 500},
 		{name: "resets bounded by Max", answers: []answer{{err: resetErr()}}, wantCalls: 4, wantErr: syscall.ECONNRESET},
 		{name: "default Max is 5", policy: RetryPolicy{Base: time.Millisecond, MaxBackoff: 2 * time.Millisecond}.withDefaults(),
@@ -192,6 +207,9 @@ func TestRetryRT(t *testing.T) {
 				if method == "" {
 					method = http.MethodGet
 				}
+				if tt.owned {
+					ctx = owned(ctx)
+				}
 				req := httptest.NewRequestWithContext(ctx, method, "https://r.example/v2/a/manifests/1", nil)
 				start := time.Now()
 				resp, err := rt.RoundTrip(req)
@@ -202,7 +220,7 @@ func TestRetryRT(t *testing.T) {
 				}
 				switch {
 				case tt.wantStatus == 0:
-					if err == nil || !errors.Is(err, tt.wantErr) {
+					if err == nil || !matches(err, tt.wantErr) {
 						t.Fatalf("RoundTrip = %v, %v; want error %v", resp, err, tt.wantErr)
 					}
 					if resp != nil {
@@ -227,6 +245,15 @@ func TestRetryRT(t *testing.T) {
 			})
 		})
 	}
+}
+
+// matches is errors.Is, or errors.As for a pointer to a ConnError.
+func matches(err, want error) bool {
+	if _, ok := want.(*ConnError); ok {
+		var ce *ConnError
+		return errors.As(err, &ce)
+	}
+	return errors.Is(err, want)
 }
 
 func TestRetryBackoff(t *testing.T) {
@@ -320,12 +347,12 @@ func TestIdleRT(t *testing.T) {
 	t.Run("slow but steady body", func(t *testing.T) {
 		t.Parallel()
 		synctest.Test(t, func(t *testing.T) {
-			const n = 12 // 12 bytes a third of the timeout apart: 4× the timeout in all
+			const n = 12 // 12 KiB, 1 KiB a third of the timeout apart: 4× the timeout in all
 			var reqCtx context.Context
 			rt := idleRT{timeout: timeout, next: pipeNext(func(w *io.PipeWriter) {
 				for i := range n {
 					time.Sleep(timeout / 3)
-					if _, err := w.Write([]byte{byte('a' + i)}); err != nil {
+					if _, err := w.Write(bytes.Repeat([]byte{byte('a' + i)}, minIdleBytes)); err != nil {
 						return
 					}
 				}
@@ -338,8 +365,8 @@ func TestIdleRT(t *testing.T) {
 			}
 			start := time.Now()
 			got, err := io.ReadAll(resp.Body)
-			if err != nil || string(got) != "abcdefghijkl" {
-				t.Fatalf("read = %q, %v; want the whole body", got, err)
+			if err != nil || len(got) != n*minIdleBytes || got[len(got)-1] != 'l' {
+				t.Fatalf("read %d bytes, %v; want the whole body", len(got), err)
 			}
 			if d := time.Since(start); d < 3*timeout {
 				t.Fatalf("the body took %v, want more than 3× the timeout (the test proves nothing)", d)
@@ -347,6 +374,47 @@ func TestIdleRT(t *testing.T) {
 			resp.Body.Close()
 			if context.Cause(reqCtx) == errIdle {
 				t.Error("the attempt was cancelled for idleness")
+			}
+		})
+	})
+	t.Run("trickle", func(t *testing.T) {
+		t.Parallel()
+		synctest.Test(t, func(t *testing.T) {
+			// A byte every quarter of the timeout: never silent, never moving.
+			var reqCtx context.Context
+			stop := make(chan struct{})
+			defer close(stop)
+			rt := idleRT{timeout: timeout, next: pipeNext(func(w *io.PipeWriter) {
+				for {
+					select {
+					case <-stop:
+						return
+					case <-time.After(timeout / 4):
+					}
+					if _, err := w.Write([]byte{'x'}); err != nil {
+						return
+					}
+				}
+			}, &reqCtx)}
+			req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "https://r.example/v2/a/blobs/x", nil)
+			resp, err := rt.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			start := time.Now()
+			got, err := io.ReadAll(resp.Body)
+			if !errors.Is(err, errIdle) {
+				t.Fatalf("read %d bytes, %v; want errIdle", len(got), err)
+			}
+			if d := time.Since(start); d != timeout {
+				t.Errorf("gave up after %v, want %v", d, timeout)
+			}
+			if len(got) == 0 || len(got) >= minIdleBytes {
+				t.Errorf("read %d bytes before giving up, want a few", len(got))
+			}
+			if !strings.Contains(err.Error(), "under 1 KiB received in 100ms") {
+				t.Errorf("error %q does not say what idle means", err)
 			}
 		})
 	})
@@ -368,8 +436,8 @@ func TestIdleRT(t *testing.T) {
 			if d := time.Since(start); d != timeout {
 				t.Errorf("gave up after %v, want %v", d, timeout)
 			}
-			if !strings.Contains(err.Error(), "GET https://r.example/v2/a/manifests/1") || strings.Contains(err.Error(), "s3cret") {
-				t.Errorf("error %q should name the request, redacted", err)
+			if !strings.Contains(err.Error(), "no answer within 100ms") || strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("error %q should say no answer came in the idle timeout", err)
 			}
 			if context.Cause(reqCtx) != errIdle {
 				t.Errorf("attempt context cause %v, want errIdle", context.Cause(reqCtx))
@@ -663,9 +731,15 @@ func TestRetryableError(t *testing.T) {
 		{"EOF", io.EOF, true},
 		{"reset", resetErr(), true},
 		{"reset in url.Error", &url.Error{Op: "Get", URL: "https://r.example/", Err: resetErr()}, true},
-		{"refused", &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, true},
+		{"idle body", &idleError{timeout: time.Second}, true},
+		{"no headers", &idleError{timeout: time.Second, headers: true}, true},
+		// A connection that cannot be made fails at once.
+		{"refused", &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, false},
+		{"refused ConnError", &ConnError{Host: "h:1", Kind: ConnRefused, Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, false},
+		{"dial timeout", &ConnError{Host: "h:1", Kind: ConnTimeout, Err: &dialTimeoutError{"tcp", "h:1", time.Second}}, false},
+		{"proxy refused", &net.OpError{Op: "proxyconnect", Net: "tcp", Err: &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}}, false},
 		{"broken pipe", fmt.Errorf("write: %w", syscall.EPIPE), true},
-		{"DNS", &net.DNSError{Err: "no such host", Name: "r.example", IsTimeout: true}, true},
+		{"DNS", &net.DNSError{Err: "no such host", Name: "r.example", IsNotFound: true}, false},
 		{"unknown authority", x509.UnknownAuthorityError{}, false},
 		{"unknown authority in url.Error", &url.Error{Op: "Get", URL: "https://r.example/", Err: x509.UnknownAuthorityError{}}, false},
 		{"hostname", x509.HostnameError{Host: "r.example", Certificate: &x509.Certificate{}}, false},
