@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -200,12 +199,14 @@ func (s *Source) failed(t target, next string, err error) {
 }
 
 // isUnreachable tells a mirror that cannot be talked to at all (refused,
-// no route, no such host, a TLS failure), which every later request would
-// pay for again, from one that failed one read.
+// no route, no such host, no answer, a TLS failure), which every later
+// request would pay for again, from one that failed one read. The registry
+// client does not retry a connection that cannot be made, so such a mirror
+// costs one dial before the next endpoint is asked.
 func isUnreachable(err error) bool {
-	var oe *net.OpError
+	var ce *registry.ConnError
 	var te *registry.TLSError
-	return errors.As(err, &oe) && oe.Op == "dial" || errors.As(err, &te)
+	return errors.As(err, &ce) || errors.As(err, &te)
 }
 
 // Manifest fetches r's manifest or index from the first endpoint that has it

@@ -244,10 +244,13 @@ func hint(err error, cmd *cobra.Command) string {
 	var tlsErr *registry.TLSError
 	var se *disk.SpaceError
 	var ue *engine.UnreachableError
+	var ce *registry.ConnError
 	switch {
 	case errors.As(err, &tlsErr):
 		// Its message says where the CA or client certificate goes; a token
 		// realm's TLS failure needs no "could not be reached" on top.
+	case errors.As(err, &ce):
+		return connHint(ce)
 	case errors.As(err, &re):
 		return re.Hint()
 	case errors.As(err, &te):
@@ -270,6 +273,27 @@ func hint(err error, cmd *cobra.Command) string {
 		return "the disk is full: free some space (haul cache prune --all empties the cache), or put the output (-o) or the cache (--cache-dir) on another disk."
 	}
 	return ""
+}
+
+// connHint advises on a connection that could not be made, by why.
+func connHint(ce *registry.ConnError) string {
+	const proxy = "If this network reaches registries through a proxy, set HTTPS_PROXY."
+	if ce.Proxy {
+		return fmt.Sprintf("the proxy %s (HTTPS_PROXY, HTTP_PROXY or ALL_PROXY) could not be reached: check its address and port, or unset it if no proxy is needed here.", ce.Host)
+	}
+	switch ce.Kind {
+	case registry.ConnRefused:
+		return fmt.Sprintf("nothing accepts connections at %s: is the registry running, and are the name and port right? %s", ce.Host, proxy)
+	case registry.ConnNoSuchHost:
+		return fmt.Sprintf("the name in %s does not resolve: is it spelled right? %s", ce.Host, proxy)
+	case registry.ConnLookup:
+		return fmt.Sprintf("the name in %s could not be looked up: no DNS server answered. Check this machine's network and DNS settings. %s", ce.Host, proxy)
+	case registry.ConnTimeout:
+		return fmt.Sprintf("nobody answered at %s: are the name and port right, and does a firewall let the connection through? %s", ce.Host, proxy)
+	case registry.ConnUnreachable:
+		return fmt.Sprintf("there is no route to %s: check this machine's network, and the name and port. %s", ce.Host, proxy)
+	}
+	return fmt.Sprintf("no connection could be made to %s: is the registry running, and are the name and port right? %s", ce.Host, proxy)
 }
 
 // tokenHint advises on a refusal by the token realm.
@@ -337,7 +361,7 @@ func newRoot(io IO) (*cobra.Command, *env) {
 	f.BoolVar(&g.insecure, "insecure", false, "skip TLS certificate verification (dangerous)")
 	f.BoolVar(&g.plainHTTP, "plain-http", false, "speak plain HTTP to the registry (localhost falls back to it by itself)")
 	f.StringVar(&g.caFile, "ca-file", "", "PEM file of CA certificates to trust for every registry, besides the system's and certs.d's ($XDG_CONFIG_HOME/haul/certs.d, /etc/docker/certs.d, /etc/containers/certs.d: HOST[:PORT]/ca.crt, NAME.cert + NAME.key)")
-	f.DurationVar(&g.idleTimeout, "idle-timeout", 30*time.Second, "abandon a response that sends nothing for this long")
+	f.DurationVar(&g.idleTimeout, "idle-timeout", 30*time.Second, "abandon a response that sends under 1 KiB in this long (a blob ends after two such tries in a row without 1 MiB of progress)")
 	f.StringVarP(&g.username, "username", "u", "", "user name for the registry of the reference (else HAUL_USERNAME, then docker's config)")
 	f.BoolVar(&g.passwordStdin, "password-stdin", false, "read the password or token from stdin (else HAUL_PASSWORD)")
 	f.BoolVarP(&g.quiet, "quiet", "q", false, "print nothing but results and errors")

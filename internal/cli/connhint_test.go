@@ -1,0 +1,56 @@
+package cli
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/haul-dev/haul/auth"
+	"github.com/haul-dev/haul/registry"
+)
+
+// TestConnHint: a connection that could not be made gets a hint that says
+// why and what to check, by the library's ConnError kind, through any
+// wrapping: a token service's too, rather than the token hint.
+func TestConnHint(t *testing.T) {
+	t.Parallel()
+	refused := &registry.ConnError{Host: "127.0.0.1:5099", Kind: registry.ConnRefused,
+		Err: &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}}
+	tests := []struct {
+		name string
+		err  error
+		hint []string // each in the hint line
+	}{
+		{name: "refused", err: fmt.Errorf("fetching manifest of 127.0.0.1:5099/x:1: GET https://127.0.0.1:5099/v2/x/manifests/1: %w", refused),
+			hint: []string{"nothing accepts connections at 127.0.0.1:5099", "is the registry running", "name and port", "HTTPS_PROXY"}},
+		{name: "no such host", err: fmt.Errorf("checking manifest: %w", &registry.ConnError{Host: "nosuch.invalid:443", Kind: registry.ConnNoSuchHost,
+			Err: &net.DNSError{Err: "no such host", Name: "nosuch.invalid", IsNotFound: true}}),
+			hint: []string{"nosuch.invalid:443 does not resolve", "spelled right", "HTTPS_PROXY"}},
+		{name: "timeout", err: &registry.ConnError{Host: "192.0.2.1:443", Kind: registry.ConnTimeout, Err: fmt.Errorf("dial tcp 192.0.2.1:443: no answer within 10s")},
+			hint: []string{"nobody answered at 192.0.2.1:443", "firewall", "HTTPS_PROXY"}},
+		{name: "proxy", err: &registry.ConnError{Host: "proxy.example:3128", Kind: registry.ConnRefused, Proxy: true, Err: refused.Err},
+			hint: []string{"the proxy proxy.example:3128", "could not be reached"}},
+		{name: "token service refused", err: fmt.Errorf("pulling: %w", &auth.TokenError{Realm: "https://auth.example/token", Err: refused}),
+			hint: []string{"nothing accepts connections at 127.0.0.1:5099"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var b bytes.Buffer
+			printError(&b, tt.err, nil)
+			lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+			if len(lines) != 2 || lines[0] != "haul: "+tt.err.Error() || !strings.HasPrefix(lines[1], "hint: ") {
+				t.Fatalf("printed %q, want the error and one hint line", b.String())
+			}
+			for _, h := range tt.hint {
+				if !strings.Contains(lines[1], h) {
+					t.Errorf("hint %q lacks %q", lines[1], h)
+				}
+			}
+		})
+	}
+}
