@@ -2,6 +2,7 @@ package mirror_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"errors"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -498,5 +500,69 @@ func TestMirrorScopeAndDigestOnly(t *testing.T) {
 	}
 	if got := served(res); got[byDigest.Host()] != 3 || len(got) != 1 {
 		t.Errorf("served %+v, want the 3 blobs from the digest-only mirror", got)
+	}
+}
+
+// TestUnreachableMirrorPassedOver: a mirror that cannot be connected to
+// (refused, no such host, no answer within the dial timeout) costs one dial
+// for the whole pull, with no retries, and everything comes from the upstream.
+func TestUnreachableMirrorPassedOver(t *testing.T) {
+	t.Parallel()
+	const dialTimeout = 300 * time.Millisecond
+	tests := []struct {
+		name string
+		host string // "": a closed port on 127.0.0.1
+		dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	}{
+		{name: "refused", dial: (&net.Dialer{}).DialContext},
+		{name: "no such host", host: "mirror.invalid", dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return nil, &net.OpError{Op: "dial", Net: network, Err: &net.DNSError{Err: "no such host", Name: "mirror.invalid", IsNotFound: true}}
+		}},
+		{name: "no answer", host: "192.0.2.1:5000", dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			up, pushed := upstream(t)
+			host := tt.host
+			if host == "" {
+				host = refusedAddr(t)
+			}
+			ep, err := mirror.ParseEndpoint(host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var dials atomic.Int32
+			base := registry.Config{IdleTimeout: 5 * time.Second, DialTimeout: dialTimeout,
+				Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+					dials.Add(1)
+					return tt.dial(ctx, network, addr)
+				}}
+			cl, err := registry.New(mirror.ClientConfig(base, ep, auth.Default(auth.Static{}, func(string) string { return "" })))
+			if err != nil {
+				t.Fatal(err)
+			}
+			src, err := mirror.New(mirror.Config{Upstream: upstreamClient(t, up.Host(), nil), Mirrors: []mirror.Mirror{{Endpoint: ep, Client: cl}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			res, err := pullVia(t, src, up.Ref(repoTag), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Images[0].Digest != pushed.Digest || served(res)[up.Host()] != 4 {
+				t.Fatalf("pulled %s, served %+v; want %s, all from the upstream", res.Images[0].Digest, res.Served, pushed.Digest)
+			}
+			if n := dials.Load(); n != 1 {
+				t.Errorf("the mirror was dialed %d times, want once", n)
+			}
+			if d := time.Since(start); d > dialTimeout+3*time.Second {
+				t.Errorf("the pull took %v with an unreachable mirror", d)
+			}
+		})
 	}
 }

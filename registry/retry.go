@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"syscall"
 	"time"
 
@@ -137,11 +136,8 @@ func (b *budget) progressed() { b.tries, b.idle = 0, 0 }
 func (b *budget) stalled() bool { return b.idle >= maxIdleAttempts }
 
 // isIdle tells an attempt that received too little for too long: an idle
-// body, or an answer whose headers never came.
-func isIdle(err error) bool {
-	// net/http's ResponseHeaderTimeout error is unexported; its text is all there is.
-	return errors.Is(err, errIdle) || strings.Contains(err.Error(), "timeout awaiting response headers")
-}
+// body, or an answer whose headers never came (idleRT says which).
+func isIdle(err error) bool { return errors.Is(err, errIdle) }
 
 // ownedKey marks a context whose operation retries its requests itself.
 type ownedKey struct{}

@@ -60,7 +60,9 @@ func (t idleRT) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.next.RoundTrip(req.WithContext(ctx))
 	if err != nil {
 		timer.Stop()
-		if context.Cause(ctx) == errIdle {
+		// net/http's ResponseHeaderTimeout, the same timeout, may fire first;
+		// its error is unexported, and its text is all there is.
+		if context.Cause(ctx) == errIdle || strings.Contains(err.Error(), "timeout awaiting response headers") {
 			err = &idleError{timeout: t.timeout, headers: true}
 		}
 		cancel(nil)
