@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"syscall"
 	"time"
 
@@ -136,8 +137,13 @@ func (b *budget) progressed() { b.tries, b.idle = 0, 0 }
 func (b *budget) stalled() bool { return b.idle >= maxIdleAttempts }
 
 // isIdle tells an attempt that received too little for too long: an idle
-// body, or an answer whose headers never came (idleRT says which).
-func isIdle(err error) bool { return errors.Is(err, errIdle) }
+// body, an answer whose headers never came (idleRT says which), or a TLS
+// handshake that never finished (a port that accepts connections and then
+// says nothing). net/http's error for the last is unexported; its text is
+// all there is.
+func isIdle(err error) bool {
+	return errors.Is(err, errIdle) || strings.Contains(err.Error(), "TLS handshake timeout")
+}
 
 // ownedKey marks a context whose operation retries its requests itself.
 type ownedKey struct{}

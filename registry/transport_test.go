@@ -141,6 +141,7 @@ func TestRetryRT(t *testing.T) {
 		{name: "two idle attempts end it", answers: []answer{{err: &idleError{timeout: time.Second, headers: true}}}, wantCalls: 2, wantErr: errIdle},
 		{name: "idle, reset, idle: two idle end it", answers: []answer{{err: &idleError{timeout: time.Second}}, {err: resetErr()}, {err: &idleError{timeout: time.Second}}, ok},
 			wantCalls: 3, wantErr: errIdle},
+		{name: "two TLS handshake timeouts end it", answers: []answer{{err: tlsHandshakeTimeout{}}}, wantCalls: 2, wantErr: tlsHandshakeTimeout{}},
 		{name: "PATCH not retried", method: http.MethodPatch, answers: []answer{{err: resetErr()}, ok}, wantCalls: 1, wantErr: syscall.ECONNRESET},
 		{name: "owned by an outer operation", owned: true, answers: []answer{{status: 503}, ok}, wantCalls: 1, wantStatus: 503},
 		{name: "owned, reset", owned: true, answers: []answer{{err: resetErr()}, ok}, wantCalls: 1, wantErr: syscall.ECONNRESET},
@@ -246,6 +247,13 @@ func TestRetryRT(t *testing.T) {
 		})
 	}
 }
+
+// tlsHandshakeTimeout is net/http's error for a handshake that never ends.
+type tlsHandshakeTimeout struct{}
+
+func (tlsHandshakeTimeout) Error() string   { return "net/http: TLS handshake timeout" }
+func (tlsHandshakeTimeout) Timeout() bool   { return true }
+func (tlsHandshakeTimeout) Temporary() bool { return true }
 
 // matches is errors.Is, or errors.As for a pointer to a ConnError.
 func matches(err, want error) bool {

@@ -29,7 +29,7 @@ func TestConnHint(t *testing.T) {
 			hint: []string{"nothing accepts connections at 127.0.0.1:5099", "is the registry running", "name and port", "HTTPS_PROXY"}},
 		{name: "no such host", err: fmt.Errorf("checking manifest: %w", &registry.ConnError{Host: "nosuch.invalid:443", Kind: registry.ConnNoSuchHost,
 			Err: &net.DNSError{Err: "no such host", Name: "nosuch.invalid", IsNotFound: true}}),
-			hint: []string{"nosuch.invalid:443 does not resolve", "spelled right", "HTTPS_PROXY"}},
+			hint: []string{"the name nosuch.invalid does not resolve", "spelled right", "HTTPS_PROXY"}},
 		{name: "timeout", err: &registry.ConnError{Host: "192.0.2.1:443", Kind: registry.ConnTimeout, Err: fmt.Errorf("dial tcp 192.0.2.1:443: no answer within 10s")},
 			hint: []string{"nobody answered at 192.0.2.1:443", "firewall", "HTTPS_PROXY"}},
 		{name: "proxy", err: &registry.ConnError{Host: "proxy.example:3128", Kind: registry.ConnRefused, Proxy: true, Err: refused.Err},

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -285,15 +286,23 @@ func connHint(ce *registry.ConnError) string {
 	case registry.ConnRefused:
 		return fmt.Sprintf("nothing accepts connections at %s: is the registry running, and are the name and port right? %s", ce.Host, proxy)
 	case registry.ConnNoSuchHost:
-		return fmt.Sprintf("the name in %s does not resolve: is it spelled right? %s", ce.Host, proxy)
+		return fmt.Sprintf("the name %s does not resolve: is it spelled right? %s", hostName(ce.Host), proxy)
 	case registry.ConnLookup:
-		return fmt.Sprintf("the name in %s could not be looked up: no DNS server answered. Check this machine's network and DNS settings. %s", ce.Host, proxy)
+		return fmt.Sprintf("the name %s could not be looked up: no DNS server answered. Check this machine's network and DNS settings. %s", hostName(ce.Host), proxy)
 	case registry.ConnTimeout:
 		return fmt.Sprintf("nobody answered at %s: are the name and port right, and does a firewall let the connection through? %s", ce.Host, proxy)
 	case registry.ConnUnreachable:
 		return fmt.Sprintf("there is no route to %s: check this machine's network, and the name and port. %s", ce.Host, proxy)
 	}
 	return fmt.Sprintf("no connection could be made to %s: is the registry running, and are the name and port right? %s", ce.Host, proxy)
+}
+
+// hostName is host:port without the port.
+func hostName(hostPort string) string {
+	if h, _, err := net.SplitHostPort(hostPort); err == nil {
+		return h
+	}
+	return hostPort
 }
 
 // tokenHint advises on a refusal by the token realm.
