@@ -73,7 +73,7 @@ func pullRootFS(ctx context.Context, r *run, st *store.Store) (err error) {
 	// The plan lists the config first, then the layers in order, so the
 	// fetch gives them download slots in the order the unpack needs them.
 	g.Go(func() error { return r.fetch(gctx, out) })
-	g.Go(func() error {
+	unpack := func() error {
 		cfg, err := readConfig(gctx, st, out.downloads[img.Config.Digest])
 		if err != nil {
 			return err
@@ -90,6 +90,15 @@ func pullRootFS(ctx context.Context, r *run, st *store.Store) (err error) {
 		}
 		out.next.Store(int64(len(layers)))
 		return nil
+	}
+	g.Go(func() error {
+		err := unpack()
+		if errors.Is(err, context.Canceled) && gctx.Err() == nil {
+			// A download the fetch cancelled because another blob failed
+			// says only "context canceled": the fetch returns the cause.
+			return nil
+		}
+		return err
 	})
 	if err := g.Wait(); err != nil {
 		return err

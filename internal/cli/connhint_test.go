@@ -15,7 +15,8 @@ import (
 
 // TestConnHint: a connection that could not be made gets a hint that says
 // why and what to check, by the library's ConnError kind, through any
-// wrapping: a token service's too, rather than the token hint.
+// wrapping: a token service's too, rather than the token hint. A stalled
+// blob says that a new pull goes on where it stopped.
 func TestConnHint(t *testing.T) {
 	t.Parallel()
 	refused := &registry.ConnError{Host: "127.0.0.1:5099", Kind: registry.ConnRefused,
@@ -34,6 +35,8 @@ func TestConnHint(t *testing.T) {
 			hint: []string{"nobody answered at 192.0.2.1:443", "firewall", "HTTPS_PROXY"}},
 		{name: "proxy", err: &registry.ConnError{Host: "proxy.example:3128", Kind: registry.ConnRefused, Proxy: true, Err: refused.Err},
 			hint: []string{"the proxy proxy.example:3128", "could not be reached"}},
+		{name: "stall", err: fmt.Errorf("pull x: fetching blob sha256:ab of x: %w", &registry.StallError{Offset: 1024, Size: 5 << 20}),
+			hint: []string{"stopped moving", "run the command again", "--idle-timeout"}},
 		{name: "token service refused", err: fmt.Errorf("pulling: %w", &auth.TokenError{Realm: "https://auth.example/token", Err: refused}),
 			hint: []string{"nothing accepts connections at 127.0.0.1:5099"}},
 	}

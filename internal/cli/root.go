@@ -246,12 +246,15 @@ func hint(err error, cmd *cobra.Command) string {
 	var se *disk.SpaceError
 	var ue *engine.UnreachableError
 	var ce *registry.ConnError
+	var stall *registry.StallError
 	switch {
 	case errors.As(err, &tlsErr):
 		// Its message says where the CA or client certificate goes; a token
 		// realm's TLS failure needs no "could not be reached" on top.
 	case errors.As(err, &ce):
 		return connHint(ce)
+	case errors.As(err, &stall):
+		return "the download stopped moving: run the command again (a pull goes on from where it stopped); on a slow or congested link, a longer --idle-timeout waits more patiently."
 	case errors.As(err, &re):
 		return re.Hint()
 	case errors.As(err, &te):
