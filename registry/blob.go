@@ -140,10 +140,7 @@ func (b *blobReader) judge(cause error) error {
 	if err := b.ctx.Err(); err != nil {
 		return err
 	}
-	if b.n-b.start >= minProgress {
-		b.budget.progressed()
-	}
-	wait, ok := b.budget.next(errOutcome(cause))
+	wait, ok := b.budget.next(errOutcome(cause), b.n-b.start >= minProgress)
 	switch {
 	case b.budget.stalled():
 		return fmt.Errorf("fetching %s: %w", b.what, &StallError{Offset: b.n, Size: b.d.Size, Err: cause})

@@ -238,6 +238,17 @@ func TestBlobStalls(t *testing.T) {
 				hold(t, r)
 				return true
 			}},
+		{name: "progress, then two stalls", size: 3 << 20, wantTries: 3,
+			wantErr: "stalled: two attempts in a row received under 1 MiB (at byte 1572864 of SIZE)",
+			fault: func(t *testing.T, try int, w http.ResponseWriter, r *http.Request, body []byte, code int) bool {
+				w.WriteHeader(code)
+				if try == 1 {
+					w.Write(body[:3<<19]) // 1.5 MiB: progress, then a stall
+				}
+				w.(http.Flusher).Flush()
+				hold(t, r)
+				return true
+			}},
 		{name: "drops with progress complete", size: 8 << 20, policy: registry.RetryPolicy{Max: 2, Base: time.Millisecond, MaxBackoff: 5 * time.Millisecond},
 			wantTries: 8,
 			fault: func(t *testing.T, try int, w http.ResponseWriter, r *http.Request, body []byte, code int) bool {
@@ -293,7 +304,7 @@ func TestBlobStalls(t *testing.T) {
 			if strings.Contains(tt.wantErr, "stalled") && (!errors.As(err, &se) || se.Size != layer.Size) {
 				t.Errorf("err is no *StallError for the blob's size: %#v", se)
 			}
-			if limit := 2*idle + 2*time.Second; took > limit {
+			if limit := time.Duration(tt.wantTries)*idle + 2*time.Second; took > limit {
 				t.Errorf("gave up after %v, want within %v", took, limit)
 			}
 		})

@@ -115,23 +115,25 @@ type budget struct {
 	idle  int // attempts since the last progress that went idle
 }
 
-// next judges a failed attempt: the wait before the next one, or false to stop.
-func (b *budget) next(o outcome) (time.Duration, bool) {
-	if o.err != nil && isIdle(o.err) {
+// next judges a failed attempt: the wait before the next one, or false to
+// stop. An attempt that moved the operation on (a blob's progress) starts
+// the budget afresh and counts toward nothing itself.
+func (b *budget) next(o outcome, moved bool) (time.Duration, bool) {
+	switch {
+	case moved:
+		b.tries, b.idle = 0, 0
+	case o.err != nil && isIdle(o.err):
 		b.idle++
 	}
 	if b.stalled() || b.tries >= b.p.Max {
 		return 0, false
 	}
 	w, ok := b.p.wait(b.tries, o)
-	if ok {
+	if ok && !moved {
 		b.tries++
 	}
 	return w, ok
 }
-
-// progressed starts the budget afresh: the last attempt moved the operation on.
-func (b *budget) progressed() { b.tries, b.idle = 0, 0 }
 
 // stalled reports whether attempts went idle too often in a row.
 func (b *budget) stalled() bool { return b.idle >= maxIdleAttempts }
@@ -179,7 +181,7 @@ func (c *Client) retrying(ctx context.Context, what string, attempt func(ctx con
 		if err == nil || ctx.Err() != nil {
 			return err
 		}
-		wait, ok := b.next(errOutcome(err))
+		wait, ok := b.next(errOutcome(err), false)
 		if !ok {
 			return err
 		}
@@ -231,7 +233,7 @@ func (t *retryRT) RoundTrip(req *http.Request) (*http.Response, error) {
 				o.retryAfter = ra
 			}
 		}
-		wait, ok := b.next(o)
+		wait, ok := b.next(o, false)
 		if !ok {
 			return resp, err
 		}
