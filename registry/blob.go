@@ -434,7 +434,7 @@ func (c *Client) BlobDescriptor(ctx context.Context, r ref.Reference, dgst diges
 	if err != nil {
 		return image.Descriptor{}, err
 	}
-	resp, err := c.do(req, r.Repository())
+	resp, err := c.doRetrying(req, r.Repository())
 	if err != nil {
 		return image.Descriptor{}, fmt.Errorf("checking %s: %w", what, err)
 	}

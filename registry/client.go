@@ -294,7 +294,7 @@ func (c *Client) Ping(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	resp, err := c.do(req, "")
+	resp, err := c.doRetrying(req, "")
 	if err != nil {
 		return fmt.Errorf("ping %s: %w", c.registry, err)
 	}

@@ -501,3 +501,51 @@ func TestUploadsNotReplayed(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenDropRetried: a token answer that drops half-way is asked for
+// again within the budget of the operation that needed it.
+func TestTokenDropRetried(t *testing.T) {
+	t.Parallel()
+	ops := []struct {
+		name string
+		do   func(ctx context.Context, cl *registry.Client, r string) error
+	}{
+		{"manifest", func(ctx context.Context, cl *registry.Client, r string) error {
+			_, err := cl.Manifest(ctx, mustRef(t, r))
+			return err
+		}},
+		{"digest", func(ctx context.Context, cl *registry.Client, r string) error {
+			_, err := cl.Digest(ctx, mustRef(t, r))
+			return err
+		}},
+	}
+	for _, op := range ops {
+		t.Run(op.name, func(t *testing.T) {
+			t.Parallel()
+			reg := registrytest.New(t, registrytest.Config{TokenAuth: true})
+			reg.MustPush(t, "team/app:1", registrytest.RandomImage(12, 1, 100))
+			cl := newClient(t, reg, auth.Credential{})
+			var asked atomic.Int32
+			reg.WrapRealm(func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if asked.Add(1) > 1 {
+						next.ServeHTTP(w, r)
+						return
+					}
+					rec := registrytest.Record(next, r)
+					registrytest.CopyHeader(w, rec)
+					w.WriteHeader(rec.Code)
+					w.Write(rec.Body.Bytes()[:rec.Body.Len()/2])
+					w.(http.Flusher).Flush()
+					panic(http.ErrAbortHandler)
+				})
+			})
+			if err := op.do(t.Context(), cl, reg.Ref("team/app:1")); err != nil {
+				t.Fatalf("after a dropped token answer: %v", err)
+			}
+			if n := asked.Load(); n != 2 {
+				t.Errorf("the token was asked for %d times, want 2", n)
+			}
+		})
+	}
+}

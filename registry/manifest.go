@@ -151,7 +151,7 @@ func (c *Client) Head(ctx context.Context, r ref.Reference) (image.Descriptor, e
 		return image.Descriptor{}, err
 	}
 	req.Header.Set("Accept", acceptHeader())
-	resp, err := c.do(req, r.Repository())
+	resp, err := c.doRetrying(req, r.Repository())
 	if err != nil {
 		c.explainNotFound(ctx, r, err)
 		return image.Descriptor{}, fmt.Errorf("checking manifest of %s: %w", r, err)

@@ -82,9 +82,10 @@ func errOutcome(err error) outcome {
 			o.retryAfter = re.RetryAfter
 		}
 		return o
-	case errors.As(err, &te) && te.Status != 0:
+	case errors.As(err, &te) && te.Status != 0 && te.Status/100 != 2:
 		return outcome{status: te.Status, retryAfter: -1}
 	}
+	// A token realm's dropped or stalled answer is judged by its cause.
 	return outcome{err: err, retryAfter: -1}
 }
 
@@ -190,6 +191,19 @@ func (c *Client) retrying(ctx context.Context, what string, attempt func(ctx con
 			return err
 		}
 	}
+}
+
+// doRetrying sends req, which has no body, as an operation of its own: it,
+// and the token requests it needs (a dropped token answer too), are asked
+// again as the policy allows, with one budget.
+func (c *Client) doRetrying(req *http.Request, repo string) (*http.Response, error) {
+	var resp *http.Response
+	err := c.retrying(req.Context(), req.Method+" "+req.URL.Path, func(ctx context.Context) error {
+		var err error
+		resp, err = c.do(req.WithContext(ctx), repo)
+		return err
+	})
+	return resp, err
 }
 
 // retryRT retries idempotent requests on 408, 429, 500, 502, 503, 504, on
