@@ -34,7 +34,7 @@ const (
 type ConnError struct {
 	Host  string // host:port dialed
 	Kind  ConnKind
-	Proxy bool  // Host is a proxy (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY), not the server
+	Proxy bool  // Host is a proxy (HTTPS_PROXY, HTTP_PROXY), not the server
 	Err   error // the dialer's error
 }
 
@@ -130,8 +130,11 @@ func dialFailure(err error) (*ConnError, bool) {
 		return ce, true
 	case errors.As(err, &oe) && (oe.Op == "dial" || proxy):
 		host := ""
-		if oe.Addr != nil {
+		switch {
+		case oe.Addr != nil:
 			host = oe.Addr.String()
+		case errors.As(err, &dns):
+			host = dns.Name // a lookup fails before there is an address
 		}
 		return &ConnError{Host: host, Kind: connKind(err), Proxy: proxy, Err: oe}, true
 	case errors.As(err, &dns):

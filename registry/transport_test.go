@@ -771,3 +771,41 @@ func TestRetryableError(t *testing.T) {
 		})
 	}
 }
+
+// TestDialFailure: a transport of the caller's reports dial failures as
+// net/http does; they are classified as this package's dialer's are.
+func TestDialFailure(t *testing.T) {
+	t.Parallel()
+	refused := os.NewSyscallError("connect", syscall.ECONNREFUSED)
+	tests := []struct {
+		name      string
+		err       error
+		ok        bool
+		host      string
+		kind      ConnKind
+		wantProxy bool
+	}{
+		{name: "refused", err: &net.OpError{Op: "dial", Net: "tcp", Addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5099}, Err: refused},
+			ok: true, host: "127.0.0.1:5099", kind: ConnRefused},
+		{name: "lookup", err: &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: "nosuch.invalid", IsNotFound: true}},
+			ok: true, host: "nosuch.invalid", kind: ConnNoSuchHost},
+		{name: "proxy refused", err: &url.Error{Op: "Get", URL: "https://r.example/v2/", Err: &net.OpError{Op: "proxyconnect", Net: "tcp",
+			Err: &ConnError{Host: "proxy.example:3128", Kind: ConnRefused, Err: refused}}}, ok: true, host: "proxy.example:3128", kind: ConnRefused, wantProxy: true},
+		{name: "timeout", err: &ConnError{Host: "192.0.2.1:443", Kind: ConnTimeout, Err: &dialTimeoutError{"tcp", "192.0.2.1:443", time.Second}},
+			ok: true, host: "192.0.2.1:443", kind: ConnTimeout},
+		{name: "reset is no dial failure", err: resetErr()},
+		{name: "idle is no dial failure", err: &idleError{timeout: time.Second}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ce, ok := dialFailure(tt.err)
+			if ok != tt.ok {
+				t.Fatalf("dialFailure(%v) ok = %v, want %v", tt.err, ok, tt.ok)
+			}
+			if ok && (ce.Host != tt.host || ce.Kind != tt.kind || ce.Proxy != tt.wantProxy) {
+				t.Errorf("got %+v, want host %s, kind %s, proxy %v", ce, tt.host, tt.kind, tt.wantProxy)
+			}
+		})
+	}
+}

@@ -283,7 +283,7 @@ func hint(err error, cmd *cobra.Command) string {
 func connHint(ce *registry.ConnError) string {
 	const proxy = "If this network reaches registries through a proxy, set HTTPS_PROXY."
 	if ce.Proxy {
-		return fmt.Sprintf("the proxy %s (HTTPS_PROXY, HTTP_PROXY or ALL_PROXY) could not be reached: check its address and port, or unset it if no proxy is needed here.", ce.Host)
+		return fmt.Sprintf("the proxy %s (HTTPS_PROXY or HTTP_PROXY) could not be reached: check its address and port, or unset it if no proxy is needed here.", ce.Host)
 	}
 	switch ce.Kind {
 	case registry.ConnRefused:
