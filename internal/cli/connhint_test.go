@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -53,6 +54,33 @@ func TestConnHint(t *testing.T) {
 				if !strings.Contains(lines[1], h) {
 					t.Errorf("hint %q lacks %q", lines[1], h)
 				}
+			}
+		})
+	}
+}
+
+// TestConnErrorKind: --json's kind for the registry's connection errors and
+// stalls, as the library wraps them.
+func TestConnErrorKind(t *testing.T) {
+	t.Parallel()
+	wrap := func(err error) error { return fmt.Errorf("pull x: fetching manifest of x: GET https://x/v2/: %w", err) }
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"refused", wrap(&registry.ConnError{Host: "127.0.0.1:5099", Kind: registry.ConnRefused,
+			Err: &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}}), kindUnreachable},
+		{"no such host", wrap(&registry.ConnError{Host: "nosuch.invalid:443", Kind: registry.ConnNoSuchHost,
+			Err: &net.DNSError{Err: "no such host", Name: "nosuch.invalid", IsNotFound: true}}), kindUnreachable},
+		{"no answer", wrap(&registry.ConnError{Host: "192.0.2.1:443", Kind: registry.ConnTimeout, Err: errors.New("dial tcp 192.0.2.1:443: no answer within 10s")}), kindTimeout},
+		{"stall", wrap(&registry.StallError{Offset: 1024, Size: 5 << 20, Err: errors.New("under 1 KiB received in 30s")}), kindTimeout},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := errorKind(tt.err); got != tt.want {
+				t.Errorf("errorKind(%v) = %q, want %q", tt.err, got, tt.want)
 			}
 		})
 	}

@@ -55,6 +55,8 @@ func errorKind(err error) string {
 		ee     *engine.Error
 		es     *engine.UnsupportedError
 		le     *rootfs.LimitError
+		ce     *registry.ConnError
+		stall  *registry.StallError
 		dnsErr *net.DNSError
 		opErr  *net.OpError
 		netErr net.Error
@@ -82,9 +84,16 @@ func errorKind(err error) string {
 		return kindUnreachable
 	case errors.As(err, &ee), errors.As(err, &es):
 		return kindEngine
-	// The registry package is to gain an exported connection error (a dial
-	// refused, a name that does not resolve, a dial nobody answers): match
-	// it here, before the standard library's types it wraps.
+	// The registry's connection error (a dial refused, a name that does not
+	// resolve, a dial nobody answers) and its stalled blob, before the
+	// standard library's types they wrap.
+	case errors.As(err, &ce):
+		if ce.Kind == registry.ConnTimeout {
+			return kindTimeout
+		}
+		return kindUnreachable
+	case errors.As(err, &stall):
+		return kindTimeout
 	case errors.As(err, &dnsErr):
 		if dnsErr.IsTimeout {
 			return kindTimeout
