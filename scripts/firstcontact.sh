@@ -67,7 +67,7 @@ at_terminal() {
 	local input=$1; shift
 	echo "\$ ${*//$HAUL/haul}    # at a terminal, typing: ${input//$'\n'/⏎}"
 	local t0=$EPOCHREALTIME
-	(sleep 1; printf '%s' "$input") | timeout 20 script -qec "$(printf '%q ' "$@")" /dev/null 2>&1 | tr -d '\r' | sed 's/^/  /' | head -8
+	(sleep 1; while IFS= read -r line; do printf '%s\n' "$line"; sleep 0.5; done <<<"${input%$'\n'}") | timeout 20 script -qec "$(printf '%q ' "$@")" /dev/null 2>&1 | tr -d '\r' | sed 's/^/  /' | head -8
 	printf '  [exit %s, %.1f s]\n\n' "${PIPESTATUS[1]}" "$(bc <<<"$EPOCHREALTIME - $t0")"
 }
 
@@ -81,7 +81,7 @@ echo "## A registry that sends one KiB of a blob and stops (--idle-timeout 2s)"
 show "$HAUL" pull --idle-timeout 2s -o "$WORK/stall.tar" "$STALL/x:1"
 echo "## Login"
 at_terminal $'alice-s3cret-password\n' "$HAUL" login "$REG" -u alice
-at_terminal $'alice\nalice-s3cret-password\n' "$HAUL" logout "$REG"
+show "$HAUL" logout "$REG"
 at_terminal $'alice\nalice-s3cret-password\n' "$HAUL" login "$REG"
 show "$HAUL" login "$REG" </dev/null
 echo "## Hints"
