@@ -19,12 +19,12 @@ type EventKind int
 
 // The events of a copy, in the order they happen for each blob.
 const (
-	Planned   EventKind = iota // the blobs to put are known: N blobs, Size bytes in all
-	BlobStart                  // a blob is being put: Digest, Size
-	BlobBytes                  // N more of its bytes went out (never fewer than before)
-	BlobDone                   // it is at the destination: How, and Resumed bytes an earlier run had sent
-	Restarted                  // the registry refused a blob's saved session (Err): it starts again from byte 0
-	ManifestDone               // a manifest is at the destination: Ref, Digest
+	Planned      EventKind = iota // the blobs to put are known: N blobs, Size bytes in all
+	BlobStart                     // a blob is being put: Digest, Size
+	BlobBytes                     // N more of its bytes went out (never fewer than before)
+	BlobDone                      // it is at the destination: How, and Resumed bytes an earlier run had sent
+	Restarted                     // the registry refused a blob's saved session (Err): it starts again from byte 0
+	ManifestDone                  // a manifest is at the destination: Ref, Digest
 )
 
 // How a blob got to the destination.
