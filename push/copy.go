@@ -152,10 +152,10 @@ func upToDate(ctx context.Context, rd Reader, dcl *registry.Client, src, to ref.
 		return nil, fmt.Errorf("the destination is pinned to %s, but the source is %s: a copy keeps digests", to.Digest(), want)
 	}
 	got, ok, err := dcl.ManifestExists(ctx, to)
-	if err != nil || !ok || got != want {
+	if err != nil || !ok || got.Digest != want {
 		return nil, err
 	}
-	return &Result{Source: src, Destination: to, Digest: want, UpToDate: true}, nil
+	return &Result{Source: src, Destination: to, Digest: want, MediaType: got.MediaType, UpToDate: true}, nil
 }
 
 func (c Config) now() time.Time {
@@ -198,7 +198,7 @@ func Put(ctx context.Context, plan *Plan, to ref.Reference, dcl *registry.Client
 	if to.Tag() != "" {
 		if got, ok, err := dcl.ManifestExists(ctx, to); err != nil {
 			return nil, err
-		} else if ok && got == root.Descriptor.Digest {
+		} else if ok && got.Digest == root.Descriptor.Digest {
 			res.UpToDate = true
 			return res, nil
 		}

@@ -101,6 +101,9 @@ type env struct {
 	// otherwise draw over them; guarded by aboveMu.
 	aboveMu sync.Mutex
 	above   io.Writer
+	// stop, when set (copy.go's setStop), is closed by the first interrupt
+	// instead of cancelling the command; guarded by aboveMu.
+	stop chan struct{}
 }
 
 // setAbove sets (nil: unsets) where a notice goes while progress bars are drawn.
@@ -194,7 +197,9 @@ func (e *env) watchInterrupts(done <-chan struct{}, cancel context.CancelFunc) {
 		if !e.g.json && !e.g.quiet {
 			e.notice("haul: interrupted: stopping (interrupt again to quit at once)")
 		}
-		cancel()
+		if !e.closeStop() {
+			cancel()
+		}
 	}
 }
 
@@ -386,6 +391,7 @@ func newRoot(io IO) (*cobra.Command, *env) {
 		newBlobCmd(e), newInspectCmd(e), newLoginCmd(e), newLogoutCmd(e),
 		newPullCmd(e), newCacheCmd(e), newUnpackCmd(e), newExportCmd(e),
 		newVersionCmd(e),
+		newCopyCmd(e),
 	)
 	for _, c := range root.Commands() {
 		c.Flags().SortFlags = false
