@@ -110,8 +110,11 @@ func (e *env) runCopy(ctx context.Context, f copyFlags, srcArg, dstArg string) e
 		}
 	}
 	pr.done()
-	if errors.Is(err, registry.ErrUploadStopped) && !e.g.json && !e.g.quiet {
-		fmt.Fprintln(e.Stderr, "haul: stopped; the uploads begun are kept, and the same copy run again resumes them")
+	if errors.Is(err, registry.ErrUploadStopped) {
+		if !e.g.json && !e.g.quiet {
+			fmt.Fprintln(e.Stderr, "haul: stopped; the uploads begun are kept, and the same copy run again resumes them")
+		}
+		return stoppedError{err}
 	}
 	if err != nil {
 		return err
@@ -426,3 +429,11 @@ func (e *env) closeStop() bool {
 	e.stop = nil
 	return true
 }
+
+// stoppedError is a copy stopped by an interrupt: for --json's kind, it is
+// canceled, as any interrupted command is.
+type stoppedError struct{ error }
+
+func (e stoppedError) Unwrap() error { return e.error }
+
+func (e stoppedError) Is(target error) bool { return target == context.Canceled }
