@@ -389,6 +389,26 @@ func (errReader) Read([]byte) (int, error) { return 0, errors.New("connection cu
 // goes backwards.
 func TestCopyResumes(t *testing.T) {
 	t.Parallel()
+	tests := []struct {
+		name   string
+		reader func(*registry.Client) push.Reader
+	}{
+		{"the source read by Range", func(cl *registry.Client) push.Reader { return cl }},
+		// A mirror.Source reads no Range: the rest comes from reading the blob from byte 0.
+		{"a source without Range", func(cl *registry.Client) push.Reader { return readerOnly{cl} }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			testCopyResumes(t, tt.reader)
+		})
+	}
+}
+
+// readerOnly hides all but push.Reader's methods.
+type readerOnly struct{ push.Reader }
+
+func testCopyResumes(t *testing.T, reader func(*registry.Client) push.Reader) {
 	src := registrytest.New(t, registrytest.Config{TokenAuth: true})
 	dst := registrytest.New(t, registrytest.Config{TokenAuth: true, Dir: t.TempDir()})
 	const size = 3 << 20
@@ -403,6 +423,7 @@ func TestCopyResumes(t *testing.T) {
 			t.Fatal(err)
 		}
 		c := config(t, src, dst)
+		c.Source = func(string) (push.Reader, error) { return reader(newClient(t, src, auth.Credential{})), nil }
 		c.Sessions, c.Jobs, c.Progress = st.Uploads(), 1, progress
 		return push.Copy(ctx, mustRef(t, src.Ref("team/app:1")), mustRef(t, dst.Ref("mirror/app:1")), c)
 	}
