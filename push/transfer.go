@@ -114,6 +114,9 @@ func (t *transfer) blobs(ctx context.Context, present map[digest.Digest]bool) er
 
 // blob puts one blob: HEAD, a mount within one registry, else an upload.
 func (t *transfer) blob(ctx context.Context, b Blob) error {
+	if t.c.stopped() {
+		return nil // not begun: blobs reports the stop
+	}
 	d := b.Descriptor
 	t.lock(func() { t.emit(Event{Kind: BlobStart, Digest: d.Digest, Media: d.MediaType, Size: d.Size}) })
 	ok, err := t.dcl.BlobExists(ctx, t.to, d)

@@ -4,15 +4,21 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/haul-dev/haul/config"
 	"github.com/haul-dev/haul/internal/registrytest"
+	"github.com/haul-dev/haul/ref"
+	"github.com/haul-dev/haul/registry"
 )
 
 // authFile writes a docker config.json that logs alice in to each host.
@@ -100,5 +106,62 @@ func TestCopyCommand(t *testing.T) {
 	out, errOut, code := run(t, env, "", "digest", dst.Ref("all/app:2"))
 	if code != 0 || !strings.HasPrefix(out, "sha256:") {
 		t.Errorf("all/app:2: %d %s %s", code, out, errOut)
+	}
+}
+
+// TestCopyInterrupt: the first interrupt lets the upload in flight finish,
+// starts no other blob, puts no manifest, and says a later run resumes.
+func TestCopyInterrupt(t *testing.T) {
+	t.Parallel()
+	src := registrytest.New(t, registrytest.Config{})
+	dst := registrytest.New(t, registrytest.Config{})
+	pushed := src.MustPush(t, "team/app:1", registrytest.RandomImage(95, 2, 64<<10))
+	release := make(chan struct{})
+	stalled := make(chan struct{}, 8)
+	src.Wrap(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if registrytest.IsBlobGET(r) && strings.HasSuffix(r.URL.Path, pushed.Layers[0].Digest.String()) {
+				hold(r, release, stalled) // the upload of layer 0 is in flight, waiting for its bytes
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	env := homeEnv(t)
+	env["XDG_CACHE_HOME"] = t.TempDir()
+	interrupts := make(chan os.Signal, 1)
+	var stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(t.Context(), []string{"copy", "-j", "1", src.Ref("team/app:1"), dst.Ref("mirror/app:1")}, IO{
+			Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: &stderr,
+			Getenv: func(k string) string { return env[k] }, System: &config.SystemPaths{}, Interrupts: interrupts,
+		})
+	}()
+	<-stalled
+	interrupts <- os.Interrupt
+	waitFor(t, func() bool { return strings.Contains(stderr.String(), "interrupted: stopping") })
+	close(release) // the layer in flight goes on to its end
+	var code int
+	select {
+	case code = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("Run did not return; stderr:\n%s", stderr.String())
+	}
+	if code != ExitError || !strings.Contains(stderr.String(), "the same copy run again resumes them") {
+		t.Errorf("exit %d, stderr:\n%s", code, stderr.String())
+	}
+	ctx := t.Context()
+	cl, err := registry.New(registry.Config{Registry: dst.Host()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	to, _ := ref.Parse(dst.Ref("mirror/app:1"))
+	for i, want := range []bool{true, false} {
+		if ok, err := cl.BlobExists(ctx, to, pushed.Layers[i]); err != nil || ok != want {
+			t.Errorf("layer %d at the destination: %v (%v), want %v", i, ok, err, want)
+		}
+	}
+	if _, ok, _ := cl.ManifestExists(ctx, to); ok {
+		t.Error("a stopped copy put the manifest")
 	}
 }
