@@ -143,9 +143,14 @@ func (e *Error) Hint() string {
 			fmt.Fprintf(&b, "A token was asked of realm %s for service %q and scope %q. ", e.Realm, e.Service, e.Scope)
 		}
 		if e.ChallengeError == "insufficient_scope" || e.Status == http.StatusForbidden {
-			fmt.Fprintf(&b, "It does not grant pull on %s. ", e.repoRef())
+			fmt.Fprintf(&b, "It does not grant %s on %s. ", e.action(), e.repoRef())
 		}
 		switch {
+		case e.action() == "push" && !e.HadCredentials:
+			fmt.Fprintf(&b, "Pushing needs an account allowed to write to %s: log in with `haul login %s`.", e.repoRef(), e.Registry)
+		case e.action() == "push" && (e.ChallengeError == "insufficient_scope" || e.Status == http.StatusForbidden):
+			fmt.Fprintf(&b, "Check that this account can write to %s and that an access token has write scope (a Docker Hub PAT needs Read & Write); "+
+				"log in as another user with `haul login %s`. The credential came %s.", e.repoRef(), e.Registry, e.credentialSource())
 		case !e.HadCredentials:
 			b.WriteString("The repository may be private: log in with `haul login " + e.Registry + "`, or pass -u USER --password-stdin. " +
 				"Or it may not exist: registries such as Docker Hub answer 401, not 404, for a missing repository.")
@@ -184,6 +189,15 @@ func (e *Error) Hint() string {
 		return "the registry is rate limiting; try again later or with fewer --jobs."
 	}
 	return ""
+}
+
+// action is what the request needed of the repository: "pull" to read it,
+// "push" for an upload, a manifest put or a delete.
+func (e *Error) action() string {
+	if e.Method == "" || e.Method == http.MethodGet || e.Method == http.MethodHead {
+		return "pull"
+	}
+	return "push"
 }
 
 // credentialSource says where the credential came from, for a hint.

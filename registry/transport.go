@@ -57,7 +57,7 @@ type idleRT struct {
 func (t idleRT) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx, cancel := context.WithCancelCause(req.Context())
 	timer := time.AfterFunc(t.timeout, func() { cancel(errIdle) })
-	resp, err := t.next.RoundTrip(req.WithContext(ctx))
+	resp, err := t.next.RoundTrip(watchBody(req.WithContext(ctx), timer, t.timeout)) // an upload's body: see sendingBody
 	if err != nil {
 		timer.Stop()
 		// net/http's ResponseHeaderTimeout, the same timeout, may fire first;

@@ -1,0 +1,192 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/haul-dev/haul/image"
+	"github.com/haul-dev/haul/ref"
+)
+
+// BlobExists asks the registry (HEAD, which Docker Hub does not count as a
+// pull) whether r's repository holds blob d. A registry that says the blob
+// has another size than d's is an error: the two cannot both be right.
+func (c *Client) BlobExists(ctx context.Context, r ref.Reference, d image.Descriptor) (bool, error) {
+	if err := image.ValidateDescriptor(d); err != nil {
+		return false, fmt.Errorf("checking for blob %s in %s: %w", d.Digest, r.Name(), err)
+	}
+	ok, err := c.blobExists(ctx, r, d)
+	if err != nil {
+		return false, fmt.Errorf("checking for blob %s in %s: %w", d.Digest, r.Name(), err)
+	}
+	return ok, nil
+}
+
+func (c *Client) blobExists(ctx context.Context, r ref.Reference, d image.Descriptor) (bool, error) {
+	req, err := c.newRequest(ctx, http.MethodHead, c.url("/v2/"+r.Repository()+"/blobs/"+d.Digest.String()))
+	if err != nil {
+		return false, err
+	}
+	resp, err := c.do(req, r.Repository(), http.StatusNotFound)
+	if err != nil {
+		return false, err
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return false, nil
+	}
+	if resp.ContentLength >= 0 && resp.Header.Get("Content-Length") != "" && resp.ContentLength != d.Size {
+		return false, &image.SizeError{What: "blob " + string(d.Digest), Want: d.Size, Got: resp.ContentLength}
+	}
+	return true, nil
+}
+
+// MountBlob asks the registry to link blob d from the repository of from
+// (same registry) into r's, without sending its bytes: the token asked for
+// carries push and pull on r's repository and pull on from's, in one request.
+// It reports whether the blob was mounted (201). A registry that answers 202
+// has started an upload instead (it does not mount, or does not let this
+// user read from): that session is cancelled with DELETE, best effort, and
+// MountBlob returns false, so that the caller pushes the blob with PushBlob,
+// whose session it owns and can keep across runs.
+func (c *Client) MountBlob(ctx context.Context, r ref.Reference, d image.Descriptor, from ref.Reference) (bool, error) {
+	what := fmt.Sprintf("mounting blob %s from %s into %s", d.Digest, from.Name(), r.Name())
+	if err := image.ValidateDescriptor(d); err != nil {
+		return false, fmt.Errorf("%s: %w", what, err)
+	}
+	if from.Registry() != r.Registry() || r.Registry() != c.registry {
+		return false, fmt.Errorf("%s: a blob mounts only within one registry, %s", what, c.registry)
+	}
+	u := c.url("/v2/" + r.Repository() + "/blobs/uploads/")
+	u.RawQuery = url.Values{"mount": {d.Digest.String()}, "from": {from.Repository()}}.Encode()
+	req, err := c.newBodyRequest(ctx, http.MethodPost, u, nil, 0)
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", what, err)
+	}
+	resp, err := c.do(req, r.Repository())
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", what, err)
+	}
+	drain(resp)
+	switch resp.StatusCode {
+	case http.StatusCreated:
+		return true, nil
+	case http.StatusAccepted:
+		if loc, err := c.location(resp, u); err == nil {
+			c.cancelUpload(ctx, r, loc)
+		}
+		return false, nil
+	}
+	return false, fmt.Errorf("%s: unexpected status %s", what, resp.Status)
+}
+
+// cancelUpload deletes an upload session the client will not use, best
+// effort: a registry expires abandoned sessions in any case.
+func (c *Client) cancelUpload(ctx context.Context, r ref.Reference, loc *url.URL) {
+	req, err := c.newRequest(ctx, http.MethodDelete, loc)
+	if err != nil {
+		return
+	}
+	if resp, err := c.do(req, r.Repository()); err == nil {
+		drain(resp)
+	}
+}
+
+// PushManifest puts body, exactly as given, as r's tag or digest, with
+// mediaType as its Content-Type, and returns its digest (sha256 of body, or
+// the algorithm of r's pinned digest, which body must match). The registry's
+// Docker-Content-Digest, when sent, must be the same.
+func (c *Client) PushManifest(ctx context.Context, r ref.Reference, body []byte, mediaType string) (digest.Digest, error) {
+	what := "pushing manifest " + r.String()
+	if r.Tag() == "" && r.Digest() == "" {
+		return "", fmt.Errorf("%s: no tag or digest to push it as", what)
+	}
+	if len(body) > MaxManifestSize {
+		return "", fmt.Errorf("%s: %d bytes, over the limit of %d", what, len(body), MaxManifestSize)
+	}
+	dgst := digest.FromBytes(body)
+	if pinned := r.Digest(); pinned != "" {
+		if err := image.ValidateDigest(pinned); err != nil {
+			return "", fmt.Errorf("%s: %w", what, err)
+		}
+		if got := pinned.Algorithm().FromBytes(body); got != pinned {
+			return "", fmt.Errorf("%s: %w", what, &image.DigestError{What: "manifest " + r.String(), Want: pinned, Got: got})
+		}
+		dgst = pinned
+	}
+	req, err := c.newBodyRequest(ctx, http.MethodPut, c.url("/v2/"+r.Repository()+"/manifests/"+r.Identifier()), body, int64(len(body)))
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", what, err)
+	}
+	req.Header.Set("Content-Type", mediaType)
+	resp, err := c.do(req, r.Repository())
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", what, mediaTypeRefused(err, mediaType))
+	}
+	drain(resp)
+	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("%s: unexpected status %s", what, resp.Status)
+	}
+	if h := resp.Header.Get("Docker-Content-Digest"); h != "" {
+		if err := checkManifestDigest(body, "", h, r.String()); err != nil {
+			return "", fmt.Errorf("%s: the registry stored other bytes: %w", what, err)
+		}
+	}
+	return dgst, nil
+}
+
+// MediaTypeError is a registry's refusal of a manifest's media type (415, or
+// 400 MANIFEST_INVALID for an OCI type): registries older than the OCI
+// specs accept only Docker's.
+type MediaTypeError struct {
+	MediaType string
+	Err       *Error
+}
+
+func (e *MediaTypeError) Error() string {
+	return fmt.Sprintf("the registry refused media type %s: %v", e.MediaType, e.Err)
+}
+
+func (e *MediaTypeError) Unwrap() error { return e.Err }
+
+// mediaTypeRefused names the media type in a refusal that is about it.
+func mediaTypeRefused(err error, mediaType string) error {
+	var e *Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	oci := strings.HasPrefix(mediaType, "application/vnd.oci.")
+	if e.Status == http.StatusUnsupportedMediaType || (oci && e.Status == http.StatusBadRequest && e.Is(ErrManifestInvalid)) {
+		return &MediaTypeError{MediaType: mediaType, Err: e}
+	}
+	return err
+}
+
+// newBodyRequest is newRequest with a body of n bytes (b, which may be
+// replayed by the auth layer after a 401; nil: an empty body).
+func (c *Client) newBodyRequest(ctx context.Context, method string, u *url.URL, b []byte, n int64) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	req.ContentLength = n
+	if n == 0 {
+		req.Body, req.GetBody = http.NoBody, func() (io.ReadCloser, error) { return http.NoBody, nil }
+	}
+	return req, nil
+}
+
+// drain reads what is left of a small answer and closes it, so that its
+// connection can be used again.
+func drain(resp *http.Response) {
+	io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+	resp.Body.Close()
+}
