@@ -382,7 +382,8 @@ func originKey(u *url.URL) (string, bool) {
 
 // requestScopes derives the token scopes a request needs from its path: the repository
 // of /v2/<name>/(manifests|blobs|tags|referrers)/..., to pull for GET and HEAD and to
-// pull and push otherwise, and for a cross-repository mount the repository mounted from.
+// pull and push otherwise (and for anything about an upload session), and for a
+// cross-repository mount the repository mounted from.
 // Other paths (/v2/, /v2/_catalog) need what the registry's challenge names.
 func requestScopes(method string, u *url.URL) []string {
 	rest, ok := strings.CutPrefix(u.Path, "/v2/")
@@ -392,9 +393,10 @@ func requestScopes(method string, u *url.URL) []string {
 	segs := strings.Split(rest, "/")
 	n := len(segs)
 	var name []string
+	upload := false
 	switch {
 	case n >= 4 && segs[n-3] == "blobs" && segs[n-2] == "uploads":
-		name = segs[:n-3]
+		name, upload = segs[:n-3], true
 	case n >= 3 && segs[n-2] == "tags" && segs[n-1] == "list":
 		name = segs[:n-2]
 	case n >= 3 && (segs[n-2] == "manifests" || segs[n-2] == "blobs" || segs[n-2] == "referrers"):
@@ -404,7 +406,8 @@ func requestScopes(method string, u *url.URL) []string {
 		return nil
 	}
 	action := "pull"
-	if method != http.MethodGet && method != http.MethodHead {
+	// An upload session's status (GET on its URL) needs push as much as its PATCH does.
+	if upload || (method != http.MethodGet && method != http.MethodHead) {
 		action = "pull,push"
 	}
 	scopes := []string{"repository:" + strings.Join(name, "/") + ":" + action}

@@ -279,6 +279,7 @@ func TestRequestScopes(t *testing.T) {
 		{"PUT", "/v2/a/manifests/x", "[repository:a:pull,push]"},
 		{"POST", "/v2/a/blobs/uploads/", "[repository:a:pull,push]"},
 		{"PATCH", "/v2/a/blobs/uploads/uuid", "[repository:a:pull,push]"},
+		{"GET", "/v2/a/blobs/uploads/uuid", "[repository:a:pull,push]"},
 		{"POST", "/v2/a/blobs/uploads/?mount=sha256:00&from=b/c", "[repository:a:pull,push repository:b/c:pull]"},
 		{"GET", "/v2/a/referrers/sha256:00", "[repository:a:pull]"},
 		{"GET", "/v2/blobs/blobs/x", "[repository:blobs:pull]"},

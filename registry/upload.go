@@ -436,6 +436,13 @@ func (c *Client) location(resp *http.Response, asked *url.URL) (*url.URL, error)
 	if err != nil || (loc.Scheme != "http" && loc.Scheme != "https") || loc.Host == "" {
 		return nil, fmt.Errorf("%s %s: the registry answered an unusable Location %q", resp.Request.Method, redactURL(asked), h)
 	}
+	if loc.Scheme == "http" && c.base.Scheme == "https" && loc.Host == c.base.Host {
+		// A loopback registry that speaks plain HTTP names its own URLs with
+		// http; above the plain fallback layer its requests keep https (the
+		// auth layer's origin), and that layer sends them as http again. A
+		// registry that speaks TLS gets the upgrade it should have asked for.
+		loc.Scheme = "https"
+	}
 	return loc, nil
 }
 
