@@ -1,0 +1,424 @@
+package registry_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/haul-dev/haul/image"
+	"github.com/haul-dev/haul/internal/registrytest"
+	"github.com/haul-dev/haul/ref"
+	"github.com/haul-dev/haul/registry"
+	"github.com/haul-dev/haul/store"
+)
+
+// uploadFront stands before a real registry's upload endpoints: it counts the
+// PATCH body bytes the registry reads and the status requests, and injects
+// one fault per request of a kind, as its fields say.
+type uploadFront struct {
+	received atomic.Int64 // PATCH body bytes the registry read
+	statuses atomic.Int32 // GETs of an upload URL
+	patches  atomic.Int32
+
+	mu sync.Mutex
+	// cutAt, when > 0, cuts the next PATCH after that many bytes: the
+	// registry sees its body fail, its answer is dropped, the connection
+	// closed, and onCut runs first (the test's kill of the process).
+	cutAt int64
+	onCut func()
+	// statusFault, patchFault answer that many status GETs / PATCHes with
+	// the status and body given, without the registry seeing them.
+	statusFault, patchFault fault
+	held                    string // the Range the last real status answer gave
+}
+
+type fault struct {
+	n      int
+	status int
+	body   string
+}
+
+func (f *fault) take() (fault, bool) {
+	if f.n == 0 {
+		return fault{}, false
+	}
+	f.n--
+	return *f, true
+}
+
+func (f *uploadFront) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		isUpload := strings.Contains(r.URL.Path, "/blobs/uploads/") && !strings.HasSuffix(r.URL.Path, "/blobs/uploads/")
+		switch {
+		case r.Method == http.MethodGet && isUpload:
+			f.statuses.Add(1)
+			f.mu.Lock()
+			ft, ok := f.statusFault.take()
+			f.mu.Unlock()
+			if ok {
+				w.WriteHeader(ft.status)
+				io.WriteString(w, ft.body)
+				return
+			}
+			sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+			next.ServeHTTP(sw, r)
+			f.mu.Lock()
+			f.held = w.Header().Get("Range")
+			f.mu.Unlock()
+		case r.Method == http.MethodPatch && isUpload:
+			f.patches.Add(1)
+			f.mu.Lock()
+			ft, faulty := f.patchFault.take()
+			cutAt, onCut := f.cutAt, f.onCut
+			f.cutAt = 0
+			f.mu.Unlock()
+			if faulty {
+				w.WriteHeader(ft.status)
+				io.WriteString(w, ft.body)
+				return
+			}
+			body := countedBody{ReadCloser: r.Body, n: &f.received}
+			if cutAt == 0 {
+				r.Body = body
+				next.ServeHTTP(w, r)
+				return
+			}
+			r.Body = io.NopCloser(io.MultiReader(io.LimitReader(body, cutAt), failReader{}))
+			next.ServeHTTP(discardWriter{h: http.Header{}}, r)
+			if onCut != nil {
+				onCut()
+			}
+			panic(http.ErrAbortHandler) // closes the connection, answering nothing
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
+type failReader struct{}
+
+func (failReader) Read([]byte) (int, error) { return 0, errors.New("connection cut by the test") }
+
+type discardWriter struct{ h http.Header }
+
+func (d discardWriter) Header() http.Header         { return d.h }
+func (d discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (d discardWriter) WriteHeader(int)             {}
+
+// uploadFixture is a token-auth registry storing on disk (distribution's
+// filesystem driver keeps what a cut request delivered, as a registry in
+// production does), its front, and a cache directory for sessions.
+type uploadFixture struct {
+	reg   *registrytest.Registry
+	front *uploadFront
+	cache string
+	to    ref.Reference
+}
+
+func newUploadFixture(t *testing.T) *uploadFixture {
+	t.Helper()
+	f := &uploadFixture{
+		reg:   registrytest.New(t, registrytest.Config{TokenAuth: true, Dir: t.TempDir()}),
+		front: &uploadFront{},
+		cache: t.TempDir(),
+	}
+	f.reg.Wrap(f.front.wrap)
+	f.to = mustRef(t, f.reg.Ref("mirror/app:1"))
+	return f
+}
+
+// run is one run of the program: a new Client and a store opened afresh.
+func (f *uploadFixture) run(ctx context.Context, t *testing.T, b []byte, d image.Descriptor, opts registry.PushOptions) error {
+	t.Helper()
+	st, err := store.Open(store.Config{Dir: f.cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Sessions = st.Uploads()
+	cl := newClient(t, f.reg, alice, func(c *registry.Config) { c.IdleTimeout = 2 * time.Second })
+	return cl.PushBlob(ctx, f.to, d, bytesSource(b), opts)
+}
+
+// interrupted is a first run killed when its PATCH is cut at cutAt.
+func (f *uploadFixture) interrupted(t *testing.T, b []byte, d image.Descriptor, cutAt int64) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	f.front.mu.Lock()
+	f.front.cutAt, f.front.onCut = cutAt, cancel
+	f.front.mu.Unlock()
+	if err := f.run(ctx, t, b, d, registry.PushOptions{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("the interrupted run ended with %v, want context.Canceled", err)
+	}
+	if got := f.front.received.Load(); got != cutAt {
+		t.Fatalf("the registry read %d bytes before the cut, want %d", got, cutAt)
+	}
+}
+
+func (f *uploadFixture) checkPushed(t *testing.T, b []byte, d image.Descriptor) {
+	t.Helper()
+	cl := newClient(t, f.reg, alice)
+	got, err := readBlob(t, cl, f.to, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if digest.FromBytes(got) != d.Digest {
+		t.Fatalf("blob read back has digest %s, want %s", digest.FromBytes(got), d.Digest)
+	}
+	sessions, _ := filepath.Glob(filepath.Join(f.cache, "uploads", "*", "mirror", "app", "*.json"))
+	if len(sessions) != 0 {
+		t.Errorf("session files left after the commit: %v", sessions)
+	}
+}
+
+// heldBytes reads a status answer's Range "0-N" as N+1.
+func heldBytes(t *testing.T, rng string) int64 {
+	t.Helper()
+	var end int64
+	if _, err := fmt.Sscanf(rng, "0-%d", &end); err != nil {
+		t.Fatalf("status Range %q: %v", rng, err)
+	}
+	return end + 1
+}
+
+// TestUploadResumesInANewRun: an upload cut at about half, the process gone,
+// is resumed by a new Client from the session kept beside the cache, and the
+// registry receives only the rest.
+func TestUploadResumesInANewRun(t *testing.T) {
+	t.Parallel()
+	f := newUploadFixture(t)
+	const size = 16 << 20
+	b, d := blobOf(11, size)
+	f.interrupted(t, b, d, size/2)
+
+	f.front.received.Store(0)
+	var restarted atomic.Int32
+	var progress []int64
+	err := f.run(t.Context(), t, b, d, registry.PushOptions{
+		Restarted: func(digest.Digest, int64, error) { restarted.Add(1) },
+		Progress:  func(n int64) { progress = append(progress, n) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.front.mu.Lock()
+	held := heldBytes(t, f.front.held)
+	f.front.mu.Unlock()
+	if held <= 0 || held > size/2 {
+		t.Fatalf("the registry held %d bytes after the cut at %d", held, size/2)
+	}
+	if got, want := f.front.received.Load(), int64(size)-held; got != want {
+		t.Errorf("the second run sent %d bytes, want the %d the registry lacked", got, want)
+	}
+	if restarted.Load() != 0 {
+		t.Error("Restarted was called for a session the registry resumed")
+	}
+	if len(progress) != 2 || progress[0] != held || progress[1] != size {
+		t.Errorf("progress %v, want [%d %d]", progress, held, size)
+	}
+	t.Logf("cut at %d; the registry kept %d; the second run sent %d", size/2, held, f.front.received.Load())
+	f.checkPushed(t, b, d)
+}
+
+// TestUploadSessionRefused: a session the registry no longer knows is
+// started again from byte 0, once, and Restarted says so; a second refusal
+// ends the push.
+func TestUploadSessionRefused(t *testing.T) {
+	t.Parallel()
+	unknown := `{"errors":[{"code":"BLOB_UPLOAD_UNKNOWN","message":"blob upload unknown to registry"}]}`
+	tests := []struct {
+		name          string
+		status, patch fault
+		wantErr       string
+		wantRestarts  int32
+	}{
+		{name: "404 on the status request", status: fault{n: 1, status: 404, body: unknown}, wantRestarts: 1},
+		{name: "expired: 404 to everything", status: fault{n: -1, status: 404, body: unknown},
+			patch: fault{n: -1, status: 404, body: unknown}, wantRestarts: 1, wantErr: "refused the upload session a second time"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newUploadFixture(t)
+			const size = 4 << 20
+			b, d := blobOf(12, size)
+			f.interrupted(t, b, d, size/2)
+			f.front.received.Store(0)
+			f.front.mu.Lock()
+			f.front.statusFault, f.front.patchFault = tt.status, tt.patch
+			f.front.mu.Unlock()
+			var restarts atomic.Int32
+			var reason error
+			err := f.run(t.Context(), t, b, d, registry.PushOptions{Restarted: func(got digest.Digest, _ int64, why error) {
+				if got != d.Digest {
+					t.Errorf("Restarted for %s, want %s", got, d.Digest)
+				}
+				restarts.Add(1)
+				reason = why
+			}})
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("error %v, want %q", err, tt.wantErr)
+			}
+			if restarts.Load() != tt.wantRestarts || !errors.Is(reason, registry.ErrBlobUploadUnknown) {
+				t.Errorf("%d restarts because %v; want %d because BLOB_UPLOAD_UNKNOWN", restarts.Load(), reason, tt.wantRestarts)
+			}
+			if tt.wantErr != "" {
+				return
+			}
+			if got := f.front.received.Load(); got != size {
+				t.Errorf("the restarted upload sent %d bytes, want the whole %d", got, size)
+			}
+			f.checkPushed(t, b, d)
+		})
+	}
+}
+
+// TestUpload416: a 416 to a PATCH gets one status request, and the PATCH is
+// sent again from the offset it gives; a second 416 in a row ends the push.
+func TestUpload416(t *testing.T) {
+	t.Parallel()
+	rangeInvalid := `{"errors":[{"code":"RANGE_INVALID","message":"invalid content range"}]}`
+	tests := []struct {
+		name         string
+		patch        fault
+		wantStatuses int32
+		wantErr      bool
+	}{
+		{name: "once", patch: fault{n: 1, status: 416, body: rangeInvalid}, wantStatuses: 1},
+		{name: "twice", patch: fault{n: 2, status: 416, body: rangeInvalid}, wantStatuses: 1, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newUploadFixture(t)
+			b, d := blobOf(13, 1<<20)
+			f.front.patchFault = tt.patch
+			err := f.run(t.Context(), t, b, d, registry.PushOptions{})
+			if got := f.front.statuses.Load(); got != tt.wantStatuses {
+				t.Errorf("%d status requests, want %d", got, tt.wantStatuses)
+			}
+			var stalled *registry.StalledUploadError
+			if tt.wantErr {
+				if !errors.As(err, &stalled) || stalled.Acknowledged != 0 || !strings.Contains(err.Error(), d.Digest.String()) {
+					t.Fatalf("error %v, want a *StalledUploadError naming the blob at 0 bytes", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.checkPushed(t, b, d)
+		})
+	}
+}
+
+// TestUploadStall: a registry that stops reading the body ends the push
+// after two idle attempts, within a bounded time, naming the blob and the
+// bytes acknowledged.
+func TestUploadStall(t *testing.T) {
+	t.Parallel()
+	reg := registrytest.New(t, registrytest.Config{TokenAuth: true})
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) }) // runs before the registry's Close
+	var patches atomic.Int32
+	reg.Wrap(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodPatch {
+				next.ServeHTTP(w, r)
+				return
+			}
+			patches.Add(1)
+			select { // read nothing, answer nothing
+			case <-r.Context().Done():
+			case <-release:
+			}
+		})
+	})
+	const idle = 200 * time.Millisecond
+	cl := newClient(t, reg, alice, func(c *registry.Config) { c.IdleTimeout = idle })
+	b, d := blobOf(14, 64<<20) // far more than the sockets' buffers hold
+	start := time.Now()
+	err := cl.PushBlob(t.Context(), mustRef(t, reg.Ref("team/app:1")), d, bytesSource(b), registry.PushOptions{})
+	elapsed := time.Since(start)
+	var stalled *registry.StalledUploadError
+	if !errors.As(err, &stalled) || stalled.Acknowledged != 0 || stalled.Digest != d.Digest {
+		t.Fatalf("error %v, want a *StalledUploadError at 0 bytes", err)
+	}
+	if !strings.Contains(err.Error(), "idle") {
+		t.Errorf("error %q does not say the exchange went idle", err)
+	}
+	if n := patches.Load(); n != 2 {
+		t.Errorf("%d PATCHes, want 2", n)
+	}
+	if elapsed > 20*idle+5*time.Second {
+		t.Errorf("the stalled push took %s with an idle timeout of %s", elapsed, idle)
+	}
+}
+
+// TestUploadSessionsStore: the store keeps one session per registry,
+// repository and blob, hands it to one holder at a time, and forgets it.
+func TestUploadSessionsStore(t *testing.T) {
+	t.Parallel()
+	st, err := store.Open(store.Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := st.Uploads()
+	_, d := blobOf(15, 10)
+	key := registry.UploadSession{Registry: "127.0.0.1:5000", Repository: "mirror/app", Digest: d.Digest, Size: d.Size}
+	saved, release, err := up.Hold(t.Context(), key)
+	if err != nil || saved.URL != "" {
+		t.Fatalf("Hold of a new session = %+v, %v", saved, err)
+	}
+	s := key
+	s.URL, s.Offset, s.Updated = "https://127.0.0.1:5000/v2/mirror/app/blobs/uploads/u?_state=x", 7, time.Now().UTC()
+	if err := up.Save(t.Context(), s); err != nil {
+		t.Fatal(err)
+	}
+	// Held: another holder waits until its context ends.
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	if _, _, err := up.Hold(ctx, key); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a second Hold while held: %v, want the deadline", err)
+	}
+	release()
+	other := key
+	other.Repository = "mirror/other"
+	if got, release, err := up.Hold(t.Context(), other); err != nil || got.URL != "" {
+		t.Errorf("another repository's session = %+v, %v", got, err)
+	} else {
+		release()
+	}
+	got, release, err := up.Hold(t.Context(), key)
+	if err != nil || got.URL != s.URL || got.Offset != 7 || !got.Updated.Equal(s.Updated) {
+		t.Fatalf("Hold after Save = %+v, %v; want %+v", got, err, s)
+	}
+	if err := up.Remove(t.Context(), s); err != nil {
+		t.Fatal(err)
+	}
+	release()
+	if got, release, err := up.Hold(t.Context(), key); err != nil || got.URL != "" {
+		t.Errorf("Hold after Remove = %+v, %v", got, err)
+	} else {
+		release()
+	}
+	bad := key
+	bad.Repository = "../../etc"
+	if err := up.Save(t.Context(), bad); err == nil {
+		t.Error("a repository name with .. was saved")
+	}
+	if _, err := os.Stat(filepath.Join(st.Dir(), "uploads", "127.0.0.1+5000")); err != nil {
+		t.Errorf("sessions are not kept under uploads/<registry>: %v", err)
+	}
+}
