@@ -136,17 +136,18 @@ var errSessionRefused = errors.New("the registry refused the upload session")
 
 // upload is one PushBlob's state.
 type upload struct {
-	c       *Client
-	r       ref.Reference
-	d       image.Descriptor
-	src     BlobSource
-	opts    PushOptions
-	session UploadSession // URL "" until the POST answers
-	loc     *url.URL      // session.URL, parsed
-	origins []string      // scheme://host the registry sent us to: its own, and redirect targets
-	status  bool          // ask where the session stands before sending more
-	done    bool
-	restart bool // the session was refused once already
+	c        *Client
+	r        ref.Reference
+	d        image.Descriptor
+	src      BlobSource
+	opts     PushOptions
+	session  UploadSession // URL "" until the POST answers
+	loc      *url.URL      // session.URL, parsed
+	origins  []string      // scheme://host the registry sent us to: its own, and redirect targets
+	status   bool          // ask where the session stands before sending more
+	resuming bool          // a PATCH was sent in this session (by this run or an earlier one)
+	done     bool
+	restart  bool // the session was refused once already
 }
 
 // adopt takes a saved session if it is for the same blob and can be asked.
@@ -159,7 +160,7 @@ func (u *upload) adopt(saved UploadSession) {
 		return
 	}
 	u.loc, u.session.URL, u.session.Offset = loc, saved.URL, saved.Offset
-	u.status = true // the offset saved is what was acknowledged then; ask what it is now
+	u.status, u.resuming = true, true // the offset saved is what was acknowledged then; ask what it is now
 }
 
 // run makes attempts until the blob is committed or the stall rule ends it.
@@ -241,7 +242,7 @@ func (u *upload) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	u.loc, u.session.URL, u.session.Offset = loc, loc.String(), 0
+	u.loc, u.session.URL, u.session.Offset, u.resuming = loc, loc.String(), 0, false
 	u.save(ctx)
 	return nil
 }
@@ -255,6 +256,12 @@ func (u *upload) askStatus(ctx context.Context) error {
 	}
 	resp, err := u.c.do(req, u.r.Repository())
 	if err != nil {
+		var e *Error
+		if errors.As(err, &e) && e.Status == http.StatusRequestedRangeNotSatisfiable {
+			// Distribution 2.8 once a request was cut: the session's state
+			// no longer matches what it holds, and it cannot say how much.
+			return fmt.Errorf("%w: %w", errSessionRefused, err)
+		}
 		return refusal(err)
 	}
 	drain(resp)
@@ -270,8 +277,9 @@ func (u *upload) askStatus(ctx context.Context) error {
 }
 
 // patch streams the rest of the blob, from the acknowledged offset, in one
-// PATCH: without Content-Range from byte 0 (the form every registry takes),
-// with it when resuming.
+// PATCH: the first of a session without Content-Range (the form every
+// registry takes), any later one with it, so that the registry refuses (416)
+// a range that does not start where its bytes end.
 func (u *upload) patch(ctx context.Context) error {
 	off := u.session.Offset
 	body, err := u.src.Open(ctx, off)
@@ -285,9 +293,11 @@ func (u *upload) patch(ctx context.Context) error {
 	}
 	req.ContentLength = u.d.Size - off
 	req.Header.Set("Content-Type", "application/octet-stream")
-	if off > 0 {
+	if u.resuming {
+		// The registry checks that the range starts where its bytes end.
 		req.Header.Set("Content-Range", strconv.FormatInt(off, 10)+"-"+strconv.FormatInt(u.d.Size-1, 10))
 	}
+	u.resuming = true
 	resp, err := u.c.do(req, u.r.Repository(), http.StatusCreated)
 	if err != nil {
 		u.status = true // whatever happened, the registry knows how much it kept
@@ -304,9 +314,12 @@ func (u *upload) patch(ctx context.Context) error {
 		return fmt.Errorf("%w: PATCH answered 201 without the blob being there", errSessionRefused)
 	}
 	n, ok := rangeEnd(resp.Header.Get("Range"))
-	if !ok {
+	switch {
+	case !ok:
 		// No Range: trust nothing; the PUT's digest check decides.
 		n = u.d.Size
+	case n == 0 && off == 0 && u.d.Size == 1:
+		n = 1 // "0-0" after the one byte of a 1-byte blob (see rangeEnd)
 	}
 	if n > u.d.Size {
 		return fmt.Errorf("PATCH %s: the registry acknowledged %d bytes of a %d-byte blob", redactURL(u.loc), n, u.d.Size)
