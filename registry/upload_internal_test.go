@@ -15,14 +15,14 @@ import (
 // with errIdle when it stops.
 func TestIdleRTUploadBody(t *testing.T) {
 	t.Parallel()
-	const timeout = 100 * time.Millisecond
+	const timeout = 400 * time.Millisecond
 	tests := []struct {
 		name    string
 		gap     time.Duration // between the server's reads of the body
 		wantErr bool
 	}{
-		{name: "steady, longer than the timeout in all", gap: timeout / 5},
-		{name: "the server stops reading", gap: 20 * timeout, wantErr: true},
+		{name: "steady, longer than the timeout in all", gap: timeout / 10},
+		{name: "the server stops reading", gap: time.Minute, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -41,7 +41,7 @@ func TestIdleRTUploadBody(t *testing.T) {
 				}
 				return &http.Response{StatusCode: http.StatusAccepted, Body: io.NopCloser(strings.NewReader("")), Request: r}, nil
 			})
-			body := bytes.NewReader(make([]byte, 10<<10)) // ten reads: twice the timeout when steady
+			body := bytes.NewReader(make([]byte, 25<<10)) // 25 reads: 2.5 times the timeout when steady
 			req, err := http.NewRequestWithContext(t.Context(), http.MethodPatch, "http://registry.test/v2/a/blobs/uploads/u", body)
 			if err != nil {
 				t.Fatal(err)
@@ -52,7 +52,7 @@ func TestIdleRTUploadBody(t *testing.T) {
 				if !errors.Is(err, errIdle) {
 					t.Fatalf("error %v, want errIdle", err)
 				}
-				if d := time.Since(start); d > 10*timeout {
+				if d := time.Since(start); d > 20*timeout {
 					t.Errorf("the stalled body was given up after %s, with an idle timeout of %s", d, timeout)
 				}
 				return

@@ -18,6 +18,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/haul-dev/haul/auth"
 	"github.com/haul-dev/haul/image"
 	"github.com/haul-dev/haul/internal/registrytest"
 	"github.com/haul-dev/haul/ref"
@@ -140,8 +141,14 @@ func newUploadFixture(t *testing.T) *uploadFixture {
 	return f
 }
 
-// run is one run of the program: a new Client and a store opened afresh.
+// run is one run of the program: a new Client and a store opened afresh,
+// reading the blob from b.
 func (f *uploadFixture) run(ctx context.Context, t *testing.T, b []byte, d image.Descriptor, opts registry.PushOptions) error {
+	t.Helper()
+	return f.runFrom(ctx, t, bytesSource(b), d, opts)
+}
+
+func (f *uploadFixture) runFrom(ctx context.Context, t *testing.T, src registry.BlobSource, d image.Descriptor, opts registry.PushOptions) error {
 	t.Helper()
 	st, err := store.Open(store.Config{Dir: f.cache})
 	if err != nil {
@@ -149,7 +156,7 @@ func (f *uploadFixture) run(ctx context.Context, t *testing.T, b []byte, d image
 	}
 	opts.Sessions = st.Uploads()
 	cl := newClient(t, f.reg, alice, func(c *registry.Config) { c.IdleTimeout = 2 * time.Second })
-	return cl.PushBlob(ctx, f.to, d, bytesSource(b), opts)
+	return cl.PushBlob(ctx, f.to, d, src, opts)
 }
 
 // interrupted is a first run killed when its PATCH is cut at cutAt.
@@ -197,17 +204,49 @@ func heldBytes(t *testing.T, rng string) int64 {
 // TestUploadResumesInANewRun: an upload cut at about half, the process gone,
 // is resumed by a new Client from the session kept beside the cache, and the
 // registry receives only the rest.
+// The rest comes from the cache, or from a Range read of the registry
+// copied from.
 func TestUploadResumesInANewRun(t *testing.T) {
 	t.Parallel()
+	for _, from := range []string{"cache", "registry"} {
+		t.Run(from, func(t *testing.T) {
+			t.Parallel()
+			testUploadResumes(t, from == "registry")
+		})
+	}
+}
+
+func testUploadResumes(t *testing.T, fromRegistry bool) {
 	f := newUploadFixture(t)
 	const size = 16 << 20
 	b, d := blobOf(11, size)
 	f.interrupted(t, b, d, size/2)
 
+	src := bytesSource(b)
+	var ranges []string
+	if fromRegistry {
+		srcReg := registrytest.New(t, registrytest.Config{TokenAuth: true})
+		if _, err := srcReg.PushBlob(t.Context(), "team/app", b); err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		srcReg.Wrap(func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if registrytest.IsBlobGET(r) {
+					mu.Lock()
+					ranges = append(ranges, r.Header.Get("Range"))
+					mu.Unlock()
+				}
+				next.ServeHTTP(w, r)
+			})
+		})
+		src = newClient(t, srcReg, alice).BlobSource(mustRef(t, srcReg.Ref("team/app:1")), d)
+	}
+
 	f.front.received.Store(0)
 	var restarted atomic.Int32
 	var progress []int64
-	err := f.run(t.Context(), t, b, d, registry.PushOptions{
+	err := f.runFrom(t.Context(), t, src, d, registry.PushOptions{
 		Restarted: func(digest.Digest, int64, error) { restarted.Add(1) },
 		Progress:  func(n int64) { progress = append(progress, n) },
 	})
@@ -228,6 +267,9 @@ func TestUploadResumesInANewRun(t *testing.T) {
 	}
 	if len(progress) != 2 || progress[0] != held || progress[1] != size {
 		t.Errorf("progress %v, want [%d %d]", progress, held, size)
+	}
+	if fromRegistry && (len(ranges) == 0 || ranges[len(ranges)-1] != fmt.Sprintf("bytes=%d-", held)) {
+		t.Errorf("the source registry was asked with Range %q, want the last from byte %d", ranges, held)
 	}
 	t.Logf("cut at %d; the registry kept %d; the second run sent %d", size/2, held, f.front.received.Load())
 	f.checkPushed(t, b, d)
@@ -287,6 +329,43 @@ func TestUploadSessionRefused(t *testing.T) {
 				t.Errorf("the restarted upload sent %d bytes, want the whole %d", got, size)
 			}
 			f.checkPushed(t, b, d)
+		})
+	}
+}
+
+// TestBlobSource reads a blob from offsets, as a resumed copy does, from a
+// registry that honours Range and from one that ignores it.
+func TestBlobSource(t *testing.T) {
+	t.Parallel()
+	const size = 1 << 20
+	b, d := blobOf(16, size)
+	for _, ignoreRange := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ignore Range=%v", ignoreRange), func(t *testing.T) {
+			t.Parallel()
+			reg := registrytest.New(t, registrytest.Config{TokenAuth: true})
+			if _, err := reg.PushBlob(t.Context(), "team/app", b); err != nil {
+				t.Fatal(err)
+			}
+			if ignoreRange {
+				reg.Wrap(func(next http.Handler) http.Handler {
+					return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+						r.Header.Del("Range")
+						next.ServeHTTP(w, r)
+					})
+				})
+			}
+			src := newClient(t, reg, auth.Credential{}).BlobSource(mustRef(t, reg.Ref("team/app:1")), d)
+			for _, off := range []int64{0, 1, size / 2, size - 1, size} {
+				rc, err := src.Open(t.Context(), off)
+				if err != nil {
+					t.Fatalf("offset %d: %v", off, err)
+				}
+				got, err := io.ReadAll(rc)
+				rc.Close()
+				if err != nil || !bytes.Equal(got, b[off:]) {
+					t.Errorf("offset %d: %d bytes, %v; want the blob's last %d", off, len(got), err, size-off)
+				}
+			}
 		})
 	}
 }
