@@ -7,4 +7,9 @@
 // size and checked at EOF, inside Read, so no caller can skip the check. A body
 // that stalls is abandoned after an idle timeout and a blob resumes with Range.
 // A non-2xx answer becomes an *Error that says what was asked and what to try.
+//
+// It pushes too: BlobExists (HEAD), MountBlob, PushBlob (POST, one streamed
+// PATCH, PUT with the digest; the one place an upload is retried, resumed
+// across runs from the session UploadSessions keeps) and PushManifest, whose
+// bytes go exactly as given.
 package registry

@@ -68,7 +68,7 @@ func (c *Client) MountBlob(ctx context.Context, r ref.Reference, d image.Descrip
 	}
 	u := c.url("/v2/" + r.Repository() + "/blobs/uploads/")
 	u.RawQuery = url.Values{"mount": {d.Digest.String()}, "from": {from.Repository()}}.Encode()
-	req, err := c.newBodyRequest(ctx, http.MethodPost, u, nil, 0)
+	req, err := c.newBodyRequest(ctx, http.MethodPost, u, nil)
 	if err != nil {
 		return false, fmt.Errorf("%s: %w", what, err)
 	}
@@ -123,7 +123,7 @@ func (c *Client) PushManifest(ctx context.Context, r ref.Reference, body []byte,
 		}
 		dgst = pinned
 	}
-	req, err := c.newBodyRequest(ctx, http.MethodPut, c.url("/v2/"+r.Repository()+"/manifests/"+r.Identifier()), body, int64(len(body)))
+	req, err := c.newBodyRequest(ctx, http.MethodPut, c.url("/v2/"+r.Repository()+"/manifests/"+r.Identifier()), body)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", what, err)
 	}
@@ -171,18 +171,10 @@ func mediaTypeRefused(err error, mediaType string) error {
 	return err
 }
 
-// newBodyRequest is newRequest with a body of n bytes (b, which may be
-// replayed by the auth layer after a 401; nil: an empty body).
-func (c *Client) newBodyRequest(ctx context.Context, method string, u *url.URL, b []byte, n int64) (*http.Request, error) {
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(b))
-	if err != nil {
-		return nil, err
-	}
-	req.ContentLength = n
-	if n == 0 {
-		req.Body, req.GetBody = http.NoBody, func() (io.ReadCloser, error) { return http.NoBody, nil }
-	}
-	return req, nil
+// newBodyRequest is newRequest with b as its body (nil: empty), which the
+// auth layer may send again after a 401.
+func (c *Client) newBodyRequest(ctx context.Context, method string, u *url.URL, b []byte) (*http.Request, error) {
+	return http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(b))
 }
 
 // drain reads what is left of a small answer and closes it, so that its

@@ -225,7 +225,7 @@ func (u *upload) attempt(ctx context.Context) error {
 // start opens a session (POST) and saves it.
 func (u *upload) start(ctx context.Context) error {
 	post := u.c.url("/v2/" + u.r.Repository() + "/blobs/uploads/")
-	req, err := u.c.newBodyRequest(ctx, http.MethodPost, post, nil, 0)
+	req, err := u.c.newBodyRequest(ctx, http.MethodPost, post, nil)
 	if err != nil {
 		return err
 	}
@@ -339,7 +339,7 @@ func (u *upload) commit(ctx context.Context) error {
 	q := put.Query()
 	q.Set("digest", u.d.Digest.String())
 	put.RawQuery = q.Encode()
-	req, err := u.c.newBodyRequest(ctx, http.MethodPut, &put, nil, 0)
+	req, err := u.c.newBodyRequest(ctx, http.MethodPut, &put, nil)
 	if err != nil {
 		return err
 	}
