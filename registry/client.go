@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/haul-dev/haul/auth"
@@ -86,6 +87,9 @@ type Client struct {
 	anon     *http.Client // the same stack without the auth layer, for foreign URLs
 	bufs     sync.Pool    // WriteTo's buffers
 	retry    RetryPolicy
+	// noChunks: the registry mishandled a chunked upload once (a 416, a
+	// Range that did not advance, a 201 mid-upload); uploads go whole since.
+	noChunks atomic.Bool
 	log      *slog.Logger
 	now      func() time.Time
 	creds    auth.Source // asked again only to advise on a 401

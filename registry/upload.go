@@ -89,8 +89,10 @@ type PushOptions struct {
 // Range of a 202 or 204, every request goes to the newest Location, and a
 // 416 gets one more status request.
 //
-// Chunked uploads (OCI-Chunk-Min-Length) are not sent: one streamed PATCH is
-// what every registry accepts and what peers send.
+// A registry that announces OCI-Chunk-Min-Length on the POST's answer gets
+// chunks of that size (at least 5 MiB), each acknowledged and saved; a 416 to
+// a chunk, a Range that does not advance or a 201 before the last chunk makes
+// the upload, and every later one of the Client, go whole.
 func (c *Client) PushBlob(ctx context.Context, r ref.Reference, d image.Descriptor, src BlobSource, opts PushOptions) error {
 	what := fmt.Sprintf("pushing blob %s to %s", d.Digest, r.Name())
 	if err := image.ValidateDescriptor(d); err != nil {
@@ -146,6 +148,7 @@ type upload struct {
 	origins  []string      // scheme://host the registry sent us to: its own, and redirect targets
 	status   bool          // ask where the session stands before sending more
 	resuming bool          // a PATCH was sent in this session (by this run or an earlier one)
+	chunk    int64         // the size of the chunks to send; 0: the rest in one PATCH
 	done     bool
 	restart  bool // the session was refused once already
 }
@@ -243,8 +246,27 @@ func (u *upload) start(ctx context.Context) error {
 		return err
 	}
 	u.loc, u.session.URL, u.session.Offset, u.resuming = loc, loc.String(), 0, false
+	u.chunk = 0
+	if n, err := strconv.ParseInt(resp.Header.Get("OCI-Chunk-Min-Length"), 10, 64); err == nil && n > 0 && !u.c.noChunks.Load() {
+		u.chunk = max(n, minChunk)
+	}
 	u.save(ctx)
 	return nil
+}
+
+// minChunk is the smallest chunk sent, whatever a registry's
+// OCI-Chunk-Min-Length: S3's smallest multipart part, which registries
+// storing there need anyway.
+const minChunk = 5 << 20
+
+// noChunks stops chunked uploads to this registry, for this upload and the
+// client's later ones.
+func (u *upload) noChunks(why string) {
+	if u.chunk > 0 {
+		u.c.log.Debug("the registry mishandled a chunked upload; uploads go whole from now on", "registry", u.c.registry, "why", why)
+	}
+	u.chunk = 0
+	u.c.noChunks.Store(true)
 }
 
 // askStatus asks the upload URL how many bytes the registry holds (GET, 204
@@ -276,49 +298,71 @@ func (u *upload) askStatus(ctx context.Context) error {
 	return u.acknowledge(ctx, resp, n)
 }
 
-// patch streams the rest of the blob, from the acknowledged offset, in one
-// PATCH: the first of a session without Content-Range (the form every
-// registry takes), any later one with it, so that the registry refuses (416)
-// a range that does not start where its bytes end.
+// patch sends the rest of the blob from the acknowledged offset: in one
+// streamed PATCH, or, where the registry announced OCI-Chunk-Min-Length, the
+// next chunk. The first PATCH of a session goes without Content-Range (the
+// form every registry takes), any later one and every chunk with it, so that
+// the registry refuses (416) a range that does not start where its bytes end.
 func (u *upload) patch(ctx context.Context) error {
-	off := u.session.Offset
+	off, end := u.session.Offset, u.d.Size
+	chunked := u.chunk > 0 && !u.c.noChunks.Load() && end-off > u.chunk
+	if chunked {
+		end = off + u.chunk
+	}
 	body, err := u.src.Open(ctx, off)
 	if err != nil {
 		return fmt.Errorf("reading the blob from byte %d: %w", off, err)
 	}
 	defer body.Close()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPatch, u.loc.String(), body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPatch, u.loc.String(), io.LimitReader(body, end-off))
 	if err != nil {
 		return err
 	}
-	req.ContentLength = u.d.Size - off
+	req.ContentLength = end - off
 	req.Header.Set("Content-Type", "application/octet-stream")
-	if u.resuming {
-		// The registry checks that the range starts where its bytes end.
-		req.Header.Set("Content-Range", strconv.FormatInt(off, 10)+"-"+strconv.FormatInt(u.d.Size-1, 10))
+	if u.resuming || chunked {
+		req.Header.Set("Content-Range", strconv.FormatInt(off, 10)+"-"+strconv.FormatInt(end-1, 10))
 	}
 	u.resuming = true
 	resp, err := u.c.do(req, u.r.Repository(), http.StatusCreated)
 	if err != nil {
 		u.status = true // whatever happened, the registry knows how much it kept
+		if e := (*Error)(nil); chunked && errors.As(err, &e) && e.Status == http.StatusRequestedRangeNotSatisfiable {
+			u.noChunks("416 to a chunk")
+		}
 		return refusal(err)
 	}
 	drain(resp)
 	if resp.StatusCode == http.StatusCreated {
-		// A registry that committed the blob at the PATCH (none should): the
-		// HEAD says whether it holds it; if not, the session is gone.
-		if ok, err := u.c.blobExists(ctx, u.r, u.d); err == nil && ok {
-			u.done = true
-			return nil
-		}
-		return fmt.Errorf("%w: PATCH answered 201 without the blob being there", errSessionRefused)
+		return u.committedEarly(ctx)
 	}
+	return u.patched(ctx, resp, off, end, chunked)
+}
+
+// committedEarly handles a 201 to a PATCH. A registry that committed the
+// blob there (none should) holds it, as a HEAD says; if not, the session is
+// gone.
+func (u *upload) committedEarly(ctx context.Context) error {
+	u.noChunks("201 before the last chunk")
+	if ok, err := u.c.blobExists(ctx, u.r, u.d); err == nil && ok {
+		u.done = true
+		return nil
+	}
+	return fmt.Errorf("%w: PATCH answered 201 without the blob being there", errSessionRefused)
+}
+
+// patched takes the 202 to a PATCH of bytes off to end.
+func (u *upload) patched(ctx context.Context, resp *http.Response, off, end int64, chunked bool) error {
 	n, ok := rangeEnd(resp.Header.Get("Range"))
 	switch {
+	case !ok && chunked:
+		u.noChunks("no Range after a chunk")
+		u.status = true
+		return fmt.Errorf("PATCH %s: the registry acknowledged a chunk without Range", redactURL(u.loc))
 	case !ok:
-		// No Range: trust nothing; the PUT's digest check decides.
+		// No Range after the whole rest: trust nothing; the PUT's digest check decides.
 		n = u.d.Size
-	case n == 0 && off == 0 && u.d.Size == 1:
+	case n == 0 && off == 0 && end == 1:
 		n = 1 // "0-0" after the one byte of a 1-byte blob (see rangeEnd)
 	}
 	if n > u.d.Size {
@@ -328,6 +372,7 @@ func (u *upload) patch(ctx context.Context) error {
 		return err
 	}
 	if n <= off {
+		u.noChunks("a Range that did not advance")
 		return fmt.Errorf("PATCH %s: the registry acknowledged no byte past %d (Range %q)", redactURL(u.loc), off, resp.Header.Get("Range"))
 	}
 	return nil

@@ -531,3 +531,94 @@ func TestUploadSessionsStore(t *testing.T) {
 		t.Errorf("sessions are not kept under uploads/<registry>: %v", err)
 	}
 }
+
+// TestChunkedUpload: a registry that announces OCI-Chunk-Min-Length gets
+// chunks of that size; a 416 to a chunk, a Range that does not advance or a
+// 201 before the last chunk makes that upload go whole, and the client's
+// later ones too.
+func TestChunkedUpload(t *testing.T) {
+	t.Parallel()
+	const chunk = 5 << 20
+	const size = 12 << 20 // chunks of 5, 5 and 2 MiB
+	first, second, last := "0-5242879", "5242880-10485759", "10485760-12582911"
+	rest := "5242880-12582911"
+	answer := func(status int, header ...string) func(http.ResponseWriter, *http.Request) {
+		return func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body)
+			for i := 0; i+1 < len(header); i += 2 {
+				w.Header().Set(header[i], header[i+1])
+			}
+			w.WriteHeader(status)
+		}
+	}
+	tests := []struct {
+		name         string
+		fault        func(http.ResponseWriter, *http.Request) // answers the second PATCH, if set
+		want         []string                                 // Content-Range of each PATCH; "" for none
+		wantRestarts int32
+		chunksAfter  bool // the client's next upload is chunked
+	}{
+		{name: "chunks", want: []string{first, second, last}, chunksAfter: true},
+		{name: "416 to the second chunk", fault: answer(416), want: []string{first, second, rest}},
+		{name: "a Range that does not advance", fault: answer(202, "Range", "0-5242879"), want: []string{first, second, rest}},
+		{name: "201 before the last chunk", fault: answer(201), want: []string{first, second, ""}, wantRestarts: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			reg := registrytest.New(t, registrytest.Config{TokenAuth: true})
+			var mu sync.Mutex
+			var ranges []string
+			reg.Wrap(func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					switch {
+					case r.Method == http.MethodPost:
+						w.Header().Set("OCI-Chunk-Min-Length", strconv.Itoa(chunk))
+					case r.Method == http.MethodPatch && r.Header.Get("Authorization") != "":
+						mu.Lock()
+						ranges = append(ranges, r.Header.Get("Content-Range"))
+						faulty := len(ranges) == 2 && tt.fault != nil
+						mu.Unlock()
+						if faulty {
+							tt.fault(w, r)
+							return
+						}
+					}
+					next.ServeHTTP(w, r)
+				})
+			})
+			cl := newClient(t, reg, alice)
+			b, d := blobOf(17, size)
+			r := mustRef(t, reg.Ref("team/app:1"))
+			var restarts atomic.Int32
+			err := cl.PushBlob(t.Context(), r, d, bytesSource(b), registry.PushOptions{
+				Restarted: func(digest.Digest, int64, error) { restarts.Add(1) },
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			if strings.Join(ranges, " ") != strings.Join(tt.want, " ") {
+				t.Errorf("PATCHes with Content-Range %q, want %q", ranges, tt.want)
+			}
+			ranges = nil
+			mu.Unlock()
+			if restarts.Load() != tt.wantRestarts {
+				t.Errorf("%d restarts, want %d", restarts.Load(), tt.wantRestarts)
+			}
+			if got, err := readBlob(t, cl, r, d); err != nil || !bytes.Equal(got, b) {
+				t.Fatalf("read back: %v", err)
+			}
+
+			b2, d2 := blobOf(18, size)
+			if err := cl.PushBlob(t.Context(), r, d2, bytesSource(b2), registry.PushOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if chunked := len(ranges) > 1; chunked != tt.chunksAfter {
+				t.Errorf("the next upload sent PATCHes %q; chunked: %v, want %v", ranges, chunked, tt.chunksAfter)
+			}
+		})
+	}
+}
