@@ -225,7 +225,7 @@ func testUploadResumes(t *testing.T, fromRegistry bool) {
 	src := bytesSource(b)
 	var ranges []string
 	if fromRegistry {
-		srcReg := registrytest.New(t, registrytest.Config{TokenAuth: true})
+		srcReg := registrytest.New(t, registrytest.Config{TokenAuth: true, Dir: t.TempDir()})
 		if _, err := srcReg.PushBlob(t.Context(), "team/app", b); err != nil {
 			t.Fatal(err)
 		}
@@ -566,7 +566,8 @@ func TestChunkedUpload(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			reg := registrytest.New(t, registrytest.Config{TokenAuth: true})
+			// On disk: the in-memory driver copies the blob so far at each chunk.
+			reg := registrytest.New(t, registrytest.Config{TokenAuth: true, Dir: t.TempDir()})
 			var mu sync.Mutex
 			var ranges []string
 			reg.Wrap(func(next http.Handler) http.Handler {
