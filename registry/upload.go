@@ -73,7 +73,16 @@ type PushOptions struct {
 	// Progress, if set, is told the bytes the registry has acknowledged
 	// each time that grows.
 	Progress func(acknowledged int64)
+	// Stop, once closed, ends the upload after the request in flight is
+	// answered and its bytes acknowledged and saved, with ErrUploadStopped,
+	// so that a later run resumes from there (Ctrl-C). Where the registry
+	// takes chunks that is within a chunk; otherwise the one PATCH of the
+	// rest is the request in flight. Cancel ctx to cut it short instead.
+	Stop <-chan struct{}
 }
+
+// ErrUploadStopped is PushBlob's error when PushOptions.Stop was closed.
+var ErrUploadStopped = errors.New("upload stopped; a later run resumes it")
 
 // PushBlob uploads blob d into r's repository, reading it from src, the way
 // every registry accepts: POST, one PATCH streaming the rest of the blob
@@ -169,6 +178,9 @@ func (u *upload) adopt(saved UploadSession) {
 // run makes attempts until the blob is committed or the stall rule ends it.
 func (u *upload) run(ctx context.Context) error {
 	for stalls := 0; ; {
+		if u.stopped() {
+			return fmt.Errorf("%w (%d of %d bytes acknowledged)", ErrUploadStopped, u.session.Offset, u.d.Size)
+		}
 		before := u.session.Offset
 		err := u.attempt(ctx)
 		if u.done {
@@ -207,6 +219,17 @@ func (u *upload) run(ctx context.Context) error {
 		if err := sleepCtx(ctx, u.c.retry.backoff(stalls-1)); err != nil {
 			return err
 		}
+	}
+}
+
+// stopped: Stop was closed, and what is left is more than the PUT that
+// commits bytes all acknowledged.
+func (u *upload) stopped() bool {
+	select {
+	case <-u.opts.Stop: // nil: never
+		return u.loc == nil || u.status || u.session.Offset < u.d.Size
+	default:
+		return false
 	}
 }
 
@@ -397,6 +420,13 @@ func (u *upload) commit(ctx context.Context) error {
 				u.done = true
 				return nil
 			}
+		}
+		if errors.As(err, &e) && (e.Is(ErrDigestInvalid) || e.Is(ErrSizeInvalid)) {
+			// The bytes sent are not the blob's: a later run must not
+			// resume after them.
+			u.forget(ctx)
+			u.c.cancelUpload(ctx, u.r, u.loc)
+			return fmt.Errorf("the registry refused the bytes sent as blob %s (a source that changed, or a descriptor that is wrong): %w", u.d.Digest, err)
 		}
 		u.status = true
 		return refusal(err)

@@ -623,3 +623,80 @@ func TestChunkedUpload(t *testing.T) {
 		})
 	}
 }
+
+// TestUploadStop: closing Stop ends the upload once the chunk in flight is
+// acknowledged and saved; the next run sends only the rest.
+func TestUploadStop(t *testing.T) {
+	t.Parallel()
+	const chunk = 5 << 20
+	const size = 12 << 20
+	reg := registrytest.New(t, registrytest.Config{TokenAuth: true, Dir: t.TempDir()})
+	stop := make(chan struct{})
+	var patches atomic.Int32
+	var received atomic.Int64
+	reg.Wrap(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch r.Method {
+			case http.MethodPost:
+				w.Header().Set("OCI-Chunk-Min-Length", strconv.Itoa(chunk))
+			case http.MethodPatch:
+				if patches.Add(1) == 2 {
+					close(stop) // Ctrl-C while the second chunk is on its way
+				}
+				r.Body = countedBody{ReadCloser: r.Body, n: &received}
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	cache := t.TempDir()
+	b, d := blobOf(19, size)
+	to := mustRef(t, reg.Ref("team/app:1"))
+	run := func(stop <-chan struct{}) error {
+		st, err := store.Open(store.Config{Dir: cache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl := newClient(t, reg, alice)
+		return cl.PushBlob(t.Context(), to, d, bytesSource(b), registry.PushOptions{Sessions: st.Uploads(), Stop: stop})
+	}
+	err := run(stop)
+	if !errors.Is(err, registry.ErrUploadStopped) || patches.Load() != 2 || received.Load() != 2*chunk {
+		t.Fatalf("stopped run: %v after %d PATCHes and %d bytes; want ErrUploadStopped after 2 chunks", err, patches.Load(), received.Load())
+	}
+	if !strings.Contains(err.Error(), "10485760 of 12582912 bytes acknowledged") {
+		t.Errorf("error %q does not say how much the registry holds", err)
+	}
+	received.Store(0)
+	if err := run(nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := received.Load(); got != size-2*chunk {
+		t.Errorf("the next run sent %d bytes, want the last %d", got, size-2*chunk)
+	}
+	cl := newClient(t, reg, alice)
+	if got, err := readBlob(t, cl, to, d); err != nil || !bytes.Equal(got, b) {
+		t.Fatalf("read back: %v", err)
+	}
+}
+
+// TestUploadWrongBytes: bytes that are not the blob's are refused at the
+// PUT, and their session is forgotten, so that no later run resumes after
+// them.
+func TestUploadWrongBytes(t *testing.T) {
+	t.Parallel()
+	f := newUploadFixture(t)
+	b, d := blobOf(20, 1<<20)
+	wrong := bytes.Clone(b)
+	wrong[len(wrong)/2] ^= 1
+	err := f.run(t.Context(), t, wrong, d, registry.PushOptions{})
+	if !errors.Is(err, registry.ErrDigestInvalid) || !strings.Contains(err.Error(), "refused the bytes sent as blob "+d.Digest.String()) {
+		t.Fatalf("error %v, want DIGEST_INVALID naming the blob", err)
+	}
+	if sessions, _ := filepath.Glob(filepath.Join(f.cache, "uploads", "*", "mirror", "app", "*.json")); len(sessions) != 0 {
+		t.Errorf("the refused bytes' session was kept: %v", sessions)
+	}
+	if err := f.run(t.Context(), t, b, d, registry.PushOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.checkPushed(t, b, d)
+}
