@@ -582,8 +582,9 @@ func uploadRetryable(err error) bool {
 		}
 		return false
 	}
-	if isTLSError(err) || errors.Is(err, context.Canceled) {
-		return false
+	var ce *ConnError
+	if isTLSError(err) || errors.As(err, &ce) || errors.Is(err, context.Canceled) {
+		return false // as for every request: a failed dial or handshake is not tried again soon
 	}
 	return true // the connection dropped, the body stalled, the source failed to read
 }
