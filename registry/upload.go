@@ -589,7 +589,6 @@ func uploadRetryable(err error) bool {
 	return true // the connection dropped, the body stalled, the source failed to read
 }
 
-
 // sendingBody keeps idleRT's timer from running while a request body is
 // being read: an upload's body takes as long as it takes, and what idle means
 // for it is the server not taking bytes. The timer is stopped during each
