@@ -127,7 +127,7 @@ func TestManifestFaults(t *testing.T) {
 			w.Header().Set("Content-Length", strconv.Itoa(5<<20))
 			w.WriteHeader(200)
 		}},
-		{name: "HTML page", wantErr: "HTML page", bend: func(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
+		{name: "HTML page", wantErr: "answered a web page (text/html), not a manifest", bend: func(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
 			w.Header().Set("Content-Type", "text/html")
 			io.WriteString(w, "<html><body>Please log in to the Wi-Fi</body></html>")
 		}},

@@ -116,7 +116,7 @@ func (c *Client) getManifest(ctx context.Context, r ref.Reference, want image.De
 	parsed, err := image.Parse(resp.Header.Get("Content-Type"), body)
 	if err != nil {
 		if ct, _, _ := strings.Cut(resp.Header.Get("Content-Type"), ";"); strings.EqualFold(strings.TrimSpace(ct), "text/html") {
-			return nil, fmt.Errorf("%s answered a web page (text/html), not a manifest: %s does not look like a container registry; check the host name and port", redactURL(resp.Request.URL), c.registry)
+			return nil, fmt.Errorf("%s answered a web page (text/html), not a manifest: %s does not look like a container registry (check the host name and port), or a proxy or captive portal answered for it", redactURL(resp.Request.URL), c.registry)
 		}
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -699,4 +700,30 @@ func TestUploadWrongBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.checkPushed(t, b, d)
+}
+
+// TestPushUnreachable: a registry nobody answers ends the push at once with
+// a *ConnError, the upload loop trying no second time.
+func TestPushUnreachable(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := ln.Addr().String()
+	ln.Close() // refused from now on
+	cl, err := registry.New(registry.Config{Registry: host, PlainHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, d := blobOf(22, 100)
+	start := time.Now()
+	err = cl.PushBlob(t.Context(), mustRef(t, host+"/team/app:1"), d, bytesSource(b), registry.PushOptions{})
+	var ce *registry.ConnError
+	if !errors.As(err, &ce) {
+		t.Fatalf("error %v, want a *registry.ConnError", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("a refused push took %s", d)
+	}
 }

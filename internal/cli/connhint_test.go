@@ -75,6 +75,7 @@ func TestConnErrorKind(t *testing.T) {
 			Err: &net.DNSError{Err: "no such host", Name: "nosuch.invalid", IsNotFound: true}}), kindUnreachable},
 		{"no answer", wrap(&registry.ConnError{Host: "192.0.2.1:443", Kind: registry.ConnTimeout, Err: errors.New("dial tcp 192.0.2.1:443: no answer within 10s")}), kindTimeout},
 		{"stall", wrap(&registry.StallError{Offset: 1024, Size: 5 << 20, Err: errors.New("under 1 KiB received in 30s")}), kindTimeout},
+		{"stalled upload", wrap(&registry.StalledUploadError{Err: errors.New("no data for the idle timeout")}), kindTimeout},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -57,6 +57,7 @@ func errorKind(err error) string {
 		le     *rootfs.LimitError
 		ce     *registry.ConnError
 		stall  *registry.StallError
+		ustall *registry.StalledUploadError
 		dnsErr *net.DNSError
 		opErr  *net.OpError
 		netErr net.Error
@@ -92,7 +93,7 @@ func errorKind(err error) string {
 			return kindTimeout
 		}
 		return kindUnreachable
-	case errors.As(err, &stall):
+	case errors.As(err, &stall), errors.As(err, &ustall):
 		return kindTimeout
 	case errors.As(err, &dnsErr):
 		if dnsErr.IsTimeout {
