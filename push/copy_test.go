@@ -495,3 +495,52 @@ func randomBytes(n int) []byte {
 	}
 	return b
 }
+
+// TestCopyDestination: what DST leaves out, SRC gives; a digest goes by digest.
+func TestCopyDestination(t *testing.T) {
+	t.Parallel()
+	src := registrytest.New(t, registrytest.Config{TokenAuth: true})
+	dst := registrytest.New(t, registrytest.Config{TokenAuth: true})
+	p := src.MustPush(t, "team/app:1", registrytest.RandomImage(81, 1, 1000))
+	pinned := src.Ref("team/app@" + p.Digest.String())
+	tests := []struct {
+		src, dst, want string
+		tagged         string // a tag that must name the image afterwards; "": none
+	}{
+		{src: src.Ref("team/app:1"), dst: "a", want: "a:1", tagged: "1"},
+		{src: src.Ref("team/app:1"), dst: "b:2", want: "b:2", tagged: "2"},
+		{src: pinned, dst: "c", want: "c@" + p.Digest.String()},
+		{src: pinned, dst: "d:3", want: "d:3", tagged: "3"},
+		{src: src.Ref("team/app:1"), dst: "e@" + p.Digest.String(), want: "e@" + p.Digest.String()},
+	}
+	cl := newClient(t, dst, alice)
+	for _, tt := range tests {
+		t.Run(tt.src+" to "+tt.dst, func(t *testing.T) {
+			t.Parallel()
+			d, err := ref.Parse(dst.Ref(tt.dst))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.ContainsAny(tt.dst, ":@") {
+				d = mustRepo(t, dst.Ref(tt.dst))
+			}
+			res, err := push.Copy(t.Context(), mustRef(t, tt.src), d, config(t, src, dst))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := mustRef(t, dst.Ref(tt.want)); res.Destination != want || res.Digest != p.Digest {
+				t.Errorf("copied to %s (%s), want %s (%s)", res.Destination, res.Digest, want, p.Digest)
+			}
+			repo := mustRepo(t, d.Name())
+			tags, err := cl.Tags(t.Context(), repo)
+			var re *registry.Error
+			if err != nil && !(tt.tagged == "" && errors.As(err, &re) && re.Status == http.StatusNotFound) {
+				t.Fatal(err) // distribution answers 404 for a repository without tags
+			}
+			if want := []string{tt.tagged}; (tt.tagged == "" && len(tags) != 0) || (tt.tagged != "" && (len(tags) != 1 || tags[0] != want[0])) {
+				t.Errorf("tags %v, want %q", tags, tt.tagged)
+			}
+			checkServed(t, cl, repo.WithDigest(p.Digest), p)
+		})
+	}
+}
