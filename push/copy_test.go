@@ -544,3 +544,63 @@ func TestCopyDestination(t *testing.T) {
 		})
 	}
 }
+
+// TestCopyRestarted: a saved session the registry refuses (here a 404 to
+// its status request, as for an expired session) starts the blob again
+// from byte 0, once, with an event saying so; the progress shown does not
+// go back.
+func TestCopyRestarted(t *testing.T) {
+	t.Parallel()
+	src := registrytest.New(t, registrytest.Config{TokenAuth: true})
+	dst := registrytest.New(t, registrytest.Config{TokenAuth: true, Dir: t.TempDir()})
+	const size = 2 << 20
+	img := registrytest.RandomImage(62, 1, size)
+	img.Layers[0] = randomBytes(size)
+	want := src.MustPush(t, "team/app:1", img)
+	layer := want.Layers[0]
+	cache := t.TempDir()
+	run := func(ctx context.Context, progress func(push.Event)) error {
+		st, err := store.Open(store.Config{Dir: cache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := config(t, src, dst)
+		c.Sessions, c.Jobs, c.Progress = st.Uploads(), 1, progress
+		_, err = push.Copy(ctx, mustRef(t, src.Ref("team/app:1")), mustRef(t, dst.Ref("mirror/app:1")), c)
+		return err
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	dst.Wrap((&cutFront{min: 1 << 20, cutAt: size / 2, onCut: cancel}).wrap)
+	if err := run(ctx, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("the cut copy ended with %v, want context.Canceled", err)
+	}
+	cancel()
+
+	var log requestLog
+	dst.Wrap(func(next http.Handler) http.Handler {
+		return log.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/uploads/") {
+				http.Error(w, `{"errors":[{"code":"BLOB_UPLOAD_UNKNOWN","message":"expired"}]}`, http.StatusNotFound)
+				return
+			}
+			next.ServeHTTP(w, r)
+		}))
+	})
+	var restarts int
+	var shown int64
+	err := run(t.Context(), func(ev push.Event) {
+		switch {
+		case ev.Kind == push.Restarted:
+			restarts++
+		case ev.Kind == push.BlobBytes && ev.Digest == layer.Digest:
+			shown += ev.N
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if restarts != 1 || shown != layer.Size || log.patched.Load() != layer.Size {
+		t.Errorf("%d restarts, %d bytes shown, %d sent; want 1 restart, the blob's %d bytes shown once and sent whole", restarts, shown, log.patched.Load(), layer.Size)
+	}
+	checkServed(t, newClient(t, dst, alice), mustRef(t, dst.Ref("mirror/app:1")), want)
+}
