@@ -342,7 +342,7 @@ credsStore, auths) and its credential helpers, then podman's auth.json.
 
 --mirror HOST[:PORT][/PATH] (repeatable; http:// for plain HTTP) reads through
 pull-through caches before the reference's registry (pull, export, manifest,
-config, digest, inspect, blob); a mirror gets its own host's credentials only.
+config, digest, inspect, blob, copy's SRC); a mirror gets its own host's credentials only.
 
 Defaults, mirrors and per-registry TLS come from $XDG_CONFIG_HOME/haul/config.toml
 (or --config FILE), and mirrors and insecure registries from docker's daemon.json
@@ -352,8 +352,8 @@ where each came from. Flags win over files.
 With --json, a command prints one JSON object, and a failure one line of JSON on
 stderr with a stable "kind" to branch on: docs/json.md documents every shape.
 
-Ctrl-C stops cleanly (a pull run again continues where it stopped); a second
-Ctrl-C quits at once.
+Ctrl-C stops cleanly (a pull or copy run again continues where it stopped); a
+second Ctrl-C quits at once.
 
 Exit codes: 0 success, 1 failure, 2 usage error, 130 a second Ctrl-C.`
 
