@@ -70,10 +70,12 @@ func (r *Reader) DockerImage(ctx context.Context, l Listed) (*Stored, error) {
 	if !l.IsDocker() || l.item >= len(r.items) {
 		return nil, fmt.Errorf("%s: %s is no entry of manifest.json", r.src, l.Name())
 	}
-	s, err := r.dockerImage(ctx, r.items[l.item])
+	it := r.items[l.item]
+	s, err := r.dockerImage(ctx, it)
 	if err != nil {
 		return nil, fmt.Errorf("%s: image %s: %w", r.src, l.Name(), err)
 	}
+	r.paths.add(s.Manifest.Config.Digest, it.Config) // for BlobAt
 	if len(l.Names) > 0 {
 		s.Name = l.Names[0]
 	}

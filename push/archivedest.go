@@ -118,7 +118,8 @@ func (d Dest) mapOne(img ArchiveImage, n int, keepRegistry bool) (ref.Reference,
 	}
 	ep := d.Under
 	if keepRegistry {
-		ep.Prefix = strings.Trim(ep.Prefix+"/"+img.Source.Registry(), "/")
+		// A port's colon may not be in a path: reg:5000 is reg_5000 there.
+		ep.Prefix = strings.Trim(ep.Prefix+"/"+strings.ReplaceAll(img.Source.Registry(), ":", "_"), "/")
 	}
 	to, err := ep.Map("", img.Source)
 	if err != nil {
