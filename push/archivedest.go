@@ -52,6 +52,14 @@ func ParseDest(s string) (Dest, error) {
 	return d, nil
 }
 
+// Registry is DST's registry.
+func (d Dest) Registry() string {
+	if !d.Ref.IsZero() {
+		return d.Ref.Registry()
+	}
+	return d.Under.Host
+}
+
 // String is DST as given.
 func (d Dest) String() string {
 	if !d.Ref.IsZero() {
