@@ -186,6 +186,7 @@ insecure = true
 `)}
 	dir := t.TempDir()
 	tarball := filepath.Join(dir, "app.tar")
+	partial := partialLayout(t, sys, env, reg.Ref("team/multi:1"), idx.Manifests[1].Digest)
 	cases := []struct {
 		name string
 		args []string
@@ -205,6 +206,8 @@ insecure = true
 		{"config-show", []string{"config", "show", "--mirror", "flag.example:5000", "--insecure"}},
 		{"copy", []string{"copy", "--dest-authfile", authFile(t, reg.Host()), reg.Ref("team/app:1"), reg.Ref("copied/app")}},
 		{"copy", []string{"copy", "--dest-authfile", authFile(t, reg.Host()), "--platform", "linux/arm64", reg.Ref("team/multi:1"), reg.Ref("copied/multi:arm")}},
+		{"push", []string{"push", "--dest-authfile", authFile(t, reg.Host()), filepath.Join(dir, "two.tar"), reg.Host() + "/pushed"}},
+		{"push", []string{"push", "--dest-authfile", authFile(t, reg.Host()), partial, reg.Host() + "/partial"}},
 	}
 	if runtime.GOOS == "linux" { // unpacking is Linux's only
 		cases = append(cases,
@@ -228,6 +231,21 @@ insecure = true
 	_, errOut, _ := runSystem(t, sys, env, "", "--json", "digest", reg.Ref("team/app:nope"))
 	outputs["error"] = []string{errOut}
 	return outputs
+}
+
+// partialLayout pulls r whole into an OCI layout, then removes the image
+// manifest missing: an index the layout holds only in part, as docker save
+// of one platform writes.
+func partialLayout(t *testing.T, sys config.SystemPaths, env map[string]string, r string, missing digest.Digest) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "layout")
+	if _, errOut, code := runSystem(t, sys, env, "", "pull", "-q", "--platform", "all", "--format", "oci", r, "-o", dir); code != 0 {
+		t.Fatalf("pull: %s", errOut)
+	}
+	if err := os.Remove(filepath.Join(dir, "blobs", missing.Algorithm().String(), missing.Encoded())); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // labeledConfig is img's config with labels and exposed ports.
