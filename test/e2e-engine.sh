@@ -211,6 +211,35 @@ else
 	expect_rc "pull --load -o FILE is a usage error" 2
 	real_engine "$DSOCK" dockerd
 
+	# docker save of the real engine, pushed by haul into the registry and
+	# read back: the config digest (the image ID) and the diff_ids are the
+	# engine's. Docker 25+ saves its manifests (an OCI layout): they go byte
+	# for byte; an older one's archive gets a manifest built by haul.
+	rmi "$A"
+	dk load -i "$WORK/a.tar"
+	dk save -o "$WORK/saved.tar" "$A"
+	expect_success "docker save of A exits 0"
+	hl push --json "$WORK/saved.tar" "$REG/pushed"
+	cp "$OUT" "$WORK/push.json"
+	expect_success "haul push --json of docker save's archive exits 0"
+	expect_eq "it goes where a mirror of the registry keeps it" "$REG/pushed/e2e/layers3:1" "$(jq -r '.pushes[0].destination' "$OUT")"
+	hl push "$WORK/saved.tar" "$REG/pushed2"
+	cp "$ERR" "$WORK/push.stderr"
+	expect_success "haul push of docker save's archive exits 0"
+	hl manifest "$REG/pushed/e2e/layers3:1"
+	cp "$OUT" "$WORK/pushed-manifest.json"
+	PUSHED_CONFIG=$(jq -r .config.digest "$WORK/pushed-manifest.json")
+	expect_eq "pushed back: the config digest is docker's image ID" "$(image_id "$A")" "$PUSHED_CONFIG"
+	hl blob "$REG/pushed/e2e/layers3@$PUSHED_CONFIG"
+	PUSHED_DIFFS=$(jq -c .rootfs.diff_ids "$OUT")
+	hl blob "$REG/e2e/layers3@$CONFIG_A"
+	expect_eq "pushed back: the diff_ids are the source's" "$(jq -c .rootfs.diff_ids "$OUT")" "$PUSHED_DIFFS"
+	if jq -e '.pushes[0].built' "$WORK/push.json" >/dev/null 2>&1; then # docker save before Docker 25
+		expect_in "haul says the manifest is new" "$WORK/push.stderr" "built a manifest"
+		expect_eq "pushed back: the layers, as docker saved them, are their diff_ids (checked by the registry)" "$PUSHED_DIFFS" \
+			"$(jq -c '[.layers[].digest]' "$WORK/pushed-manifest.json")"
+	fi
+
 	# ------------------------------------------------------------ ctr against dockerd's containerd
 	if ! command -v ctr >/dev/null 2>&1; then
 		unavailable ctr "ctr is not installed (apt-get install containerd)"

@@ -801,6 +801,51 @@ expect_success "copy within registry A"
 expect_eq "a copy within one registry mounts every blob" "0 3" "$(jq -r '.copies[0] | "\(.pushed.blobs) \(.mounted.blobs)"' "$OUT" 2>&1)"
 expect_eq "copy within A: crane digest of the tag kept" "$APP_DIGEST" "$(crane_q digest "$A/e2e/copied-app:1")"
 
+# ---------------------------------------------------------------- 29. push
+# haul push of a bundle haul pulled from A into B under a prefix: each image
+# at the path a mirror of A uses, with A's digests as crane and skopeo read
+# them at B; and an archive written by skopeo's docker-archive: (no
+# manifest): haul builds one, and the image pulled back from B has A's
+# config digest and diff_ids.
+note "push"
+run "$HAUL" pull -q "$APP:1" "$MULTI:index" -o "$WORK/push-bundle.tar"
+expect_success "push: pull a bundle of two images from A"
+run "$HAUL" push --dest-authfile "$COPY_AUTH" "$WORK/push-bundle.tar" "$B/e2e/pushed"
+expect_success "push of the bundle into B under e2e/pushed"
+expect_in "push's summary names where the image went" "$ERR" "to $B/e2e/pushed/e2e/app:1 ($APP_DIGEST)"
+expect_eq "push: crane digest at B equals A's" "$APP_DIGEST" "$(crane_q digest "$B/e2e/pushed/e2e/app:1")"
+expect_eq "push: the index's image for this machine at B is A's" \
+	"$(crane_q digest --platform "linux/$(go env GOARCH)" "$MULTI:index")" "$(crane_q digest "$B/e2e/pushed/e2e/multi:index")"
+run "$HAUL" push --json --dest-authfile "$COPY_AUTH" "$WORK/push-bundle.tar" "$B/e2e/pushed"
+expect_eq "a second push is up to date" "true true" "$(jq -r '[.pushes[].upToDate] | join(" ")' "$OUT" 2>&1)"
+if ((HAVE_SKOPEO)); then
+	run skopeo inspect --raw --tls-verify=false --creds "$USER_B:$PASS_B" "docker://$B/e2e/pushed/e2e/app:1"
+	expect_eq "push: skopeo inspect --raw at B is A's manifest" "$APP_DIGEST" "$(sha "$OUT")"
+	run skopeo copy -q --src-tls-verify=false "docker://$APP:1" "docker-archive:$WORK/push-skopeo.tar:e2e/skopeo:1"
+	expect_success "skopeo copy docker://… docker-archive:"
+	run "$HAUL" push --json --dest-authfile "$COPY_AUTH" "$WORK/push-skopeo.tar" "$B"
+	expect_success "push of skopeo's docker-archive into B"
+	expect_eq "push --json says the manifest was built, to B/e2e/skopeo:1" "true $B/e2e/skopeo:1" \
+		"$(jq -r '.pushes[0] | "\(.built) \(.destination)"' "$OUT" 2>&1)"
+	expect_eq "push of docker-archive: the config digest at B is A's" "$CONFIG_DIGEST" \
+		"$(crane_q manifest "$B/e2e/skopeo:1" | jq -r .config.digest)"
+	expect_eq "push of docker-archive: the diff_ids at B are A's" "$(crane_q config "$APP:1" | jq -c .rootfs.diff_ids)" \
+		"$(crane_q config "$B/e2e/skopeo:1" | jq -c .rootfs.diff_ids)"
+	run "$HAUL" push --json --compress --dest-authfile "$COPY_AUTH" "$WORK/push-skopeo.tar" "$B/gz"
+	expect_success "push --compress of skopeo's docker-archive into B"
+	GZ1=$(jq -r '.pushes[0].digest' "$OUT" 2>&1)
+	run "$HAUL" push --json --compress --dest-authfile "$COPY_AUTH" "$WORK/push-skopeo.tar" "$B/gz2"
+	expect_eq "push --compress builds the same manifest twice" "$GZ1" "$(jq -r '.pushes[0].digest' "$OUT" 2>&1)"
+	expect_eq "push --compress: gzip layers" "application/vnd.docker.image.rootfs.diff.tar.gzip" \
+		"$(crane_q manifest "$B/gz/e2e/skopeo:1" | jq -r '[.layers[].mediaType] | unique | join(" ")')"
+	GZ_LAYER=$(crane_q manifest "$B/gz/e2e/skopeo:1" | jq -r '.layers[0].digest')
+	expect_eq "push --compress: the first layer ungzipped is A's first diff_id" \
+		"$(crane_q config "$APP:1" | jq -r '.rootfs.diff_ids[0]')" \
+		"sha256:$(crane_q blob "$B/gz/e2e/skopeo@$GZ_LAYER" | gzip -dc | sha256sum | cut -d' ' -f1)"
+else
+	skip "push: skopeo's docker-archive (skopeo is not installed)"
+fi
+
 # ---------------------------------------------------------------- summary
 note "took $((SECONDS - START))s"
 echo "$PASSED passed, $FAILED failed"
