@@ -215,24 +215,25 @@ else
 	# read back: the config digest (the image ID) and the diff_ids are the
 	# engine's. Docker 25+ saves its manifests (an OCI layout): they go byte
 	# for byte; an older one's archive gets a manifest built by haul.
-	rmi "$A"
-	dk load -i "$WORK/a.tar"
-	dk save -o "$WORK/saved.tar" "$A"
-	expect_success "docker save of A exits 0"
+	# (B: dockerd 20.10 on vfs cannot save layers3, whose hardlink it
+	# fails to find again.)
+	[[ $(image_id "$B") != missing ]] || DOCKER_HOST=unix://$DSOCK hl pull --load "$B"
+	dk save -o "$WORK/saved.tar" "$B"
+	expect_success "docker save of B exits 0"
 	hl push --json "$WORK/saved.tar" "$REG/pushed"
 	cp "$OUT" "$WORK/push.json"
 	expect_success "haul push --json of docker save's archive exits 0"
-	expect_eq "it goes where a mirror of the registry keeps it" "$REG/pushed/e2e/layers3:1" "$(jq -r '.pushes[0].destination' "$OUT")"
+	expect_eq "it goes where a mirror of the registry keeps it" "$REG/pushed/e2e/bigfile:1" "$(jq -r '.pushes[0].destination' "$OUT")"
 	hl push "$WORK/saved.tar" "$REG/pushed2"
 	cp "$ERR" "$WORK/push.stderr"
 	expect_success "haul push of docker save's archive exits 0"
-	hl manifest "$REG/pushed/e2e/layers3:1"
+	hl manifest "$REG/pushed/e2e/bigfile:1"
 	cp "$OUT" "$WORK/pushed-manifest.json"
 	PUSHED_CONFIG=$(jq -r .config.digest "$WORK/pushed-manifest.json")
-	expect_eq "pushed back: the config digest is docker's image ID" "$(image_id "$A")" "$PUSHED_CONFIG"
-	hl blob "$REG/pushed/e2e/layers3@$PUSHED_CONFIG"
+	expect_eq "pushed back: the config digest is docker's image ID" "$(image_id "$B")" "$PUSHED_CONFIG"
+	hl blob "$REG/pushed/e2e/bigfile@$PUSHED_CONFIG"
 	PUSHED_DIFFS=$(jq -c .rootfs.diff_ids "$OUT")
-	hl blob "$REG/e2e/layers3@$CONFIG_A"
+	hl blob "$REG/e2e/bigfile@$CONFIG_B"
 	expect_eq "pushed back: the diff_ids are the source's" "$(jq -c .rootfs.diff_ids "$OUT")" "$PUSHED_DIFFS"
 	if jq -e '.pushes[0].built' "$WORK/push.json" >/dev/null 2>&1; then # docker save before Docker 25
 		expect_in "haul says the manifest is new" "$WORK/push.stderr" "built a manifest"
