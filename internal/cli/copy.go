@@ -210,18 +210,14 @@ func (e *env) copyCreds(authfile, dstRegistry string) (auth.Source, error) {
 	return auth.Default(explicit, e.Getenv), nil
 }
 
+// copyDestClient is a destination registry's client: never a mirror.
 func (e *env) copyDestClient(name, authfile string) (*registry.Client, error) {
-	creds, err := e.copyCreds(authfile, name)
-	if err != nil {
-		return nil, err
-	}
-	c := e.baseConfig(name)
-	c.Creds = creds
-	return registry.New(c)
+	return e.copySourceClient(name, authfile, name)
 }
 
-// copySourceClient is the source registry's own client, for its tags and,
-// without mirrors, its blobs.
+// copySourceClient is a registry's own client, with the credentials of
+// one side of a copy: the source's, for its tags and, without mirrors, its
+// blobs; or the destination's.
 func (e *env) copySourceClient(name, authfile, dstRegistry string) (*registry.Client, error) {
 	creds, err := e.copyCreds(authfile, dstRegistry)
 	if err != nil {
