@@ -393,6 +393,7 @@ func newRoot(io IO) (*cobra.Command, *env) {
 		newVersionCmd(e),
 		newCopyCmd(e),
 		newPushCmd(e),
+		newSyncCmd(e),
 	)
 	for _, c := range root.Commands() {
 		c.Flags().SortFlags = false
