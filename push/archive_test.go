@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -24,6 +25,7 @@ import (
 	"github.com/haul-dev/haul/push"
 	"github.com/haul-dev/haul/ref"
 	"github.com/haul-dev/haul/registry"
+	"github.com/haul-dev/haul/store"
 )
 
 var amd64 = image.Platform{OS: "linux", Architecture: "amd64"}
@@ -479,4 +481,144 @@ func TestPushArchivePartialIndex(t *testing.T) {
 		t.Fatalf("pushed %s (platform %q) to %s; want the amd64 image %s under %s", res[0].Digest, res[0].Image.Platform, to[0], amd.Digest, b.Ref("team/multi:2"))
 	}
 	checkServed(t, newClient(t, b, alice), to[0], amd)
+}
+
+// TestPushArchiveResumes: a push cut mid-blob and run again with the same
+// sessions sends only the rest, read from the archive at that offset: in a
+// haul tar, and in a layer --compress gzips again (the same bytes) in the
+// second run.
+func TestPushArchiveResumes(t *testing.T) {
+	t.Parallel()
+	const size = 3 << 20
+	tests := []struct {
+		name     string
+		compress bool
+		archive  func(t *testing.T) string
+	}{
+		{"a haul tar", false, func(t *testing.T) string {
+			src := registrytest.New(t, registrytest.Config{TokenAuth: true})
+			img := registrytest.RandomImage(71, 1, size)
+			img.Layers[0] = randomBytes(size)
+			src.MustPush(t, "team/app:1", img)
+			return pullTo(t, pull.Docker, false, []string{src.Ref("team/app:1")}, src)
+		}},
+		{"docker save, compressed", true, func(t *testing.T) string {
+			p, _, _ := bigDockerSave(t, size)
+			return p
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			src := tc.archive(t)
+			dst := registrytest.New(t, registrytest.Config{TokenAuth: true, Dir: t.TempDir()})
+			cache := t.TempDir()
+			run := func(ctx context.Context) ([]push.ArchiveResult, error) {
+				st, err := store.Open(store.Config{Dir: cache})
+				if err != nil {
+					t.Fatal(err)
+				}
+				c := config(t, dst)
+				c.Sessions, c.Jobs = st.Uploads(), 1
+				rd, err := archive.Open(ctx, src)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer rd.Close()
+				a, err := push.ReadArchive(ctx, rd, push.ArchiveConfig{Compress: tc.compress, TempDir: t.TempDir()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer a.Close()
+				to := []ref.Reference{mustRef(t, dst.Ref("mirror/app:1"))}
+				return push.PushArchive(ctx, a, to, c)
+			}
+			const cutAt = size / 2
+			ctx, cancel := context.WithCancel(t.Context())
+			front := &cutFront{min: 1 << 20, cutAt: cutAt, onCut: cancel}
+			dst.Wrap(front.wrap)
+			if _, err := run(ctx); !errors.Is(err, context.Canceled) {
+				t.Fatalf("the cut push ended with %v, want context.Canceled", err)
+			}
+			cancel()
+			var log requestLog
+			dst.Wrap(log.wrap)
+			res, err := run(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var big image.Descriptor
+			for _, b := range res[0].Image.Plan.Root().Blobs {
+				if b.Descriptor.Size > big.Size {
+					big = b.Descriptor
+				}
+			}
+			if got := log.patched.Load(); got != big.Size-cutAt {
+				t.Errorf("the second run sent %d bytes, want the %d left after the cut", got, big.Size-cutAt)
+			}
+			if res[0].Resumed != cutAt {
+				t.Errorf("resumed %d bytes, want %d", res[0].Resumed, cutAt)
+			}
+			m, err := newClient(t, dst, alice).Manifest(t.Context(), mustRef(t, dst.Ref("mirror/app:1")))
+			if err != nil || m.Descriptor.Digest != res[0].Digest {
+				t.Fatalf("read back %v, %v; want %s", m, err, res[0].Digest)
+			}
+		})
+	}
+}
+
+// bigDockerSave is an old docker save of one uncompressed layer of random
+// bytes (a tar holding them), about size bytes.
+func bigDockerSave(t *testing.T, size int) (string, []byte, [][]byte) {
+	t.Helper()
+	l := registrytest.Tar(map[string][]byte{"blob": randomBytes(size)})
+	cfg, _ := json.Marshal(map[string]any{"architecture": "amd64", "os": "linux",
+		"rootfs": map[string]any{"type": "layers", "diff_ids": []digest.Digest{digest.FromBytes(l)}}})
+	id := digest.FromBytes(cfg).Encoded()
+	mj, _ := json.Marshal([]map[string]any{{"Config": id + ".json", "RepoTags": []string{"example.com/big:1"}, "Layers": []string{"l/layer.tar"}}})
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, f := range []struct {
+		name string
+		body []byte
+	}{{id + ".json", cfg}, {"l/layer.tar", l}, {"manifest.json", mj}} {
+		tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.body)), Typeflag: tar.TypeReg})
+		tw.Write(f.body)
+	}
+	tw.Close()
+	p := filepath.Join(t.TempDir(), "big.tar")
+	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p, cfg, [][]byte{l}
+}
+
+// TestPushArchiveOneNameTwice: a pull of two platforms lists one name for
+// two images; the first keeps the tag (as docker load keeps it), the other
+// goes by its digest.
+func TestPushArchiveOneNameTwice(t *testing.T) {
+	t.Parallel()
+	a := registrytest.New(t, registrytest.Config{TokenAuth: true})
+	b := registrytest.New(t, registrytest.Config{TokenAuth: true})
+	idx := a.MustPushIndex(t, "team/multi:2", platformImages(false))
+	out := filepath.Join(t.TempDir(), "two.tar")
+	c := pull.Config{
+		Source:    func(string) (pull.Source, error) { return newClient(t, a, auth.Credential{}), nil },
+		Output:    out,
+		Platforms: []image.Platform{amd64, {OS: "linux", Architecture: "arm64"}},
+	}
+	if _, err := pull.Pull(t.Context(), []ref.Reference{mustRef(t, a.Ref("team/multi:2"))}, c); err != nil {
+		t.Fatal(err)
+	}
+	to, _, err := pushArchive(t, out, b.Host(), false, push.ArchiveConfig{}, config(t, a, b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{b.Ref("team/multi:2"), b.Ref("team/multi@" + idx.Manifests[1].Digest.String())}
+	if got := strs(to); !slices.Equal(got, want) {
+		t.Fatalf("destinations %v, want %v", got, want)
+	}
+	cl := newClient(t, b, alice)
+	checkServed(t, cl, to[0], idx.Manifests[0])
+	checkServed(t, cl, to[1], idx.Manifests[1])
 }
