@@ -622,3 +622,29 @@ func TestPushArchiveOneNameTwice(t *testing.T) {
 	checkServed(t, cl, to[0], idx.Manifests[0])
 	checkServed(t, cl, to[1], idx.Manifests[1])
 }
+
+// TestPushArchiveMountsShared: the second image of a bundle mounts the
+// layer it shares with the first from the repository the first went to,
+// and uploads only its own.
+func TestPushArchiveMountsShared(t *testing.T) {
+	t.Parallel()
+	a := registrytest.New(t, registrytest.Config{TokenAuth: true})
+	b := registrytest.New(t, registrytest.Config{TokenAuth: true})
+	one := registrytest.RandomImage(81, 2, 20<<10)
+	two := registrytest.RandomImage(82, 1, 20<<10)
+	two.Layers = append([][]byte{one.Layers[0]}, two.Layers...) // a base layer in common
+	p1 := a.MustPush(t, "team/one:1", one)
+	p2 := a.MustPush(t, "team/two:1", two)
+	src := pullTo(t, pull.Docker, false, []string{a.Ref("team/one:1"), a.Ref("team/two:1")}, a)
+	to, res, err := pushArchive(t, src, b.Host()+"/m", false, push.ArchiveConfig{}, config(t, a, b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Pushed.Blobs != 3 || res[1].Mounted.Blobs != 1 || res[1].Pushed.Blobs != 2 {
+		t.Errorf("first: %d pushed; second: %d mounted, %d pushed; want 3, then 1 mounted (the shared layer) and 2 pushed",
+			res[0].Pushed.Blobs, res[1].Mounted.Blobs, res[1].Pushed.Blobs)
+	}
+	cl := newClient(t, b, alice)
+	checkServed(t, cl, to[0], p1)
+	checkServed(t, cl, to[1], p2)
+}

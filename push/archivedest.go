@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/haul-dev/haul/mirror"
 	"github.com/haul-dev/haul/ref"
 	"github.com/haul-dev/haul/registry"
@@ -188,6 +190,7 @@ func PushArchive(ctx context.Context, a *Archive, to []ref.Reference, c Config) 
 		return nil, fmt.Errorf("push: %d destinations for %d images", len(to), len(a.Images))
 	}
 	var out []ArchiveResult
+	held := heldBlobs{}
 	for i, img := range a.Images {
 		if c.stopped() {
 			return out, fmt.Errorf("push %s: %w", img.Shown(), registry.ErrUploadStopped)
@@ -198,7 +201,9 @@ func PushArchive(ctx context.Context, a *Archive, to []ref.Reference, c Config) 
 		if err != nil {
 			return out, fmt.Errorf("%s: %w", what, err)
 		}
-		res, err := Put(ctx, img.Plan, to[i], dcl, c)
+		plan := *img.Plan
+		plan.Source = held.mountFrom(&plan, to[i])
+		res, err := Put(ctx, &plan, to[i], dcl, c)
 		if res != nil {
 			res.Source = img.Source
 			res.Elapsed = c.now().Sub(start)
@@ -206,7 +211,54 @@ func PushArchive(ctx context.Context, a *Archive, to []ref.Reference, c Config) 
 		if err != nil {
 			return out, fmt.Errorf("%s: %w", what, err)
 		}
+		held.add(&plan, to[i])
 		out = append(out, ArchiveResult{Result: res, Image: img})
 	}
 	return out, nil
+}
+
+// heldBlobs are the blobs each repository this push wrote holds, so that
+// an image sharing layers with one pushed before into the same registry
+// mounts them from there (a registry answers a HEAD only for blobs of the
+// repository asked, and each repository's would otherwise be sent again).
+type heldBlobs map[string]struct {
+	at    ref.Reference
+	blobs map[digest.Digest]bool
+}
+
+func (h heldBlobs) add(p *Plan, to ref.Reference) {
+	e, ok := h[to.Name()]
+	if !ok {
+		e.at, e.blobs = to, map[digest.Digest]bool{}
+	}
+	for _, m := range p.Manifests {
+		for _, b := range m.Blobs {
+			e.blobs[b.Descriptor.Digest] = true
+		}
+	}
+	h[to.Name()] = e
+}
+
+// mountFrom is the repository of to's registry, written before, that holds
+// the most of p's blobs; zero for none (Put then mounts nothing).
+func (h heldBlobs) mountFrom(p *Plan, to ref.Reference) ref.Reference {
+	var best ref.Reference
+	most := 0
+	for name, e := range h {
+		if name == to.Name() || e.at.Registry() != to.Registry() {
+			continue
+		}
+		n := 0
+		for _, m := range p.Manifests {
+			for _, b := range m.Blobs {
+				if e.blobs[b.Descriptor.Digest] {
+					n++
+				}
+			}
+		}
+		if n > most || n == most && n > 0 && e.at.Name() < best.Name() { // ties: one answer, whatever the map's order
+			best, most = e.at, n
+		}
+	}
+	return best
 }
