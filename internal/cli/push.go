@@ -26,7 +26,8 @@ refused; --keep-registry puts each source registry first in the path
 (reg.lan/mirror/docker.io/library/alpine:3.20; a port's colon becomes _).
 An archive of one image may name its destination whole:
 REGISTRY/REPOSITORY:TAG (or @DIGEST). An image the archive names no
-repository for needs that.
+repository for needs that, or REGISTRY/REPOSITORY when the archive gives it
+a tag (an OCI layout's ref.name).
 
 Manifests and indexes the archive holds go byte for byte, so every digest
 is the archive's. An archive that holds none (docker save before Docker 25,
