@@ -166,6 +166,35 @@ func TestPullReferrers(t *testing.T) {
 	}
 }
 
+// TestPullReferrersAllPlatforms: with --platform all, every child's
+// referrers are kept, and the index is what index.json names.
+func TestPullReferrersAllPlatforms(t *testing.T) {
+	t.Parallel()
+	s := newReferrerSet(t)
+	c := config(t, newClient(t, s.reg, auth.Credential{}), nil)
+	c.Referrers, c.AllPlatforms, c.Format = true, true, pull.OCIArchive
+	res, err := pull.Pull(t.Context(), []ref.Reference{mustRef(t, s.reg.Ref("team/signed:1"))}, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Images[0].Referrers != 4 {
+		t.Errorf("Referrers = %d, want 4 (the SBOM, its signature, and a signature of each image)", res.Images[0].Referrers)
+	}
+	fs := readTarFile(t, c.Output)
+	for _, p := range []registrytest.Pushed{s.sbom, s.sbomSig, s.amdSig, s.armSig} {
+		fs.has(t, artifactBlobs(p)...)
+	}
+	var named []string
+	for _, d := range fs.index(t).Manifests {
+		if !layout.IsReferrer(d) {
+			named = append(named, d.Digest.String())
+		}
+	}
+	if !slices.Equal(named, []string{s.index.Digest.String()}) {
+		t.Errorf("index.json's images = %v, want the index alone", named)
+	}
+}
+
 func mapsEqual(a, b map[string]string) bool {
 	if len(a) != len(b) {
 		return false

@@ -29,14 +29,12 @@ func (l *requestLog) list() []string {
 
 // referrerFixture is an image in team/app, and the artifacts pushed to refer to it.
 type referrerFixture struct {
-	reg   *registrytest.Registry
-	img   registrytest.Pushed
-	api   *registrytest.ReferrersAPI
-	cl    *registry.Client
-	log   *requestLog
-	repo  string
-	sbom  registrytest.Pushed
-	sboma registrytest.Artifact
+	reg  *registrytest.Registry
+	img  registrytest.Pushed
+	api  *registrytest.ReferrersAPI
+	cl   *registry.Client
+	log  *requestLog
+	repo string
 }
 
 func newReferrerFixture(t *testing.T) *referrerFixture {
@@ -268,5 +266,39 @@ func TestReferrersNone(t *testing.T) {
 	want := []string{"GET /v2/" + f.repo + "/referrers/" + f.img.Digest.String(), "HEAD " + m, "HEAD " + m + ".sig", "HEAD " + m + ".att", "HEAD " + m + ".sbom"}
 	if got := f.log.list(); !slices.Equal(got, want) {
 		t.Fatalf("requests:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestReferrersAPILinks: a Link to another origin, or back to a page
+// already read, ends the listing with an error instead of following it.
+func TestReferrersAPILinks(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ name, link, want string }{
+		{"another origin", `<http://elsewhere.example/v2/team/app/referrers/x?page=2>; rel="next"`, "another origin"},
+		{"a loop", `<%s>; rel="next"`, "loops back"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newReferrerFixture(t)
+			f.reg.Wrap(func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if !strings.Contains(r.URL.Path, "/referrers/") {
+						next.ServeHTTP(w, r)
+						return
+					}
+					link := tt.link
+					if strings.Contains(link, "%s") {
+						link = fmt.Sprintf(link, r.URL.Path)
+					}
+					w.Header().Set("Link", link)
+					w.Header().Set("Content-Type", ocispec.MediaTypeImageIndex)
+					w.Write([]byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}`))
+				})
+			})
+			_, err := f.cl.Referrers(t.Context(), mustRef(t, f.reg.Ref(f.repo+":1")), f.img.Descriptor(), registry.ReferrersOptions{})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Referrers = %v, want an error saying %q", err, tt.want)
+			}
+		})
 	}
 }
