@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/haul-dev/haul/disk"
 	"github.com/haul-dev/haul/image"
@@ -260,7 +261,7 @@ func (p *Plan) open(path string) (*Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	if ok, err := disk.TryLock(f); !ok || err != nil {
+	if ok, err := tryLock(f); !ok || err != nil {
 		f.Close()
 		return nil, errors.Join(fmt.Errorf("another haul is writing it (%s is locked)", name), err)
 	}
@@ -273,6 +274,19 @@ func (p *Plan) open(path string) (*Output, error) {
 		}
 	}
 	return o, nil
+}
+
+// tryLock takes f's lock, allowing a moment for a lock this process has
+// just released: a flock belongs to the open file, which a child being
+// forked at the time (a credential helper's, say) holds until it execs.
+func tryLock(f *os.File) (bool, error) {
+	for i := 0; ; i++ {
+		ok, err := disk.TryLock(f)
+		if ok || err != nil || i == 20 {
+			return ok, err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // readJournal loads the counts of a journal of this Plan, and reports

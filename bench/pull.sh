@@ -27,9 +27,6 @@ S24_MIB=${S24_MIB:-4}
 SLOW_BPS=${SLOW_BPS:-131072000}
 SLOW_GIB=${SLOW_GIB:-12}
 HAUL_JOBS=${HAUL_JOBS:-}
-BENCH_TOOLS=${HAUL_BENCH_TOOLS:-$HOME/.cache/haul-bench/bin}
-CRANE_VERSION=v0.22.1
-REGCTL_VERSION=v0.11.7
 DATE=$(date +%F)
 OUT=${OUT:-$ROOT/bench/results/$DATE$([[ $DISK == slow ]] && echo -slow).md}
 RAW=${OUT%.md}-raw.tsv
@@ -37,35 +34,13 @@ REPULL_TARGET_MS=${REPULL_TARGET_MS:-25}
 RSS_TARGET_MIB=${RSS_TARGET_MIB:-32}
 T_START=$SECONDS
 
-die() { echo "bench: error: $*" >&2; exit 1; }
-note() { echo "# $*" >&2; }
+# shellcheck source=tools.sh
+. "$ROOT/bench/tools.sh"
 has_tool() { [[ " $TOOLS " == *" $1 "* ]]; }
 
 # ---------------------------------------------------------------- prerequisites
-for c in go docker-registry curl sha256sum; do
-	command -v "$c" >/dev/null 2>&1 || die "'$c' is not installed"
-done
-if [[ ! -x /usr/bin/time ]]; then
-	note "installing GNU time (apt-get install -y time)"
-	apt-get install -y time >/dev/null || die "GNU time is needed at /usr/bin/time"
-fi
-mkdir -p "$BENCH_TOOLS"
-install_go_tool() { # NAME MODULE VERSION CHECK
-	local name=$1 mod=$2 ver=$3
-	if [[ -x $BENCH_TOOLS/$name && -f $BENCH_TOOLS/$name.version && $(cat "$BENCH_TOOLS/$name.version") == "$ver" ]]; then
-		return
-	fi
-	note "installing $name $ver into $BENCH_TOOLS"
-	(cd /tmp && GOBIN=$BENCH_TOOLS GOFLAGS=-buildvcs=false go install "$mod@$ver") || die "go install $mod@$ver failed"
-	echo "$ver" >"$BENCH_TOOLS/$name.version"
-}
-install_go_tool crane github.com/google/go-containerregistry/cmd/crane "$CRANE_VERSION"
-install_go_tool regctl github.com/regclient/regclient/cmd/regctl "$REGCTL_VERSION"
-CRANE=$BENCH_TOOLS/crane
-REGCTL=$BENCH_TOOLS/regctl
-SKOPEO=$(command -v skopeo || true)
+bench_tools
 if [[ -z $SKOPEO ]]; then
-	note "skopeo is not installed (apt-get install skopeo): its rows are skipped"
 	TOOLS=$(tr ' ' '\n' <<<"$TOOLS" | grep -v '^skopeo' | tr '\n' ' ')
 fi
 read -r -a tool_list <<<"$(tr -s ' \t\n' ' ' <<<"$TOOLS")"

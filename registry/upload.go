@@ -216,7 +216,7 @@ func (u *upload) run(ctx context.Context) error {
 			return &StalledUploadError{Digest: u.d.Digest, Acknowledged: u.session.Offset, Size: u.d.Size, Err: err}
 		}
 		u.c.log.Debug("upload attempt failed; asking the registry where it stands", "blob", u.d.Digest, "acknowledged", u.session.Offset, "err", err)
-		if err := sleepCtx(ctx, u.c.retry.backoff(stalls-1)); err != nil {
+		if err := sleep(ctx, u.c.retry.backoff(stalls-1)); err != nil {
 			return err
 		}
 	}
@@ -587,17 +587,6 @@ func uploadRetryable(err error) bool {
 		return false // as for every request: a failed dial or handshake is not tried again soon
 	}
 	return true // the connection dropped, the body stalled, the source failed to read
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // sendingBody keeps idleRT's timer from running while a request body is

@@ -822,6 +822,47 @@ else
 	OUT=$WORK/stdout ERR=$WORK/stderr
 fi
 
+# ---------------------------------------------------------------- 28. copy
+# haul copy from registry A into B (htpasswd, credentials from
+# --dest-authfile): an index and an image keep every digest, byte for byte,
+# as crane and skopeo read them at B; a second copy is up to date; a copy
+# within A mounts every blob.
+note "copy"
+COPY_AUTH=$WORK/copy-auth.json
+printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$B" "$(printf '%s:%s' "$USER_B" "$PASS_B" | base64 -w0)" >"$COPY_AUTH"
+run "$HAUL" copy --dest-authfile "$COPY_AUTH" "$MULTI:index" "$B/e2e/copied-multi"
+expect_success "copy of an index from A to B"
+expect_in "copy's summary names the index's digest" "$ERR" "($INDEX_DIGEST)"
+expect_eq "copy: crane digest at B equals the source index's" "$INDEX_DIGEST" "$(crane_q digest "$B/e2e/copied-multi:index")"
+expect_eq "copy: crane digest --platform linux/arm64 at B equals the source's" "$ARM_DIGEST" \
+	"$(crane_q digest --platform linux/arm64 "$B/e2e/copied-multi:index")"
+run "$HAUL" copy --json --dest-authfile "$COPY_AUTH" "$APP:1" "$B/e2e/copied-app:v1"
+expect_success "copy of an image from A to B, to another tag"
+expect_eq "copy --json .copies[0].digest is the source's" "$APP_DIGEST" "$(jq -r '.copies[0].digest' "$OUT" 2>&1)"
+expect_eq "copy --json .copies[0].pushed.blobs: config and 2 layers" 3 "$(jq -r '.copies[0].pushed.blobs' "$OUT" 2>&1)"
+expect_eq "copy: crane digest at B equals the source image's" "$APP_DIGEST" "$(crane_q digest "$B/e2e/copied-app:v1")"
+if ((HAVE_SKOPEO)); then
+	for pair in "$MULTI:index $B/e2e/copied-multi:index" "$APP:1 $B/e2e/copied-app:v1"; do
+		read -r from to <<<"$pair"
+		run skopeo inspect --raw --tls-verify=false "docker://$from"
+		cp "$OUT" "$WORK/copy-src.raw"
+		run skopeo inspect --raw --tls-verify=false --creds "$USER_B:$PASS_B" "docker://$to"
+		if cmp -s "$WORK/copy-src.raw" "$OUT"; then
+			ok "copy: skopeo inspect --raw of ${to#"$B/"} at B is the source's bytes"
+		else
+			not_ok "copy: skopeo inspect --raw of ${to#"$B/"} at B is the source's bytes" "they differ"
+		fi
+	done
+else
+	skip "copy: skopeo inspect --raw at B (skopeo is not installed)"
+fi
+run "$HAUL" copy --json --dest-authfile "$COPY_AUTH" "$APP:1" "$B/e2e/copied-app:v1"
+expect_eq "a second copy is up to date" true "$(jq -r '.copies[0].upToDate' "$OUT" 2>&1)"
+run "$HAUL" copy --json "$APP:1" "$A/e2e/copied-app"
+expect_success "copy within registry A"
+expect_eq "a copy within one registry mounts every blob" "0 3" "$(jq -r '.copies[0] | "\(.pushed.blobs) \(.mounted.blobs)"' "$OUT" 2>&1)"
+expect_eq "copy within A: crane digest of the tag kept" "$APP_DIGEST" "$(crane_q digest "$A/e2e/copied-app:1")"
+
 # ---------------------------------------------------------------- summary
 note "took $((SECONDS - START))s"
 echo "$PASSED passed, $FAILED failed"

@@ -204,6 +204,8 @@ insecure = true
 		{"cache-ls", []string{"cache", "ls"}},
 		{"cache-prune", []string{"cache", "prune"}},
 		{"config-show", []string{"config", "show", "--mirror", "flag.example:5000", "--insecure"}},
+		{"copy", []string{"copy", "--dest-authfile", authFile(t, reg.Host()), reg.Ref("team/app:1"), reg.Ref("copied/app")}},
+		{"copy", []string{"copy", "--dest-authfile", authFile(t, reg.Host()), "--platform", "linux/arm64", reg.Ref("team/multi:1"), reg.Ref("copied/multi:arm")}},
 	}
 	if runtime.GOOS == "linux" { // unpacking is Linux's only
 		cases = append(cases,

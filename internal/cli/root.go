@@ -101,6 +101,9 @@ type env struct {
 	// otherwise draw over them; guarded by aboveMu.
 	aboveMu sync.Mutex
 	above   io.Writer
+	// stop, when set (copy.go's setStop), is closed by the first interrupt
+	// instead of cancelling the command; guarded by aboveMu.
+	stop chan struct{}
 }
 
 // setAbove sets (nil: unsets) where a notice goes while progress bars are drawn.
@@ -194,7 +197,9 @@ func (e *env) watchInterrupts(done <-chan struct{}, cancel context.CancelFunc) {
 		if !e.g.json && !e.g.quiet {
 			e.notice("haul: interrupted: stopping (interrupt again to quit at once)")
 		}
-		cancel()
+		if !e.closeStop() {
+			cancel()
+		}
 	}
 }
 
@@ -337,7 +342,7 @@ credsStore, auths) and its credential helpers, then podman's auth.json.
 
 --mirror HOST[:PORT][/PATH] (repeatable; http:// for plain HTTP) reads through
 pull-through caches before the reference's registry (pull, export, manifest,
-config, digest, inspect, blob); a mirror gets its own host's credentials only.
+config, digest, inspect, blob, copy's SRC); a mirror gets its own host's credentials only.
 
 Defaults, mirrors and per-registry TLS come from $XDG_CONFIG_HOME/haul/config.toml
 (or --config FILE), and mirrors and insecure registries from docker's daemon.json
@@ -347,8 +352,8 @@ where each came from. Flags win over files.
 With --json, a command prints one JSON object, and a failure one line of JSON on
 stderr with a stable "kind" to branch on: docs/json.md documents every shape.
 
-Ctrl-C stops cleanly (a pull run again continues where it stopped); a second
-Ctrl-C quits at once.
+Ctrl-C stops cleanly (a pull or copy run again continues where it stopped); a
+second Ctrl-C quits at once.
 
 Exit codes: 0 success, 1 failure, 2 usage error, 130 a second Ctrl-C.`
 
@@ -386,6 +391,7 @@ func newRoot(io IO) (*cobra.Command, *env) {
 		newBlobCmd(e), newInspectCmd(e), newLoginCmd(e), newLogoutCmd(e),
 		newPullCmd(e), newCacheCmd(e), newUnpackCmd(e), newExportCmd(e),
 		newVersionCmd(e),
+		newCopyCmd(e),
 	)
 	for _, c := range root.Commands() {
 		c.Flags().SortFlags = false

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Copy benchmark (issue 21): haul copy and haul push against crane, regctl and
+# skopeo, each run into a fresh, empty destination registry (one that holds a
+# blob lets a client mount it from any repository, and skip the upload).
+#
+#   copy-*: registry to registry (haul copy, crane copy, regctl image copy,
+#           skopeo copy docker:// docker://)
+#   push-*: a bundle on disk into a registry (haul push, crane push,
+#           regctl image import, skopeo copy docker-archive: docker://);
+#           the bundle is `haul pull`'s docker tar of the image.
+#
+# Both registries are Debian's docker-registry on 127.0.0.1, storage on this
+# machine's disk; the source's blobs are warm in the page cache. Writes
+# bench/results/<date>-copy.md and its -raw.tsv (OUT to change). Never run in CI.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ROUNDS=${ROUNDS:-5}
+IMAGES=${IMAGES:-big many}
+ALL_TOOLS="haul-copy crane-copy regctl-copy skopeo-copy haul-push crane-push regctl-push skopeo-push"
+TOOLS=${TOOLS:-$ALL_TOOLS}
+BIG_MIB=${BIG_MIB:-1024}
+MANY_LAYERS=${MANY_LAYERS:-40}
+MANY_MIB=${MANY_MIB:-10}
+OUT=${OUT:-$ROOT/bench/results/$(date +%F)-copy.md}
+RAW=${OUT%.md}-raw.tsv
+T_START=$SECONDS
+
+# shellcheck source=tools.sh
+. "$ROOT/bench/tools.sh"
+bench_tools
+[[ -n $SKOPEO ]] || TOOLS=$(tr ' ' '\n' <<<"$TOOLS" | grep -v '^skopeo' | tr '\n' ' ')
+read -r -a tools <<<"$TOOLS"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/haul-copybench.XXXXXX")
+# shellcheck source=../scripts/registry.sh
+. "$ROOT/scripts/registry.sh"
+SRC_PID='' DST_PID=''
+cleanup() {
+	local rc=$?
+	[[ -n $DST_PID ]] && kill "$DST_PID" 2>/dev/null
+	[[ -n $SRC_PID ]] && kill "$SRC_PID" 2>/dev/null
+	wait 2>/dev/null
+	rm -rf "$WORK"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+
+if [[ -n ${HAUL:-} ]]; then
+	[[ -x $HAUL ]] || die "HAUL=$HAUL is not executable"
+else
+	make -s -C "$ROOT" build BIN="$WORK/bin" >/dev/null || die "make build failed"
+	HAUL=$WORK/bin/haul
+fi
+for verb in copy push; do
+	if ! "$HAUL" "$verb" --help 2>/dev/null | grep -q "^  haul $verb "; then
+		note "$HAUL has no $verb command: its rows are skipped"
+		read -r -a tools <<<"$(tr ' ' '\n' <<<"${tools[*]}" | grep -v "^haul-$verb$" | tr '\n' ' ')"
+	fi
+done
+(cd "$ROOT" && go build -o "$WORK/bin/mkimage" ./bench/mkimage) || die "building bench/mkimage failed"
+
+start_registry "$WORK/src" || die "could not start the source registry"
+SRC=$REG SRC_PID=$REG_PID REG_PID=
+note "source registry $SRC; pushing $IMAGES"
+"$WORK/bin/mkimage" -registry "$SRC" -blobs "$WORK/blobs.txt" -only "$(tr ' ' ',' <<<"$IMAGES")" \
+	-big-mib "$BIG_MIB" -many-layers "$MANY_LAYERS" -many-mib "$MANY_MIB" || die "mkimage failed"
+payload() { awk -v r="bench/$1" '$1 == r { s += $3 } END { printf "%d", s }' "$WORK/blobs.txt"; }
+for img in $IMAGES; do
+	"$HAUL" pull -q --no-cache -o "$WORK/bundle-$img.tar" "$SRC/bench/$img:1" || die "haul pull of the bundle of $img failed"
+done
+find "$WORK/src/data" -type f -exec cat {} + >/dev/null
+
+# One timed run: a fresh destination registry, then the command.
+run_one() { # ROUND IMAGE TOOL
+	local round=$1 img=$2 tool=$3 rc=0 t0 t1 dst cmd
+	rm -rf "$WORK/dst"
+	start_registry "$WORK/dst" >/dev/null 2>&1 || die "could not start a destination registry"
+	dst=$REG DST_PID=$REG_PID REG_PID=
+	local from=$SRC/bench/$img:1 to=$dst/bench/$img:1 bundle=$WORK/bundle-$img.tar
+	mkdir -p "$WORK/home"
+	HOME=$WORK/home "$REGCTL" registry set --tls disabled "$SRC" >/dev/null
+	HOME=$WORK/home "$REGCTL" registry set --tls disabled "$dst" >/dev/null
+	case $tool in
+	haul-copy) cmd=("$HAUL" copy -q "$from" "$to") ;;
+	haul-push) cmd=("$HAUL" push -q "$bundle" "$to") ;;
+	crane-copy) cmd=("$CRANE" copy --insecure "$from" "$to") ;;
+	crane-push) cmd=("$CRANE" push --insecure "$bundle" "$to") ;;
+	regctl-copy) cmd=("$REGCTL" image copy "$from" "$to") ;;
+	regctl-push) cmd=("$REGCTL" image import "$to" "$bundle") ;;
+	skopeo-copy) cmd=("$SKOPEO" copy -q --src-tls-verify=false --dest-tls-verify=false "docker://$from" "docker://$to") ;;
+	skopeo-push) cmd=("$SKOPEO" copy -q --dest-tls-verify=false "docker-archive:$bundle" "docker://$to") ;;
+	*) die "unknown tool $tool" ;;
+	esac
+	t0=$EPOCHREALTIME
+	env HOME="$WORK/home" DOCKER_CONFIG="$WORK/home/.docker" TMPDIR="$WORK" XDG_CACHE_HOME="$WORK/home/cache" \
+		/usr/bin/time -f '%e %U %S %M' -o "$WORK/time.txt" "${cmd[@]}" >"$WORK/out.txt" 2>&1 || rc=$?
+	t1=$EPOCHREALTIME
+	kill "$DST_PID" 2>/dev/null; wait "$DST_PID" 2>/dev/null || true
+	DST_PID=
+	rm -rf "$WORK/home/cache"
+	local u s m
+	read -r _ u s m < <(grep -v '^Command' "$WORK/time.txt" | tail -n1)
+	printf '%s\t%s\t%s\t%s\t%.4f\t%s\t%s\t%s\n' "$img" "$tool" "$round" "$rc" "$(bc <<<"$t1 - $t0")" "$u" "$s" "$m" >>"$RAW"
+	[[ $rc == 0 ]] || { note "FAILED (rc $rc): $img $tool: ${cmd[*]}"; tail -n 3 "$WORK/out.txt" | sed 's/^/#   /' >&2; }
+}
+
+mkdir -p "$(dirname "$OUT")"
+printf 'image\ttool\tround\trc\twall_s\tuser_s\tsys_s\tmaxrss_kb\n' >"$RAW"
+for round in $(seq "$ROUNDS"); do
+	note "round $round/$ROUNDS"
+	for img in $IMAGES; do
+		# The order rotates each round, so that no tool always runs first.
+		for i in "${!tools[@]}"; do
+			run_one "$round" "$img" "${tools[$(((i + round) % ${#tools[@]}))]}"
+		done
+	done
+done
+
+# The report: median wall per (image, tool), haul's ratio to the fastest peer
+# of the same kind (copy or push).
+{
+	echo "# Copy benchmark, $(date +%F)"
+	echo
+	echo "haul $("$HAUL" --version | awk '{print $NF}'), crane $CRANE_VERSION, regctl $REGCTL_VERSION${SKOPEO:+, $("$SKOPEO" --version)};"
+	echo "$ROUNDS rounds, each run into a fresh empty docker-registry; images: $IMAGES. Raw runs: \`$(basename "$RAW")\`."
+	echo
+	echo "| image | MiB | tool | ok | median wall | MiB/s | peak RSS | haul / fastest peer |"
+	echo "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |"
+	awk -F'\t' -v pay="$(for i in $IMAGES; do printf '%s=%s,' "$i" "$(payload "$i")"; done)" '
+		BEGIN { n = split(pay, kv, ","); for (i = 1; i <= n; i++) { split(kv[i], p, "="); bytes[p[1]] = p[2] } }
+		NR > 1 { key = $1 SUBSEP $2; runs[key]++; if ($4 == 0) { ok[key]++; w[key, ok[key]] = $5; if ($8 > rss[key]) rss[key] = $8 } ; order[key] = NR; img[key] = $1; tool[key] = $2 }
+		function median(k,   m, i, j, a, t) { m = ok[k]; for (i = 1; i <= m; i++) a[i] = w[k, i]
+			for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+			return m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2 }
+		END {
+			for (k in runs) if (ok[k]) { med[k] = median(k); split(tool[k], tk, "-"); kind = tk[2]
+				if (tk[1] != "haul" && (!((img[k], kind) in best) || med[k] < best[img[k], kind])) best[img[k], kind] = med[k] }
+			for (k in runs) { split(tool[k], tk, "-"); kind = tk[2]; ratio = "-"
+				if (tk[1] == "haul" && ok[k] && ((img[k], kind) in best)) ratio = sprintf("%.2f", med[k] / best[img[k], kind])
+				printf "| %s | %.0f | %s | %d/%d | %s | %s | %s | %s |\n", img[k], bytes[img[k]] / 1048576, tool[k], ok[k], runs[k],
+					ok[k] ? sprintf("%.2f s", med[k]) : "-", ok[k] ? sprintf("%.0f", bytes[img[k]] / 1048576 / med[k]) : "-",
+					ok[k] ? sprintf("%.0f MiB", rss[k] / 1024) : "-", ratio }
+		}' "$RAW" | sort -t'|' -k2,2 -k4,4
+	echo
+	echo "Total time: $((SECONDS - T_START)) s."
+} >"$OUT"
+cat "$OUT"
+note "wrote $OUT and $RAW"

@@ -1,0 +1,439 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	"github.com/spf13/cobra"
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+
+	"github.com/haul-dev/haul/auth"
+	"github.com/haul-dev/haul/image"
+	"github.com/haul-dev/haul/mirror"
+	"github.com/haul-dev/haul/push"
+	"github.com/haul-dev/haul/ref"
+	"github.com/haul-dev/haul/registry"
+)
+
+const copyLong = `Copy an image or index from one registry to another (or to another
+repository of the same registry), with every digest kept: blobs stream from
+SRC into DST without touching the disk, verified as they pass, and manifests
+go exactly as read, children before the index. The whole index is copied,
+every platform and attestation; --platform copies one image, whose own
+digest DST then names (not the index's).
+
+DST without a tag keeps SRC's: haul copy alpine:3.20 reg.lan/mirror/alpine
+writes reg.lan/mirror/alpine:3.20. SRC pinned by digest goes by digest, and
+is tagged only if DST names a tag. --all-tags copies every tag of the
+repository SRC to the same tag under the repository DST.
+
+Each blob is asked for first (HEAD): one the destination has is skipped;
+within one registry it is mounted from SRC's repository; else it is
+uploaded. A destination whose tag already names SRC's digest costs a HEAD at
+each end and nothing more. An upload interrupted (Ctrl-C, a dropped link, a
+killed process) is resumed by the next copy from where the registry holds
+it: its session is kept in the cache (--cache-dir).
+
+Credentials: SRC's and DST's registries each get their own, from docker's and
+podman's stored logins, or from --src-authfile and --dest-authfile (docker's
+config.json format); -u/--password-stdin are for DST's registry. certs.d and
+config.toml's per-registry TLS apply to both; mirrors only to reading SRC.
+
+The first Ctrl-C stops after the requests in flight are acknowledged, keeping
+the upload sessions; the second quits at once.`
+
+// copyFlags are haul copy's flags.
+type copyFlags struct {
+	platform, srcAuth, destAuth, cacheDir string
+	allTags                               bool
+	jobs                                  int
+}
+
+func newCopyCmd(e *env) *cobra.Command {
+	var f copyFlags
+	c := &cobra.Command{
+		Use:   "copy SRC DST",
+		Short: "Copy an image or index between registries, keeping every digest",
+		Long:  copyLong,
+		Example: `  haul copy alpine:3.20 reg.lan/mirror/alpine           # reg.lan/mirror/alpine:3.20
+  haul copy --platform linux/arm64 ghcr.io/org/app:1 reg.lan/app:1-arm64
+  haul copy --all-tags reg.lan/team/app reg2.lan/team/app
+  haul copy --dest-authfile ci-auth.json alpine@sha256:… reg.lan/alpine`,
+		Args: exactArgs(2, "SRC and DST"),
+	}
+	fl := c.Flags()
+	fl.StringVar(&f.platform, "platform", "", "os/arch[/variant]: copy only this image of an index, under its own digest (default: the whole index)")
+	fl.BoolVar(&f.allTags, "all-tags", false, "copy every tag of the repository SRC to the same tag under the repository DST")
+	fl.IntVarP(&f.jobs, "jobs", "j", push.DefaultJobs, "blobs put at once")
+	fl.StringVar(&f.srcAuth, "src-authfile", "", "docker config.json with the credentials for SRC's registry (default: docker's and podman's stored logins)")
+	fl.StringVar(&f.destAuth, "dest-authfile", "", "docker config.json with the credentials for DST's registry (default: docker's and podman's stored logins)")
+	fl.StringVar(&f.cacheDir, "cache-dir", "", "where upload sessions are kept for a later run to resume (default $XDG_CACHE_HOME/haul)")
+	c.RunE = func(cmd *cobra.Command, args []string) error { return e.runCopy(cmd.Context(), f, args[0], args[1]) }
+	return c
+}
+
+func (e *env) runCopy(ctx context.Context, f copyFlags, srcArg, dstArg string) error {
+	src, dst, err := copyRefs(srcArg, dstArg, f.allTags)
+	if err != nil {
+		return err
+	}
+	if err := e.allowed(src); err != nil {
+		return err
+	}
+	cfg, err := e.copyConfig(f, dst.Registry())
+	if err != nil {
+		return err
+	}
+	pr := newCopyProgress(e)
+	cfg.Progress = pr.event
+	stop := make(chan struct{})
+	cfg.Stop = stop
+	e.setStop(stop)
+	defer e.setStop(nil)
+	start := time.Now()
+	var res []*push.Result
+	if f.allTags {
+		var tags push.Lister
+		if tags, err = e.copySourceClient(src.Registry(), f.srcAuth, dst.Registry()); err == nil {
+			res, err = push.CopyAllTags(ctx, src, dst, tags, cfg)
+		}
+	} else {
+		var r *push.Result
+		if r, err = push.Copy(ctx, src, dst, cfg); r != nil && err == nil {
+			res = append(res, r)
+		}
+	}
+	pr.done()
+	if errors.Is(err, registry.ErrUploadStopped) {
+		if !e.g.json && !e.g.quiet {
+			fmt.Fprintln(e.Stderr, "haul: stopped; the uploads begun are kept, and the same copy run again resumes them")
+		}
+		return stoppedError{err}
+	}
+	if err != nil {
+		return err
+	}
+	return e.copySummary(res, time.Since(start))
+}
+
+// copyRefs parses SRC and DST: a repository each with --all-tags; else DST
+// may leave out the tag, which SRC's fills.
+func copyRefs(srcArg, dstArg string, allTags bool) (ref.Reference, ref.Reference, error) {
+	if allTags {
+		src, err := ref.ParseRepository(srcArg)
+		if err != nil {
+			return ref.Reference{}, ref.Reference{}, usagef("--all-tags: SRC is a repository: %v", err)
+		}
+		dst, err := ref.ParseRepository(dstArg)
+		if err != nil {
+			return ref.Reference{}, ref.Reference{}, usagef("--all-tags: DST is a repository: %v", err)
+		}
+		return src, dst, nil
+	}
+	src, err := parseRef(srcArg)
+	if err != nil {
+		return ref.Reference{}, ref.Reference{}, err
+	}
+	dst, err := ref.ParseRepository(dstArg)
+	if err != nil {
+		if dst, err = parseRef(dstArg); err != nil {
+			return ref.Reference{}, ref.Reference{}, err
+		}
+	}
+	return src, dst, nil
+}
+
+// copyConfig fills push.Config from the flags: a reader per source
+// registry (through its mirrors), a client per destination (never a
+// mirror), the cache's upload sessions.
+func (e *env) copyConfig(f copyFlags, dstRegistry string) (push.Config, error) {
+	cfg := push.Config{Jobs: f.jobs}
+	if f.jobs < 1 {
+		return cfg, usagef("--jobs %d: want 1 or more", f.jobs)
+	}
+	if f.platform != "" {
+		p, err := image.ParsePlatform(f.platform)
+		if err != nil {
+			return cfg, usageError{err}
+		}
+		cfg.Platform = &p
+	}
+	st, err := e.openStore(f.cacheDir, false)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Sessions = st.Uploads()
+	readers := map[string]push.Reader{}
+	cfg.Source = func(name string) (push.Reader, error) {
+		if rd, ok := readers[name]; ok {
+			return rd, nil
+		}
+		rd, err := e.copyReader(name, f.srcAuth, dstRegistry)
+		if err != nil {
+			return nil, err
+		}
+		readers[name] = rd
+		return rd, nil
+	}
+	clients := map[string]*registry.Client{}
+	cfg.Dest = func(name string) (*registry.Client, error) {
+		if cl, ok := clients[name]; ok {
+			return cl, nil
+		}
+		cl, err := e.copyDestClient(name, f.destAuth)
+		if err != nil {
+			return nil, err
+		}
+		clients[name] = cl
+		return cl, nil
+	}
+	return cfg, nil
+}
+
+// copyCreds are the credentials for one side of a copy: -u/--password-stdin
+// for the destination's registry (and the source's, if the same), then the
+// authfile, else docker's and podman's stored logins.
+func (e *env) copyCreds(authfile, dstRegistry string) (auth.Source, error) {
+	explicit, err := e.explicitCredential(dstRegistry)
+	if err != nil {
+		return nil, err
+	}
+	if authfile != "" {
+		return auth.Chain{explicit, auth.DockerConfig{Path: authfile, Env: e.Getenv}}, nil
+	}
+	return auth.Default(explicit, e.Getenv), nil
+}
+
+func (e *env) copyDestClient(name, authfile string) (*registry.Client, error) {
+	creds, err := e.copyCreds(authfile, name)
+	if err != nil {
+		return nil, err
+	}
+	c := e.baseConfig(name)
+	c.Creds = creds
+	return registry.New(c)
+}
+
+// copySourceClient is the source registry's own client, for its tags and,
+// without mirrors, its blobs.
+func (e *env) copySourceClient(name, authfile, dstRegistry string) (*registry.Client, error) {
+	creds, err := e.copyCreds(authfile, dstRegistry)
+	if err != nil {
+		return nil, err
+	}
+	c := e.baseConfig(name)
+	c.Creds = creds
+	return registry.New(c)
+}
+
+// copyReader reads a source registry through its mirrors, as e.source does
+// for the read commands, with the source's own credentials.
+func (e *env) copyReader(name, authfile, dstRegistry string) (push.Reader, error) {
+	up, err := e.copySourceClient(name, authfile, dstRegistry)
+	if err != nil {
+		return nil, err
+	}
+	specs, err := e.mirrors(name)
+	if err != nil || len(specs) == 0 {
+		return up, err
+	}
+	c := mirror.Config{Upstream: up}
+	if e.g.trace {
+		c.Trace = e.Stderr
+	}
+	for _, m := range specs {
+		cl, err := registry.New(mirror.ClientConfig(e.baseConfig(m.ep.Host), m.ep, auth.Default(auth.Static{}, e.Getenv)))
+		if err != nil {
+			return nil, fmt.Errorf("mirror %s: %w", m.ep, err)
+		}
+		c.Mirrors = append(c.Mirrors, mirror.Mirror{Endpoint: m.ep, Client: cl, Scope: m.scope, DigestOnly: m.digestOnly})
+	}
+	return mirror.New(c)
+}
+
+// copyJSON is `haul copy --json`'s shape (docs/json.md).
+type copyJSON struct {
+	Copies  []copiedImage `json:"copies"`
+	Seconds float64       `json:"seconds"`
+}
+
+// copiedImage is one source reference and where it went.
+type copiedImage struct {
+	Source      string     `json:"source"`
+	Destination string     `json:"destination"`
+	Digest      string     `json:"digest"`
+	MediaType   string     `json:"mediaType"`
+	Platform    string     `json:"platform,omitempty"`
+	UpToDate    bool       `json:"upToDate"`
+	Manifests   int        `json:"manifests"`
+	Pushed      push.Count `json:"pushed"`
+	Mounted     push.Count `json:"mounted"`
+	Skipped     push.Count `json:"skipped"`
+	Sent        int64      `json:"sent"`
+	Resumed     int64      `json:"resumed"`
+	Seconds     float64    `json:"seconds"`
+}
+
+func (e *env) copySummary(res []*push.Result, elapsed time.Duration) error {
+	if e.g.json {
+		v := copyJSON{Copies: []copiedImage{}, Seconds: elapsed.Seconds()}
+		for _, r := range res {
+			v.Copies = append(v.Copies, copiedImage{
+				Source: r.Source.String(), Destination: r.Destination.String(), Digest: r.Digest.String(),
+				MediaType: r.MediaType, Platform: r.Platform, UpToDate: r.UpToDate, Manifests: r.Manifests,
+				Pushed: r.Pushed, Mounted: r.Mounted, Skipped: r.Skipped, Sent: r.Sent, Resumed: r.Resumed, Seconds: r.Elapsed.Seconds(),
+			})
+		}
+		return e.printJSON(v)
+	}
+	if e.g.quiet {
+		return nil
+	}
+	for _, r := range res {
+		fmt.Fprintln(e.Stderr, copyLine(r))
+	}
+	return nil
+}
+
+// copyLine is the summary of one copy: "copied SRC to DST (sha256:…): N
+// blobs pushed (X MiB), M mounted, K skipped, in T".
+func copyLine(r *push.Result) string {
+	var b strings.Builder
+	if r.Platform != "" {
+		fmt.Fprintf(&b, "%s for %s is the image %s: %s names it, not the index\n", r.Source.Familiar(), r.Platform, r.Digest, r.Destination.Familiar())
+	}
+	fmt.Fprintf(&b, "copied %s to %s (%s): ", r.Source.Familiar(), r.Destination.Familiar(), r.Digest)
+	if r.UpToDate {
+		fmt.Fprintf(&b, "already there, nothing sent, in %s", r.Elapsed.Round(time.Millisecond))
+		return b.String()
+	}
+	fmt.Fprintf(&b, "%d blobs pushed (%s), %d mounted, %d skipped, in %s",
+		r.Pushed.Blobs, human(r.Pushed.Bytes), r.Mounted.Blobs, r.Skipped.Blobs, r.Elapsed.Round(time.Millisecond))
+	if r.Resumed > 0 {
+		fmt.Fprintf(&b, "; resumed uploads the registry held %s of", human(r.Resumed))
+	}
+	return b.String()
+}
+
+// copyProgress shows a copy as it goes: bars on a terminal, as a pull's,
+// else a line per blob put.
+type copyProgress struct {
+	w     io.Writer
+	quiet bool
+	bars  *mpb.Progress
+	total *mpb.Bar
+	blobs map[digest.Digest]*mpb.Bar
+	shown map[digest.Digest]int64
+	e     *env
+}
+
+func newCopyProgress(e *env) *copyProgress {
+	p := &copyProgress{w: e.Stderr, quiet: e.g.quiet || e.g.json, blobs: map[digest.Digest]*mpb.Bar{}, shown: map[digest.Digest]int64{}, e: e}
+	if !p.quiet && e.StderrIsTerminal != nil && e.StderrIsTerminal() {
+		p.bars = mpb.New(mpb.WithOutput(e.Stderr), mpb.WithWidth(32), mpb.WithRefreshRate(150*time.Millisecond))
+		e.setAbove(p.bars)
+	}
+	return p
+}
+
+func (p *copyProgress) event(ev push.Event) {
+	if p.quiet {
+		return
+	}
+	switch ev.Kind {
+	case push.Planned:
+		if p.bars != nil {
+			if p.total != nil {
+				p.total.Abort(false) // --all-tags: the next image's total
+			}
+			p.total = p.bars.New(ev.Size, mpb.BarStyle(), mpb.BarPriority(1<<30),
+				mpb.PrependDecorators(decor.Name(fmt.Sprintf("%d blobs", ev.N), decor.WC{C: decor.DindentRight | decor.DextraSpace, W: 20})),
+				mpb.AppendDecorators(decor.CountersKibiByte("% .1f / % .1f"), decor.Name(" "), decor.AverageSpeed(decor.SizeB1024(0), "% .1f")))
+		}
+	case push.BlobStart:
+		if p.bars != nil {
+			p.blobs[ev.Digest] = p.bars.New(ev.Size, mpb.BarStyle(), mpb.BarRemoveOnComplete(),
+				mpb.PrependDecorators(decor.Name(short(ev.Digest), decor.WC{C: decor.DindentRight | decor.DextraSpace, W: 20})),
+				mpb.AppendDecorators(decor.CountersKibiByte("% .1f / % .1f")))
+		}
+	case push.BlobBytes:
+		p.advance(ev.Digest, ev.N)
+	case push.BlobDone:
+		p.advance(ev.Digest, ev.Size-p.shown[ev.Digest])
+		if b := p.blobs[ev.Digest]; b != nil {
+			b.SetTotal(ev.Size, true)
+		}
+		if p.bars == nil {
+			note := ev.How
+			if ev.Resumed > 0 {
+				note += fmt.Sprintf(" (resumed at %s)", human(ev.Resumed))
+			}
+			fmt.Fprintf(p.w, "%s %s %s\n", short(ev.Digest), human(ev.Size), note)
+		}
+	case push.Restarted:
+		p.e.notice(fmt.Sprintf("haul: the registry refused the saved upload of %s (%v): sending it again from byte 0", short(ev.Digest), ev.Err))
+	}
+}
+
+// advance moves a blob's bar and the total by n bytes.
+func (p *copyProgress) advance(d digest.Digest, n int64) {
+	if n <= 0 {
+		return
+	}
+	p.shown[d] += n
+	if b := p.blobs[d]; b != nil {
+		b.IncrInt64(n)
+	}
+	if p.total != nil {
+		p.total.IncrInt64(n)
+	}
+}
+
+func (p *copyProgress) done() {
+	if p.bars == nil {
+		return
+	}
+	p.e.setAbove(nil)
+	if p.total != nil {
+		p.total.Abort(false)
+	}
+	for _, b := range p.blobs {
+		b.Abort(true)
+	}
+	p.bars.Wait()
+}
+
+// setStop sets (nil: unsets) the channel the first interrupt closes instead
+// of cancelling the command: a copy then ends after the requests in flight
+// are acknowledged, and its upload sessions say where a later run resumes.
+func (e *env) setStop(c chan struct{}) {
+	e.aboveMu.Lock()
+	e.stop = c
+	e.aboveMu.Unlock()
+}
+
+// closeStop closes the stop channel, if one is set, and reports whether it did.
+func (e *env) closeStop() bool {
+	e.aboveMu.Lock()
+	defer e.aboveMu.Unlock()
+	if e.stop == nil {
+		return false
+	}
+	close(e.stop)
+	e.stop = nil
+	return true
+}
+
+// stoppedError is a copy stopped by an interrupt: for --json's kind, it is
+// canceled, as any interrupted command is.
+type stoppedError struct{ error }
+
+func (e stoppedError) Unwrap() error { return e.error }
+
+func (e stoppedError) Is(target error) bool { return target == context.Canceled }
