@@ -78,7 +78,8 @@ func (p *plan) referrerImage(ctx context.Context, o origin, rf registry.Referrer
 		return img, nil
 	}
 	w := &walk{p: p, o: o, seen: map[digest.Digest]bool{m.Descriptor.Digest: true}, img: &img}
-	return img, w.all(ctx, m, 0)
+	err := w.all(ctx, m, 0) // adds to img.Blobs: read img after it
+	return img, err
 }
 
 // referrerEntry is rf as index.json lists it: the manifest read (media

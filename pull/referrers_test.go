@@ -3,6 +3,7 @@ package pull_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/haul-dev/haul/archive"
@@ -275,4 +277,48 @@ func TestPullReferrersRequests(t *testing.T) {
 	if _, extra := count(true); extra == 0 {
 		t.Error("with referrers: no request for them")
 	}
+}
+
+// TestPullReferrerIndex: a referrer that is an index (of attestations, say)
+// brings its children and their blobs.
+func TestPullReferrerIndex(t *testing.T) {
+	t.Parallel()
+	reg := registrytest.New(t, registrytest.Config{TokenAuth: true})
+	img := reg.MustPush(t, "team/app:1", registrytest.RandomImage(71, 1, 1<<10))
+	ctx := t.Context()
+	child, err := reg.PushArtifact(ctx, "team/app@", registrytest.Artifact{ArtifactType: "application/vnd.in-toto+json", Data: []byte(`{"_type":"https://in-toto.io/Statement/v1"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := json.Marshal(ocispec.Index{
+		Versioned:    specs.Versioned{SchemaVersion: 2},
+		MediaType:    ocispec.MediaTypeImageIndex,
+		ArtifactType: "application/vnd.example.attestations",
+		Manifests:    []ocispec.Descriptor{child.Descriptor()},
+		Subject:      &ocispec.Descriptor{MediaType: img.MediaType, Digest: img.Digest, Size: img.Size},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idxDigest, err := reg.PushManifest(ctx, "team/app", "", ocispec.MediaTypeImageIndex, idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idxDesc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: idxDigest, Size: int64(len(idx)), ArtifactType: "application/vnd.example.attestations"}
+	if _, err := reg.PushFallbackIndex(ctx, "team/app", img.Digest, []ocispec.Descriptor{idxDesc}); err != nil {
+		t.Fatal(err)
+	}
+	c := config(t, newClient(t, reg, auth.Credential{}), nil)
+	c.Referrers = true
+	res, err := pull.Pull(ctx, []ref.Reference{mustRef(t, reg.Ref("team/app:1"))}, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Images[0].Referrers != 1 {
+		t.Errorf("Referrers = %d, want 1 (the index)", res.Images[0].Referrers)
+	}
+	fs := readTarFile(t, c.Output)
+	fs.has(t, idxDesc)
+	fs.has(t, artifactBlobs(child)...)
+	checkArchiveReader(t, c.Output, reg.Ref("team/app:1"), 1)
 }
