@@ -84,6 +84,8 @@ func FallbackTag(d digest.Digest) string {
 // For a subject that nothing refers to, this costs one request for the
 // API, one HEAD for the fallback tag when the API answered 404, and one
 // HEAD per cosign tag (HEADs do not count against Docker Hub's pull limit).
+// The client remembers a 404 from the API: it asks the fallback tags of
+// every later subject straight away.
 func (c *Client) Referrers(ctx context.Context, r ref.Reference, subject image.Descriptor, opts ReferrersOptions) ([]Referrer, error) {
 	if err := image.ValidateDigest(subject.Digest); err != nil {
 		return nil, fmt.Errorf("finding referrers in %s: %w", r.Name(), err)
@@ -119,9 +121,6 @@ type referrerWalk struct {
 	opts  ReferrersOptions
 	seen  map[digest.Digest]bool
 	found []Referrer
-	// noAPI: the registry answered the referrers API 404 once; the other
-	// subjects of this walk go straight to the fallback tag.
-	noAPI bool
 }
 
 // of finds subject's own referrers, adds the new ones to w.found and
@@ -212,13 +211,13 @@ func (w *referrerWalk) wanted(artifactType string) bool {
 // list is subject's referrers as the API lists them, or the fallback tag's
 // index where there is no API; nil when neither has any.
 func (w *referrerWalk) list(ctx context.Context, subject digest.Digest) ([]image.Descriptor, error) {
-	if !w.noAPI {
+	if !w.c.noReferrersAPI.Load() {
 		listed, err := w.c.referrersAPI(ctx, w.r, subject, w.opts.ArtifactType)
 		if !errors.Is(err, errNoReferrersAPI) {
 			return listed, err
 		}
-		w.noAPI = true
-		w.c.note("# no referrers API here (404): reading the fallback tag " + FallbackTag(subject))
+		w.c.noReferrersAPI.Store(true)
+		w.c.note("# no referrers API here (404): reading fallback tags from now on, as " + FallbackTag(subject))
 	}
 	tr := w.r.WithTag(FallbackTag(subject))
 	dg, ok, err := w.c.headTag(ctx, tr)

@@ -251,8 +251,8 @@ func TestReferrersRecursive(t *testing.T) {
 }
 
 // TestReferrersNone: a registry without the API and without any referrer
-// costs the API's 404, one HEAD of the fallback tag and one per cosign tag,
-// for the first subject; the next subject of the walk skips the API.
+// costs the API's 404, one HEAD of the fallback tag and one per cosign tag;
+// the client's next call skips the API.
 func TestReferrersNone(t *testing.T) {
 	t.Parallel()
 	f := newReferrerFixture(t)
@@ -266,6 +266,14 @@ func TestReferrersNone(t *testing.T) {
 	want := []string{"GET /v2/" + f.repo + "/referrers/" + f.img.Digest.String(), "HEAD " + m, "HEAD " + m + ".sig", "HEAD " + m + ".att", "HEAD " + m + ".sbom"}
 	if got := f.log.list(); !slices.Equal(got, want) {
 		t.Fatalf("requests:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// The client remembers that the registry has no API.
+	got, err = f.cl.Referrers(t.Context(), r, f.img.Descriptor(), registry.ReferrersOptions{})
+	if err != nil || len(got) != 0 {
+		t.Fatalf("Referrers again = %v, %v; want none", found(got), err)
+	}
+	if got := f.log.list()[len(want):]; !slices.Equal(got, want[1:]) {
+		t.Fatalf("requests the second time:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want[1:], "\n"))
 	}
 }
 
