@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"time"
 
@@ -210,18 +211,14 @@ func (e *env) copyCreds(authfile, dstRegistry string) (auth.Source, error) {
 	return auth.Default(explicit, e.Getenv), nil
 }
 
+// copyDestClient is a destination registry's client: never a mirror.
 func (e *env) copyDestClient(name, authfile string) (*registry.Client, error) {
-	creds, err := e.copyCreds(authfile, name)
-	if err != nil {
-		return nil, err
-	}
-	c := e.baseConfig(name)
-	c.Creds = creds
-	return registry.New(c)
+	return e.copySourceClient(name, authfile, name)
 }
 
-// copySourceClient is the source registry's own client, for its tags and,
-// without mirrors, its blobs.
+// copySourceClient is a registry's own client, with the credentials of
+// one side of a copy: the source's, for its tags and, without mirrors, its
+// blobs; or the destination's.
 func (e *env) copySourceClient(name, authfile, dstRegistry string) (*registry.Client, error) {
 	creds, err := e.copyCreds(authfile, dstRegistry)
 	if err != nil {
@@ -377,8 +374,23 @@ func (p *copyProgress) event(ev push.Event) {
 			fmt.Fprintf(p.w, "%s %s %s\n", short(ev.Digest), human(ev.Size), note)
 		}
 	case push.Restarted:
-		p.e.notice(fmt.Sprintf("haul: the registry refused the saved upload of %s (%v): sending it again from byte 0", short(ev.Digest), ev.Err))
+		p.e.notice(fmt.Sprintf("haul: the registry refused the saved upload of %s (%s): sending it again from byte 0", short(ev.Digest), refusal(ev.Err)))
 	}
+}
+
+// refusal says briefly why a registry refused an upload session: its status
+// and error codes (the session's URL, long and of no use to a person, is left
+// out), else the error.
+func refusal(err error) string {
+	var re *registry.Error
+	if !errors.As(err, &re) {
+		return err.Error()
+	}
+	s := fmt.Sprintf("%d %s", re.Status, http.StatusText(re.Status))
+	for _, d := range re.Errors {
+		s += ": " + string(d.Code)
+	}
+	return s
 }
 
 // advance moves a blob's bar and the total by n bytes.

@@ -206,6 +206,7 @@ insecure = true
 		{"config-show", []string{"config", "show", "--mirror", "flag.example:5000", "--insecure"}},
 		{"copy", []string{"copy", "--dest-authfile", authFile(t, reg.Host()), reg.Ref("team/app:1"), reg.Ref("copied/app")}},
 		{"copy", []string{"copy", "--dest-authfile", authFile(t, reg.Host()), "--platform", "linux/arm64", reg.Ref("team/multi:1"), reg.Ref("copied/multi:arm")}},
+		{"sync", []string{"sync", "--dest-authfile", authFile(t, reg.Host()), syncFile(t, "images:\n  - "+reg.Ref("team/app:1")+"\n  - ref: "+reg.Ref("team/multi:1")+"\n    platforms: [linux/amd64]\n"), reg.Host() + "/synced"}},
 	}
 	if runtime.GOOS == "linux" { // unpacking is Linux's only
 		cases = append(cases,
@@ -228,6 +229,13 @@ insecure = true
 	}
 	_, errOut, _ := runSystem(t, sys, env, "", "--json", "digest", reg.Ref("team/app:nope"))
 	outputs["error"] = []string{errOut}
+	// A sync that fails for one image prints its report all the same, and exits 1.
+	out, errOut, code := runSystem(t, sys, env, "", "--json", "sync", "--keep-going", "--dest-authfile", authFile(t, reg.Host()),
+		syncFile(t, "images:\n  - "+reg.Ref("team/nothere:1")+"\n"), reg.Host()+"/synced")
+	if code != 1 {
+		t.Fatalf("a failing sync: exit %d: %s", code, errOut)
+	}
+	outputs["sync"] = append(outputs["sync"], out)
 	return outputs
 }
 

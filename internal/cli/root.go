@@ -392,6 +392,7 @@ func newRoot(io IO) (*cobra.Command, *env) {
 		newPullCmd(e), newCacheCmd(e), newUnpackCmd(e), newExportCmd(e),
 		newVersionCmd(e),
 		newCopyCmd(e),
+		newSyncCmd(e),
 	)
 	for _, c := range root.Commands() {
 		c.Flags().SortFlags = false

@@ -26,19 +26,20 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:5055", "registry listen address")
 	token := flag.Bool("token", true, "require Bearer tokens from the token server (false: open registry)")
 	seed := flag.Bool("seed", true, "push the demo images")
+	dir := flag.String("dir", "", "keep the registry's data on disk under this directory (default: in memory, where every chunk written copies the blob so far)")
 	flag.Parse()
 
-	if err := run(*addr, *token, *seed); err != nil {
+	if err := run(registrytest.Config{TokenAuth: *token, Private: []string{"private/"}, Addr: *addr, Dir: *dir}, *seed); err != nil {
 		fmt.Fprintln(os.Stderr, "devregistry:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr string, token, seed bool) error {
+func run(c registrytest.Config, seed bool) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	reg, err := registrytest.Start(registrytest.Config{TokenAuth: token, Private: []string{"private/"}, Addr: addr})
+	reg, err := registrytest.Start(c)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,322 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/haul-dev/haul/config"
+	"github.com/haul-dev/haul/mirror"
+	"github.com/haul-dev/haul/push"
+	"github.com/haul-dev/haul/ref"
+	"github.com/haul-dev/haul/registry"
+)
+
+const syncLong = `Keep the images FILE lists at DST = REGISTRY[/PREFIX], each under
+PREFIX/<its path>:<tag> as --mirror and registries.conf map names
+(docker.io/library/alpine:3.20 -> reg.lan/mirror/library/alpine:3.20), so that
+pulls through DST as a mirror find them. FILE is YAML:
+
+  images:
+    - docker.io/library/alpine:3.20
+    - ref: ghcr.io/org/app
+      tags: '^v1\.[0-9]+\.[0-9]+$'     # a regular expression over the repository's tags
+      platforms: [linux/amd64]        # one image of an index, as copy --platform
+
+Each image is copied as haul copy copies it: every digest kept, blobs the
+destination has skipped, within one registry mounted, uploads resumed. An
+image already at DST with the same digest costs a HEAD at each end and
+nothing more (HEADs do not count against Docker Hub's pull limit).
+--keep-registry puts the source registry first in the path
+(reg.lan/mirror/docker.io/library/alpine:3.20; a port's colon becomes _),
+where two registries' paths would collide.
+
+--dry-run prints what would be copied and sends nothing but HEADs.
+--keep-going copies the others when one fails and reports each failure; the
+exit code is 1 if any failed.`
+
+// syncFlags are haul sync's flags: copy's, and sync's own.
+type syncFlags struct {
+	copyFlags
+	dryRun, keepGoing, keepRegistry bool
+}
+
+func newSyncCmd(e *env) *cobra.Command {
+	var f syncFlags
+	c := &cobra.Command{
+		Use:   "sync FILE DST",
+		Short: "Keep a list of images copied into a registry, as a mirror lays them out",
+		Long:  syncLong,
+		Example: `  haul sync images.yaml reg.lan/mirror
+  haul sync --dry-run images.yaml reg.lan/mirror
+  haul sync --keep-going --json images.yaml reg.lan:5000`,
+		Args: exactArgs(2, "FILE and DST"),
+	}
+	fl := c.Flags()
+	fl.BoolVar(&f.dryRun, "dry-run", false, "print what would be copied; send nothing but HEADs")
+	fl.BoolVar(&f.keepGoing, "keep-going", false, "when an image fails, copy the others, then report each failure")
+	fl.BoolVar(&f.keepRegistry, "keep-registry", false, "put the source registry first in each destination path")
+	fl.IntVarP(&f.jobs, "jobs", "j", push.DefaultJobs, "blobs put at once")
+	fl.StringVar(&f.srcAuth, "src-authfile", "", "docker config.json with the credentials for the source registries (default: docker's and podman's stored logins)")
+	fl.StringVar(&f.destAuth, "dest-authfile", "", "docker config.json with the credentials for DST's registry (default: docker's and podman's stored logins)")
+	fl.StringVar(&f.cacheDir, "cache-dir", "", "where upload sessions are kept for a later run to resume (default $XDG_CACHE_HOME/haul)")
+	c.RunE = func(cmd *cobra.Command, args []string) error { return e.runSync(cmd.Context(), f, args[0], args[1]) }
+	return c
+}
+
+// syncPair is one image to keep: where from, where to, and how.
+type syncPair struct {
+	src, dst ref.Reference
+	entry    config.SyncImage
+}
+
+// syncedImage is one line of sync's report and of its --json.
+type syncedImage struct {
+	Source      string `json:"source"`
+	Destination string `json:"destination"`
+	Digest      string `json:"digest,omitempty"`
+	Platform    string `json:"platform,omitempty"`
+	// Action: "copied", "up-to-date", "would-copy" (--dry-run), "failed".
+	Action string     `json:"action"`
+	Pushed push.Count `json:"pushed"`
+	Error  string     `json:"error,omitempty"`
+}
+
+// syncJSON is `haul sync --json`'s shape (docs/json.md).
+type syncJSON struct {
+	Images  []syncedImage `json:"images"`
+	Failed  int           `json:"failed"`
+	Seconds float64       `json:"seconds"`
+}
+
+func (e *env) runSync(ctx context.Context, f syncFlags, file, dstArg string) error {
+	list, err := readSyncFile(file)
+	if err != nil {
+		return err
+	}
+	ep, err := mirror.ParseEndpoint(dstArg)
+	if err != nil {
+		return usagef("DST is REGISTRY[/PREFIX]: %v", err)
+	}
+	cfg, err := e.copyConfig(f.copyFlags, ep.Host)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	pairs, err := e.syncPairs(ctx, f, list, ep)
+	if err != nil {
+		return err
+	}
+	pr := newCopyProgress(e)
+	cfg.Progress = pr.event
+	stop := make(chan struct{})
+	cfg.Stop = stop
+	e.setStop(stop)
+	defer e.setStop(nil)
+	var report []syncedImage
+	for _, p := range pairs {
+		line, err := e.syncOne(ctx, f, cfg, p)
+		report = append(report, line)
+		if errors.Is(err, registry.ErrUploadStopped) {
+			pr.done()
+			e.syncReport(report, time.Since(start))
+			return stoppedError{fmt.Errorf("sync stopped; the uploads begun are kept, and the same sync run again resumes them: %w", err)}
+		}
+		if err != nil && !f.keepGoing {
+			pr.done()
+			e.syncReport(report[:len(report)-1], time.Since(start)) // what was done; the error says the rest
+			return err
+		}
+	}
+	pr.done()
+	return e.syncReport(report, time.Since(start))
+}
+
+// readSyncFile reads and parses FILE ("-": stdin is not taken: a file is a record).
+func readSyncFile(name string) (*config.SyncFile, error) {
+	fh, err := os.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("reading the sync file: %w", err)
+	}
+	defer fh.Close()
+	b, err := io.ReadAll(io.LimitReader(fh, config.MaxSyncFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading the sync file %s: %w", name, err)
+	}
+	list, err := config.ParseSyncFile(name, b)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return list, nil
+}
+
+// syncPairs expands the file's entries (a tag pattern into the tags it
+// matches) and maps each source to its place under DST.
+func (e *env) syncPairs(ctx context.Context, f syncFlags, list *config.SyncFile, ep mirror.Endpoint) ([]syncPair, error) {
+	var pairs []syncPair
+	seen := map[string]string{} // destination -> source
+	for _, img := range list.Images {
+		if len(img.Platforms) > 1 {
+			return nil, usagef("line %d: %s: platforms lists %d; haul sync copies one platform of an index (as copy --platform) or the whole index: an index with some of its images would have a new digest, and haul keeps digests",
+				img.Line, img.Ref.Name(), len(img.Platforms))
+		}
+		if err := e.allowed(img.Ref); err != nil {
+			return nil, err
+		}
+		srcs := []ref.Reference{img.Ref}
+		if img.Tags != nil {
+			tags, err := e.syncTags(ctx, f, img)
+			if err != nil {
+				return nil, err
+			}
+			srcs = srcs[:0]
+			for _, t := range tags {
+				srcs = append(srcs, img.Ref.WithTag(t))
+			}
+		}
+		to := ep
+		if f.keepRegistry {
+			// A port's colon may not be in a path: reg.lan:5000 goes as reg.lan_5000.
+			to.Prefix = joinPath(ep.Prefix, strings.ReplaceAll(img.Ref.Registry(), ":", "_"))
+		}
+		for _, src := range srcs {
+			dst, err := to.Map("", src)
+			if err != nil {
+				return nil, fmt.Errorf("line %d: %w", img.Line, err)
+			}
+			if other, ok := seen[dst.String()]; ok && other != src.String() {
+				return nil, usagef("%s and %s would both go to %s: use --keep-registry to put each source registry in the path", other, src, dst)
+			}
+			seen[dst.String()] = src.String()
+			pairs = append(pairs, syncPair{src: src, dst: dst, entry: img})
+		}
+	}
+	return pairs, nil
+}
+
+// syncTags lists the tags of an entry's repository that its pattern matches.
+func (e *env) syncTags(ctx context.Context, f syncFlags, img config.SyncImage) ([]string, error) {
+	cl, err := e.copySourceClient(img.Ref.Registry(), f.srcAuth, "")
+	if err != nil {
+		return nil, err
+	}
+	all, err := cl.Tags(ctx, img.Ref)
+	if err != nil {
+		return nil, fmt.Errorf("line %d: %w", img.Line, err)
+	}
+	var tags []string
+	for _, t := range all {
+		if img.Tags.MatchString(t) {
+			tags = append(tags, t)
+		}
+	}
+	slices.Sort(tags)
+	return tags, nil
+}
+
+// syncOne copies one pair, or with --dry-run says whether it would.
+func (e *env) syncOne(ctx context.Context, f syncFlags, cfg push.Config, p syncPair) (syncedImage, error) {
+	line := syncedImage{Source: p.src.String(), Destination: p.dst.String()}
+	if len(p.entry.Platforms) == 1 {
+		pl := p.entry.Platforms[0]
+		cfg.Platform = &pl
+	}
+	var err error
+	if f.dryRun {
+		err = e.syncPlan(ctx, cfg, p, &line)
+	} else {
+		var res *push.Result
+		if res, err = push.Copy(ctx, p.src, p.dst, cfg); err == nil {
+			line.Digest, line.Platform, line.Pushed = res.Digest.String(), res.Platform, res.Pushed
+			line.Action = "copied"
+			if res.UpToDate {
+				line.Action = "up-to-date"
+			}
+		}
+	}
+	if err != nil {
+		line.Action, line.Error = "failed", err.Error()
+	}
+	return line, err
+}
+
+// syncPlan asks both ends for the digest (HEAD) and says whether a copy is due.
+func (e *env) syncPlan(ctx context.Context, cfg push.Config, p syncPair, line *syncedImage) error {
+	rd, err := cfg.Source(p.src.Registry())
+	if err != nil {
+		return err
+	}
+	want, err := rd.Digest(ctx, p.src)
+	if err != nil {
+		return err
+	}
+	line.Digest, line.Action = want.String(), "would-copy"
+	if cfg.Platform != nil {
+		return nil // the child's digest takes the index: a dry run asks no more
+	}
+	dcl, err := cfg.Dest(p.dst.Registry())
+	if err != nil {
+		return err
+	}
+	have, err := dcl.Digest(ctx, p.dst)
+	var re *registry.Error
+	switch {
+	case errors.As(err, &re) && re.Status == 404:
+	case err != nil:
+		return err
+	case have == want:
+		line.Action = "up-to-date"
+	}
+	return nil
+}
+
+// syncReport prints what sync did, and fails if any image did.
+func (e *env) syncReport(report []syncedImage, elapsed time.Duration) error {
+	failed := 0
+	for _, l := range report {
+		if l.Action == "failed" {
+			failed++
+		}
+	}
+	if e.g.json {
+		if report == nil {
+			report = []syncedImage{}
+		}
+		if err := e.printJSON(syncJSON{Images: report, Failed: failed, Seconds: elapsed.Seconds()}); err != nil {
+			return err
+		}
+	} else if !e.g.quiet || failed > 0 {
+		for _, l := range report {
+			switch l.Action {
+			case "failed":
+				fmt.Fprintf(e.Stderr, "FAILED %s -> %s: %s\n", l.Source, l.Destination, l.Error)
+			case "copied":
+				fmt.Fprintf(e.Stderr, "copied %s -> %s (%s): %d blobs pushed (%s)\n", l.Source, l.Destination, l.Digest, l.Pushed.Blobs, human(l.Pushed.Bytes))
+			default:
+				fmt.Fprintf(e.Stderr, "%s %s -> %s (%s)\n", l.Action, l.Source, l.Destination, l.Digest)
+			}
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("sync: %d of %d images failed", failed, len(report))
+	}
+	return nil
+}
+
+// joinPath joins repository path parts, leaving out empty ones.
+func joinPath(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "/" + b
+}
