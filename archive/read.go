@@ -205,7 +205,7 @@ func parseIndexJSON(body []byte) (*image.Index, []Listed, error) {
 	}
 	var listed []Listed
 	for _, d := range p.Index.Manifests {
-		if image.IsAttestation(d) {
+		if image.IsAttestation(d) || layout.IsReferrer(d) {
 			continue
 		}
 		l := Listed{Root: d, item: -1}
@@ -274,8 +274,26 @@ func checkArchivePath(unsafePath string) error {
 
 func cleanArchivePath(p string) string { return strings.TrimPrefix(path.Clean("/"+p), "/") }
 
-// Images lists what the archive holds, in its order.
+// Images lists what the archive holds, in its order: the images, not the
+// referrers of them (layout.IsReferrer) that `haul pull --referrers` lists
+// in index.json too, nor attestations.
 func (r *Reader) Images() []Listed { return slices.Clone(r.listed) }
+
+// Referrers lists the index.json entries that are referrers of images in
+// the archive (signatures, SBOMs, attestations, as layout.IsReferrer tells
+// them), in its order; their blobs are read with Blob like any other.
+func (r *Reader) Referrers() []image.Descriptor {
+	if r.index == nil {
+		return nil
+	}
+	var out []image.Descriptor
+	for _, d := range r.index.Manifests {
+		if layout.IsReferrer(d) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
 
 // names is every listed image's display name, each once.
 func (r *Reader) names() []string {

@@ -58,6 +58,14 @@ type Config struct {
 	Prefer image.Platform
 	// AllPlatforms keeps a whole index and fetches every child, attestations included.
 	AllPlatforms bool
+	// Referrers adds what refers to each manifest and index kept
+	// (signatures, SBOMs, attestations), and what refers to those, as
+	// registry.Referrers finds them with its default bounds; every Source
+	// must then be a ReferrerSource. They go in the layout (blobs/, and
+	// index.json entries without a name, annotated with their subject:
+	// layout.IsReferrer), never in docker's manifest.json. Not for RootFS.
+	// false: none, and not one request to look for them.
+	Referrers bool
 	// Format of the output; "": Docker.
 	Format Format
 	// Output is a file (docker, oci-archive) or directory (oci, rootfs) path,
@@ -145,6 +153,9 @@ type Pulled struct {
 	// Manifests are the image manifests kept, one per platform, in the
 	// order of Platforms (attestations left out).
 	Manifests []Kept
+	// Referrers is how many referrers of what was kept the output holds
+	// (Config.Referrers); 0 without.
+	Referrers int
 }
 
 // Kept is one image manifest a pull kept, and the names a container

@@ -46,6 +46,9 @@ func Pull(ctx context.Context, refs []ref.Reference, c Config) (*Result, error) 
 	if c.Output == "-" && c.Format == OCI {
 		return nil, errors.New("pull: an oci layout is a directory and cannot go to stdout; use --format oci-archive or docker")
 	}
+	if c.Referrers && c.Format == RootFS {
+		return nil, errors.New("pull: referrers go in an archive or a layout, not in a rootfs")
+	}
 	if c.Format == RootFS {
 		if err := checkRootFS(refs, c); err != nil {
 			return nil, err

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/opencontainers/go-digest"
 
@@ -32,10 +33,14 @@ type plan struct {
 	blobs     []image.Descriptor       // configs and layers to fetch, each once
 	origins   map[digest.Digest]origin
 	pulled    []Pulled
+	// order is every manifest and index in the order resolution first
+	// read it: a REF's own are the subjects whose referrers it keeps.
+	order     []image.Descriptor
+	referrers map[digest.Digest]bool // those in images already
 }
 
 func newPlan() *plan {
-	return &plan{manifests: map[digest.Digest][]byte{}, origins: map[digest.Digest]origin{}}
+	return &plan{manifests: map[digest.Digest][]byte{}, origins: map[digest.Digest]origin{}, referrers: map[digest.Digest]bool{}}
 }
 
 // addBlob notes a blob to fetch, once.
@@ -52,6 +57,7 @@ func (p *plan) addBlob(d image.Descriptor, o origin) {
 func (p *plan) addManifest(m *registry.Manifest, o origin) {
 	if _, ok := p.manifests[m.Descriptor.Digest]; !ok {
 		p.manifests[m.Descriptor.Digest] = m.Body
+		p.order = append(p.order, m.Descriptor)
 	}
 	if _, ok := p.origins[m.Descriptor.Digest]; !ok {
 		p.origins[m.Descriptor.Digest] = o
@@ -69,6 +75,7 @@ func (p *plan) resolve(ctx context.Context, c Config, r ref.Reference) error {
 	if err != nil {
 		return err
 	}
+	first := len(p.order)
 	p.addManifest(top, o)
 	name, repoTag := r.String(), ""
 	if r.Digest() == "" {
@@ -137,6 +144,12 @@ func (p *plan) resolve(ctx context.Context, c Config, r ref.Reference) error {
 				got = *d.Platform
 			}
 			pulled.Manifests = append(pulled.Manifests, kept(m, image.FormatPlatform(got)))
+		}
+	}
+	if c.Referrers {
+		subjects := slices.Clone(p.order[first:])
+		if pulled.Referrers, err = p.addReferrers(ctx, o, subjects); err != nil {
+			return fmt.Errorf("resolving %s: %w", r, err)
 		}
 	}
 	p.pulled = append(p.pulled, pulled)

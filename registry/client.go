@@ -102,6 +102,11 @@ type Client struct {
 	// fallback is the plain-HTTP fallback layer, when the registry may
 	// speak plain HTTP: errors show the URL with the scheme really sent.
 	fallback *plainFallbackRT
+
+	// noReferrersAPI: the registry answered the referrers API 404 (it has
+	// none: one that has it answers 200 for any subject); referrers are
+	// read from fallback tags since.
+	noReferrersAPI atomic.Bool
 }
 
 // New validates c and builds the transport stack once.

@@ -18,6 +18,9 @@
 #     and engine's TestRealEngine: an upload cut off halfway loads nothing;
 #   - ctr images import of haul's tar into dockerd's containerd: ctr lists the
 #     name with the registry's manifest digest (haul digest);
+#   - a bundle pulled with --referrers (test/referrers.sh pushes an SBOM and a
+#     cosign-style signature of layers3): docker load and ctr images import
+#     load the image alone, under its name;
 #   - haul pull --load into podman system service (rootful, vfs, its own root
 #     and socket): podman images lists the name with the config digest as ID;
 #     TestRealEngine there too.
@@ -46,6 +49,8 @@ done
 WORK=$(mktemp -d /tmp/haul-engine.XXXXXX)
 # shellcheck source=checks.sh
 . "$ROOT/test/checks.sh"
+# shellcheck source=referrers.sh
+. "$ROOT/test/referrers.sh"
 # shellcheck source=../scripts/registry.sh
 . "$ROOT/scripts/registry.sh"
 PASSED=0 FAILED=0 RC=0 LAST="" OUT=$WORK/stdout ERR=$WORK/stderr
@@ -122,6 +127,13 @@ hl digest "$A" && DIGEST_A=$(cat "$OUT")
 	die "haul manifest/digest of the pushed images failed: $(cat "$ERR")"
 hl pull -q "$A" -o "$WORK/a.tar"
 ((RC == 0)) || die "haul pull $A failed: $(cat "$ERR")"
+# A bundle with referrers of A (an SBOM by the fallback tag, a cosign-style
+# signature by the .sig tag, pushed by test/referrers.sh).
+push_referrers "$A" "$WORK/referrers" || die "pushing referrers of $A failed"
+hl pull -q --referrers "$A" -o "$WORK/a-referrers.tar"
+((RC == 0)) || die "haul pull --referrers $A failed: $(cat "$ERR")"
+[[ $(tar -xOf "$WORK/a-referrers.tar" index.json | jq '.manifests | length') == 3 ]] ||
+	die "haul pull --referrers $A: index.json does not list the image and its 2 referrers"
 
 # ---------------------------------------------------------------- dockerd
 DSOCK=$WORK/docker.sock
@@ -174,6 +186,13 @@ else
 	expect_eq "the bundle: A's ID is its config digest" "$CONFIG_A" "$(image_id "$A")"
 	expect_eq "the bundle: B's ID is its config digest" "$CONFIG_B" "$(image_id "$B")"
 	rmi "$A" "$B"
+
+	dk load -i "$WORK/a-referrers.tar"
+	expect_success "docker load -i of a --referrers bundle exits 0"
+	expect_eq "it loads the image, its ID the config digest" "$CONFIG_A" "$(image_id "$A")"
+	dk images --format '{{.Repository}}:{{.Tag}}'
+	expect_eq "and nothing else: docker images lists A alone" "$A" "$(out_line)"
+	rmi "$A"
 
 	DOCKER_HOST=unix://$DSOCK hl pull --load "$A" "$B"
 	cp "$ERR" "$WORK/load.stderr"
@@ -253,6 +272,11 @@ else
 		ctr_ images ls
 		expect_eq "ctr images ls lists the name with the registry's manifest digest" "$A $DIGEST_A" \
 			"$(awk -v n="$A" '$1 == n { print $1, $3 }' "$OUT")"
+		ctr_ images rm "$A"
+		ctr_ images import --no-unpack "$WORK/a-referrers.tar"
+		expect_success "ctr images import of a --referrers bundle exits 0"
+		ctr_ images ls -q
+		expect_eq "ctr images ls lists A alone (the referrers have no name)" "$A" "$(out_line)"
 	fi
 fi
 

@@ -52,6 +52,8 @@ BUILD=$(mktemp -d "${TMPDIR:-/tmp}/haul-e2e-build.XXXXXX")
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/haul-e2e-work.XXXXXX")
 # shellcheck source=checks.sh
 . "$ROOT/test/checks.sh"
+# shellcheck source=referrers.sh
+. "$ROOT/test/referrers.sh"
 REG_PIDS=()
 cleanup() {
 	local rc=$?
@@ -712,6 +714,66 @@ if ((HAVE_SKOPEO)); then
 	expect_eq "--platform all: skopeo inspect --raw of the archive is the index" "$INDEX_DIGEST" "$(sha "$OUT")"
 else
 	skip "--platform all: skopeo inspect --raw (skopeo is not installed)"
+fi
+
+# ---------------------------------------------------------------- 24b. --referrers
+# A copy of $OCI:1 with an SBOM (fallback tag) and a cosign-style signature
+# (.sig tag), pushed by test/referrers.sh; registry A (distribution 2.8) has no
+# referrers API. The bundle carries them, and loads and reads as before.
+SIGNED=$A/e2e/signed
+crane copy "$OCI:1" "$SIGNED:1" >"$WORK/crane.log" 2>&1 || die "crane copy $OCI:1 $SIGNED:1 failed: $(cat "$WORK/crane.log")"
+push_referrers "$SIGNED:1" "$WORK/referrers" || die "pushing referrers of $SIGNED:1 failed"
+SIGNED_DIGEST=$(crane_q digest "$SIGNED:1")
+pull --json --referrers "$SIGNED:1" -o "$PULL/signed.tar"
+expect_success "pull --referrers exits 0"
+expect_eq "pull --referrers --json: .images[0].referrers is 2" "2" "$(jq '.images[0].referrers' "$OUT" 2>&1)"
+expect_eq "--referrers: the tar holds the image's blobs and the referrers', once each" \
+	"$(sort -u <<<"$OCI_BLOBS"$'\n'"$REFERRER_BLOBS")" "$(tar_blobs "$PULL/signed.tar")"
+expect_eq "--referrers: every blob hashes to its name" "" "$(bad_blobs "$PULL/signed.tar")"
+expect_eq "--referrers: manifest.json lists the image alone" "[[\"$SIGNED:1\"]]" \
+	"$(tar_json "$PULL/signed.tar" manifest.json | jq -c '[.[].RepoTags]' 2>&1)"
+expect_eq "--referrers: index.json lists them without a name, each with the image as subject" \
+	"$(sed "s/\$/ $SIGNED_DIGEST/" <<<"$REFERRERS")" \
+	"$(tar_json "$PULL/signed.tar" index.json | jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == null)
+		| .digest + " " + .annotations["io.github.haul-dev.referrer.subject"]' 2>&1 | sort)"
+pull "$SIGNED:1" -o "$PULL/unsigned.tar"
+expect_eq "without --referrers: index.json lists the image alone" "$SIGNED_DIGEST" \
+	"$(tar_json "$PULL/unsigned.tar" index.json | jq -r '.manifests[].digest' 2>&1)"
+pull --referrers --format oci "$SIGNED:1" -o "$PULL/signed-layout"
+expect_success "pull --referrers --format oci exits 0"
+if ((HAVE_SKOPEO)); then
+	run skopeo inspect --config "docker-archive:$PULL/signed.tar"
+	expect_eq "--referrers: skopeo docker-archive: reads the image's config" \
+		"$(crane_q config "$SIGNED:1" | jq -c .rootfs.diff_ids)" "$(jq -c .rootfs.diff_ids "$OUT" 2>&1)"
+	run skopeo inspect "oci-archive:$PULL/signed.tar:$SIGNED:1"
+	expect_eq "--referrers: skopeo oci-archive:FILE:NAME gives the image's digest" "$SIGNED_DIGEST" "$(jq -r .Digest "$OUT" 2>&1)"
+	run skopeo inspect "oci:$PULL/signed-layout:$SIGNED:1"
+	expect_eq "--referrers: skopeo oci:DIR:NAME gives the image's digest" "$SIGNED_DIGEST" "$(jq -r .Digest "$OUT" 2>&1)"
+else
+	skip "--referrers: skopeo checks (skopeo is not installed)"
+fi
+if ((HAVE_UMOCI)); then
+	run umoci ls --layout "$PULL/signed-layout"
+	expect_eq "--referrers: umoci ls lists the image's name alone" "$SIGNED:1" "$(out)"
+	run umoci unpack --rootless --image "$PULL/signed-layout:$SIGNED:1" "$PULL/signed-bundle"
+	expect_success "--referrers: umoci unpack of the image exits 0"
+else
+	skip "--referrers: umoci checks (umoci is not installed)"
+fi
+if ((HAVE_PODMAN)) && [[ -n ${POD[*]:-} ]]; then
+	PODR=("${POD[@]/"$WORK/pod/"/"$WORK/pod/referrers-"}") # a store of its own
+	run "${PODR[@]}" load -i "$PULL/signed.tar"
+	if ((RC != 0)) && ! podman_can_load; then
+		skip "--referrers: podman load (podman cannot load even skopeo's docker-archive here: $(grep -m1 . "$ERR"))"
+	else
+		((RC == 0)) || run "${PODR[@]}" load -i "$PULL/signed.tar"
+		expect_success "--referrers: podman load of the bundle exits 0"
+		run "${PODR[@]}" images --no-trunc --format '{{.Repository}}:{{.Tag}} {{.ID}}'
+		expect_eq "--referrers: podman images lists the image alone, its ID the config digest" \
+			"$SIGNED:1 $(crane_q manifest "$SIGNED:1" | jq -r .config.digest)" "$(out)"
+	fi
+else
+	skip "--referrers: podman load (podman is not installed or cannot run)"
 fi
 
 # ---------------------------------------------------------------- 25. root filesystems

@@ -353,6 +353,7 @@ func TestPullCommand(t *testing.T) {
 			{"pull", "--platform", "arm64", reg.Ref("team/app:1")},
 			{"pull", reg.Ref("team/app:1"), reg.Ref("team/app:1")},
 			{"pull", "--format", "oci", "-o", "-", reg.Ref("team/app:1")},
+			{"pull", "--referrers", "--format", "rootfs", "-o", filepath.Join(dir, "r"), reg.Ref("team/app:1")},
 		} {
 			if _, errOut, code := run(t, env, "", args...); code != ExitUsage {
 				t.Errorf("%v: exit %d, %s; want 2", args, code, errOut)

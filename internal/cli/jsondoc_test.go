@@ -201,6 +201,7 @@ insecure = true
 		{"pull", []string{"pull", reg.Ref("team/app:1"), "-o", tarball}},
 		{"pull", []string{"pull", "--platform", "all", reg.Ref("team/multi:1"), "-o", filepath.Join(dir, "all.tar")}},
 		{"pull", []string{"pull", "--platform", "linux/amd64,linux/arm64", reg.Ref("team/multi:1"), "-o", filepath.Join(dir, "two.tar")}},
+		{"pull", []string{"pull", "--referrers", reg.Ref("team/app:1"), "-o", filepath.Join(dir, "referrers.tar")}},
 		{"cache-ls", []string{"cache", "ls"}},
 		{"cache-prune", []string{"cache", "prune"}},
 		{"config-show", []string{"config", "show", "--mirror", "flag.example:5000", "--insecure"}},

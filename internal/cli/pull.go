@@ -55,6 +55,12 @@ fails or lacks them; everything is verified all the same, and -u or
 --password-stdin go to the registry only. The summary says which mirror or
 registry served the blobs.
 
+--referrers adds what refers to each image kept (signatures, SBOMs,
+attestations: the registry's referrers API, else the sha256-<hex> fallback
+tag, and cosign's .sig, .att and .sbom tags), and what refers to those, to the
+archive or layout: in its index.json without a name, so docker load and podman
+load still load the images alone.
+
 --load streams the docker tar into the engine the docker CLI would use, with
 no file in between: DOCKER_HOST (unix://, or tcp:// with DOCKER_TLS_VERIFY and
 DOCKER_CERT_PATH), else the current docker context, else
@@ -66,6 +72,7 @@ func newPullCmd(e *env) *cobra.Command {
 		out, format, platform, cacheDir string
 		jobs                            int
 		noCache, cacheAll, load         bool
+		referrers                       bool
 		uf                              unpackFlags
 	)
 	c := &cobra.Command{
@@ -93,6 +100,7 @@ func newPullCmd(e *env) *cobra.Command {
 	f.StringVar(&cacheDir, "cache-dir", "", "blob cache directory (default $XDG_CACHE_HOME/haul)")
 	f.BoolVar(&noCache, "no-cache", false, "use no cache: blobs go straight into the output")
 	f.BoolVar(&load, "load", false, "stream the docker tar into the engine the docker CLI would use (DOCKER_HOST, the docker context, else /var/run/docker.sock), with no file")
+	f.BoolVar(&referrers, "referrers", false, "add the signatures, SBOMs and attestations that refer to the images (not with --format rootfs)")
 	f.BoolVar(&cacheAll, "cache-all", false, "a tar pull keeps every layer in the cache too (a second write of each where the filesystem cannot share extents)")
 	uf.add(c)
 	c.RunE = func(cmd *cobra.Command, args []string) error {
@@ -107,10 +115,13 @@ func newPullCmd(e *env) *cobra.Command {
 			}
 			refs = append(refs, r)
 		}
-		cfg := pull.Config{Jobs: jobs, Stdout: e.Stdout}
+		cfg := pull.Config{Jobs: jobs, Stdout: e.Stdout, Referrers: referrers}
 		var ok bool
 		if cfg.Format, ok = pull.ParseFormat(format); !ok {
 			return usagef("--format %q: want docker, oci, oci-archive or rootfs", format)
+		}
+		if referrers && cfg.Format == pull.RootFS {
+			return usagef("--referrers: a rootfs has no place for them; use --format docker, oci or oci-archive")
 		}
 		if cfg.Format == pull.RootFS {
 			if len(refs) > 1 {
@@ -246,6 +257,8 @@ type pulledImage struct {
 	Manifest  string      `json:"manifest,omitempty"`
 	Config    string      `json:"config,omitempty"`
 	Manifests []pull.Kept `json:"manifests"`
+	// Referrers is how many were kept, with --referrers only.
+	Referrers *int `json:"referrers,omitempty"`
 }
 
 // pullJSON is `haul pull --json`'s shape.
@@ -276,6 +289,9 @@ func newPullJSON(c pull.Config, res *pull.Result) pullJSON {
 		if img.Manifests == nil {
 			img.Manifests = []pull.Kept{}
 		}
+		if c.Referrers {
+			img.Referrers = &p.Referrers
+		}
 		if len(p.Manifests) == 1 {
 			k := p.Manifests[0]
 			img.Platform, img.Manifest, img.Config = k.Platform, k.Manifest.String(), k.Config.String()
@@ -297,6 +313,9 @@ func (e *env) pullSummary(c pull.Config, res *pull.Result) error {
 		plat := strings.Join(nonEmpty(p.Platforms), ", ")
 		if plat != "" {
 			plat = " (" + plat + ")"
+		}
+		if c.Referrers {
+			plat += fmt.Sprintf(", %d referrers", p.Referrers)
 		}
 		fmt.Fprintf(w, "%s: %s%s\n", p.Ref.Familiar(), p.Digest, plat)
 	}
