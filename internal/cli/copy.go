@@ -16,7 +16,6 @@ import (
 
 	"github.com/haul-dev/haul/auth"
 	"github.com/haul-dev/haul/image"
-	"github.com/haul-dev/haul/mirror"
 	"github.com/haul-dev/haul/push"
 	"github.com/haul-dev/haul/ref"
 	"github.com/haul-dev/haul/registry"
@@ -91,12 +90,8 @@ func (e *env) runCopy(ctx context.Context, f copyFlags, srcArg, dstArg string) e
 	if err != nil {
 		return err
 	}
-	pr := newCopyProgress(e)
-	cfg.Progress = pr.event
-	stop := make(chan struct{})
-	cfg.Stop = stop
-	e.setStop(stop)
-	defer e.setStop(nil)
+	pr, stopped := e.copyProgress(&cfg)
+	defer stopped()
 	start := time.Now()
 	var res []*push.Result
 	if f.allTags {
@@ -240,18 +235,7 @@ func (e *env) copyReader(name, authfile, dstRegistry string) (push.Reader, error
 	if err != nil || len(specs) == 0 {
 		return up, err
 	}
-	c := mirror.Config{Upstream: up}
-	if e.g.trace {
-		c.Trace = e.Stderr
-	}
-	for _, m := range specs {
-		cl, err := registry.New(mirror.ClientConfig(e.baseConfig(m.ep.Host), m.ep, auth.Default(auth.Static{}, e.Getenv)))
-		if err != nil {
-			return nil, fmt.Errorf("mirror %s: %w", m.ep, err)
-		}
-		c.Mirrors = append(c.Mirrors, mirror.Mirror{Endpoint: m.ep, Client: cl, Scope: m.scope, DigestOnly: m.digestOnly})
-	}
-	return mirror.New(c)
+	return e.throughMirrors(up, specs)
 }
 
 // copyJSON is `haul copy --json`'s shape (docs/json.md).
@@ -419,6 +403,17 @@ func (p *copyProgress) done() {
 		b.Abort(true)
 	}
 	p.bars.Wait()
+}
+
+// copyProgress shows cfg's progress, and makes the first interrupt stop it
+// after the requests in flight (cfg.Stop) until stopped is called.
+func (e *env) copyProgress(cfg *push.Config) (pr *copyProgress, stopped func()) {
+	pr = newCopyProgress(e)
+	cfg.Progress = pr.event
+	stop := make(chan struct{})
+	cfg.Stop = stop
+	e.setStop(stop)
+	return pr, func() { e.setStop(nil) }
 }
 
 // setStop sets (nil: unsets) the channel the first interrupt closes instead

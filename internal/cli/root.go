@@ -634,6 +634,11 @@ func (e *env) source(upstream string, mirrors []mirrorSpec) (reader, error) {
 	if err != nil || len(mirrors) == 0 {
 		return up, err
 	}
+	return e.throughMirrors(up, mirrors)
+}
+
+// throughMirrors reads up's registry through mirrors, in order, then up.
+func (e *env) throughMirrors(up *registry.Client, mirrors []mirrorSpec) (*mirror.Source, error) {
 	c := mirror.Config{Upstream: up}
 	if e.g.trace {
 		c.Trace = e.Stderr

@@ -114,12 +114,8 @@ func (e *env) runSync(ctx context.Context, f syncFlags, file, dstArg string) err
 	if err != nil {
 		return err
 	}
-	pr := newCopyProgress(e)
-	cfg.Progress = pr.event
-	stop := make(chan struct{})
-	cfg.Stop = stop
-	e.setStop(stop)
-	defer e.setStop(nil)
+	pr, stopped := e.copyProgress(&cfg)
+	defer stopped()
 	var report []syncedImage
 	for _, p := range pairs {
 		line, err := e.syncOne(ctx, f, cfg, p)
