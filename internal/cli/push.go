@@ -93,12 +93,8 @@ func (e *env) runPush(ctx context.Context, f pushFlags, src, dstArg string) erro
 	if err != nil {
 		return fmt.Errorf("push %s: %w", src, err)
 	}
-	pr := newCopyProgress(e)
-	cfg.Progress = pr.event
-	stop := make(chan struct{})
-	cfg.Stop = stop
-	e.setStop(stop)
-	defer e.setStop(nil)
+	pr, stopped := e.copyProgress(&cfg)
+	defer stopped()
 	start := time.Now()
 	res, err := push.PushArchive(ctx, a, to, cfg)
 	pr.done()
