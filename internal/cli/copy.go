@@ -106,14 +106,8 @@ func (e *env) runCopy(ctx context.Context, f copyFlags, srcArg, dstArg string) e
 		}
 	}
 	pr.done()
-	if errors.Is(err, registry.ErrUploadStopped) {
-		if !e.g.json && !e.g.quiet {
-			fmt.Fprintln(e.Stderr, "haul: stopped; the uploads begun are kept, and the same copy run again resumes them")
-		}
-		return stoppedError{err}
-	}
 	if err != nil {
-		return err
+		return e.uploadsStopped(err, "copy")
 	}
 	return e.copySummary(res, time.Since(start))
 }
@@ -435,6 +429,19 @@ func (e *env) closeStop() bool {
 	close(e.stop)
 	e.stop = nil
 	return true
+}
+
+// uploadsStopped is err, or for an interrupt that stopped the uploads
+// (registry.ErrUploadStopped) a stoppedError, said to a person: the same
+// command (verb) run again resumes them.
+func (e *env) uploadsStopped(err error, verb string) error {
+	if !errors.Is(err, registry.ErrUploadStopped) {
+		return err
+	}
+	if !e.g.json && !e.g.quiet {
+		fmt.Fprintf(e.Stderr, "haul: stopped; the uploads begun are kept, and the same %s run again resumes them\n", verb)
+	}
+	return stoppedError{err}
 }
 
 // stoppedError is a copy stopped by an interrupt: for --json's kind, it is

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -10,7 +9,6 @@ import (
 
 	"github.com/haul-dev/haul/archive"
 	"github.com/haul-dev/haul/push"
-	"github.com/haul-dev/haul/registry"
 )
 
 const pushLong = `Push the images of a local archive into a registry: anything haul unpack
@@ -98,14 +96,8 @@ func (e *env) runPush(ctx context.Context, f pushFlags, src, dstArg string) erro
 	start := time.Now()
 	res, err := push.PushArchive(ctx, a, to, cfg)
 	pr.done()
-	if errors.Is(err, registry.ErrUploadStopped) {
-		if !e.g.json && !e.g.quiet {
-			fmt.Fprintln(e.Stderr, "haul: stopped; the uploads begun are kept, and the same push run again resumes them")
-		}
-		return stoppedError{err}
-	}
 	if err != nil {
-		return err
+		return e.uploadsStopped(err, "push")
 	}
 	return e.pushSummary(res, time.Since(start))
 }

@@ -123,7 +123,7 @@ func (e *env) runSync(ctx context.Context, f syncFlags, file, dstArg string) err
 		if errors.Is(err, registry.ErrUploadStopped) {
 			pr.done()
 			e.syncReport(report, time.Since(start))
-			return stoppedError{fmt.Errorf("sync stopped; the uploads begun are kept, and the same sync run again resumes them: %w", err)}
+			return e.uploadsStopped(err, "sync")
 		}
 		if err != nil && !f.keepGoing {
 			pr.done()
