@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -31,6 +32,11 @@ type Config struct {
 	// index's); an image that is no index is copied whatever it is built
 	// for. nil: the whole index unchanged, every child and attestation.
 	Platform *image.Platform
+	// NoReferrers leaves out what refers to the images copied. false: their
+	// signatures, SBOMs and attestations go too (Plan.Referrers), found
+	// at the source by the referrers API or the fallback tag, and cosign's
+	// tags; the Reader must then be a ReferrerReader.
+	NoReferrers bool
 	// Jobs is how many blobs are put at once; <= 0: DefaultJobs.
 	Jobs int
 	// Progress, when set, receives events; calls are serialized. A blob's
@@ -63,7 +69,14 @@ type Result struct {
 	UpToDate bool
 	// Manifests put, and those the destination already had.
 	Manifests, ManifestsPresent int
-	Pushed, Mounted, Skipped    Count
+	// Referrers is how many referrers were put (Plan.Referrers).
+	Referrers int
+	// FallbackIndexes are the indexes of referrers haul wrote or added to
+	// under fallback tags, where the destination has no referrers API: the
+	// one kind of manifest whose digest a copy changes.
+	FallbackIndexes []registry.FallbackIndex
+
+	Pushed, Mounted, Skipped Count
 	// Sent is the bytes read from sources into upload requests (a request
 	// cut and sent again counts twice); Resumed the bytes the destination
 	// already held of blobs whose upload an earlier run began.
@@ -107,9 +120,15 @@ func Copy(ctx context.Context, src, dst ref.Reference, c Config) (*Result, error
 			return res, wrap(what, err)
 		}
 	}
-	plan, err := RegistryImages{Reader: rd}.Plan(ctx, src, c.Platform)
+	ri := RegistryImages{Reader: rd}
+	plan, err := ri.Plan(ctx, src, c.Platform)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if !c.NoReferrers {
+		if err := ri.addReferrers(ctx, plan, src); err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
 	}
 	res, err := Put(ctx, plan, to, dcl, c)
 	if res != nil {
@@ -203,26 +222,34 @@ func Put(ctx context.Context, plan *Plan, to ref.Reference, dcl *registry.Client
 			return res, nil
 		}
 	}
-	present, err := presentManifests(ctx, plan, to, dcl)
+	// The blobs of the referrers go up with the images'.
+	all := &Plan{Source: plan.Source, Manifests: slices.Clone(plan.Manifests)}
+	for _, rf := range plan.Referrers {
+		all.Manifests = append(all.Manifests, rf.Manifests...)
+	}
+	present, err := presentManifests(ctx, all.Manifests, to, dcl)
 	if err != nil {
 		return nil, err
 	}
-	t := newTransfer(plan, to, dcl, c, res)
+	t := newTransfer(all, to, dcl, c, res)
 	if err := t.blobs(ctx, present); err != nil {
 		return res, err
 	}
 	if c.stopped() {
 		return res, fmt.Errorf("before putting the manifests: %w", registry.ErrUploadStopped)
 	}
-	return res, putManifests(ctx, plan, to, dcl, present, res, c.Progress)
+	if err := putManifests(ctx, plan, to, dcl, present, res, c.Progress); err != nil {
+		return res, err
+	}
+	return res, putReferrers(ctx, plan, to, dcl, res)
 }
 
-// presentManifests HEADs each manifest of plan at the destination, by
-// digest: one there needs neither its blobs nor a PUT (a registry takes a
-// manifest only once it holds every blob it names).
-func presentManifests(ctx context.Context, plan *Plan, to ref.Reference, dcl *registry.Client) (map[digest.Digest]bool, error) {
+// presentManifests HEADs each manifest at the destination, by digest: one
+// there needs neither its blobs nor a PUT (a registry takes a manifest only
+// once it holds every blob it names).
+func presentManifests(ctx context.Context, ms []Manifest, to ref.Reference, dcl *registry.Client) (map[digest.Digest]bool, error) {
 	present := map[digest.Digest]bool{}
-	for _, m := range plan.Manifests {
+	for _, m := range ms {
 		_, ok, err := dcl.ManifestExists(ctx, to.WithDigest(m.Descriptor.Digest))
 		if err != nil {
 			return nil, err
@@ -247,12 +274,8 @@ func putManifests(ctx context.Context, plan *Plan, to ref.Reference, dcl *regist
 			res.ManifestsPresent++
 			continue
 		}
-		got, err := dcl.PushManifest(ctx, at, m.Body, m.Descriptor.MediaType)
-		if err != nil {
+		if _, err := putManifest(ctx, dcl, at, m); err != nil {
 			return err
-		}
-		if got != d {
-			return fmt.Errorf("refused: the destination stored manifest %s as %s; a copy must keep every digest", d, got)
 		}
 		if present[d] {
 			res.ManifestsPresent++
@@ -264,6 +287,18 @@ func putManifests(ctx context.Context, plan *Plan, to ref.Reference, dcl *regist
 		}
 	}
 	return nil
+}
+
+// putManifest puts m at at, which must keep its digest.
+func putManifest(ctx context.Context, dcl *registry.Client, at ref.Reference, m Manifest) (digest.Digest, error) {
+	got, err := dcl.PushManifest(ctx, at, m.Body, m.Descriptor.MediaType)
+	if err != nil {
+		return "", err
+	}
+	if got != m.Descriptor.Digest {
+		return "", fmt.Errorf("refused: the destination stored manifest %s as %s; a copy must keep every digest", m.Descriptor.Digest, got)
+	}
+	return got, nil
 }
 
 // Lister lists a repository's tags; *registry.Client is one.

@@ -405,8 +405,13 @@ func TestCopyResumes(t *testing.T) {
 	}
 }
 
-// readerOnly hides all but push.Reader's methods.
+// readerOnly hides all but push.Reader's methods and Referrers, as a
+// mirror.Source has.
 type readerOnly struct{ push.Reader }
+
+func (r readerOnly) Referrers(ctx context.Context, at ref.Reference, subject ocispec.Descriptor, opts registry.ReferrersOptions) ([]registry.Referrer, error) {
+	return r.Reader.(push.ReferrerReader).Referrers(ctx, at, subject, opts)
+}
 
 func testCopyResumes(t *testing.T, reader func(*registry.Client) push.Reader) {
 	src := registrytest.New(t, registrytest.Config{TokenAuth: true})

@@ -23,6 +23,8 @@ type Plan struct {
 	// Platform is set when the root was picked from an index for a
 	// platform: the root is that child, not the index the source named.
 	Platform string
+	// Referrers are put after the manifests: what refers to them.
+	Referrers []Referrer
 }
 
 // Root is the manifest the destination reference names.

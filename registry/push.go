@@ -106,42 +106,48 @@ func (c *Client) cancelUpload(ctx context.Context, r ref.Reference, loc *url.URL
 // the algorithm of r's pinned digest, which body must match). The registry's
 // Docker-Content-Digest, when sent, must be the same.
 func (c *Client) PushManifest(ctx context.Context, r ref.Reference, body []byte, mediaType string) (digest.Digest, error) {
+	d, _, err := c.putManifest(ctx, r, body, mediaType)
+	return d, err
+}
+
+// putManifest is PushManifest, with the headers of the registry's answer.
+func (c *Client) putManifest(ctx context.Context, r ref.Reference, body []byte, mediaType string) (digest.Digest, http.Header, error) {
 	what := "pushing manifest " + r.String()
 	if r.Tag() == "" && r.Digest() == "" {
-		return "", fmt.Errorf("%s: no tag or digest to push it as", what)
+		return "", nil, fmt.Errorf("%s: no tag or digest to push it as", what)
 	}
 	if len(body) > MaxManifestSize {
-		return "", fmt.Errorf("%s: %d bytes, over the limit of %d", what, len(body), MaxManifestSize)
+		return "", nil, fmt.Errorf("%s: %d bytes, over the limit of %d", what, len(body), MaxManifestSize)
 	}
 	dgst := digest.FromBytes(body)
 	if pinned := r.Digest(); pinned != "" {
 		if err := image.ValidateDigest(pinned); err != nil {
-			return "", fmt.Errorf("%s: %w", what, err)
+			return "", nil, fmt.Errorf("%s: %w", what, err)
 		}
 		if got := pinned.Algorithm().FromBytes(body); got != pinned {
-			return "", fmt.Errorf("%s: %w", what, &image.DigestError{What: "manifest " + r.String(), Want: pinned, Got: got})
+			return "", nil, fmt.Errorf("%s: %w", what, &image.DigestError{What: "manifest " + r.String(), Want: pinned, Got: got})
 		}
 		dgst = pinned
 	}
 	req, err := c.newBodyRequest(ctx, http.MethodPut, c.url("/v2/"+r.Repository()+"/manifests/"+r.Identifier()), body)
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", what, err)
+		return "", nil, fmt.Errorf("%s: %w", what, err)
 	}
 	req.Header.Set("Content-Type", mediaType)
 	resp, err := c.do(req, r.Repository())
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", what, mediaTypeRefused(err, mediaType))
+		return "", nil, fmt.Errorf("%s: %w", what, mediaTypeRefused(err, mediaType))
 	}
 	drain(resp)
 	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("%s: unexpected status %s", what, resp.Status)
+		return "", nil, fmt.Errorf("%s: unexpected status %s", what, resp.Status)
 	}
 	if h := resp.Header.Get("Docker-Content-Digest"); h != "" {
 		if err := checkManifestDigest(body, "", h, r.String()); err != nil {
-			return "", fmt.Errorf("%s: the registry stored other bytes: %w", what, err)
+			return "", nil, fmt.Errorf("%s: the registry stored other bytes: %w", what, err)
 		}
 	}
-	return dgst, nil
+	return dgst, resp.Header, nil
 }
 
 // MediaTypeError is a registry's refusal of a manifest's media type (415, or

@@ -1,9 +1,11 @@
 package registrytest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -125,6 +127,10 @@ func (a *ReferrersAPI) Add(repo string, subject digest.Digest, d ocispec.Descrip
 // passes every other request to next.
 func (a *ReferrersAPI) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if repo, _, ok := strings.Cut(strings.TrimPrefix(req.URL.Path, "/v2/"), "/manifests/"); ok && req.Method == http.MethodPut {
+			a.put(w, req, next, repo)
+			return
+		}
 		repo, subject, ok := strings.Cut(strings.TrimPrefix(req.URL.Path, "/v2/"), "/referrers/")
 		if !ok || req.Method != http.MethodGet || !strings.HasPrefix(req.URL.Path, "/v2/") {
 			next.ServeHTTP(w, req)
@@ -142,6 +148,35 @@ func (a *ReferrersAPI) Wrap(next http.Handler) http.Handler {
 		}
 		a.serve(w, req, repo, subject)
 	})
+}
+
+// put passes a manifest PUT on; once the registry has stored a manifest
+// that names a subject, it lists it and answers OCI-Subject, as a registry
+// with the referrers API does.
+func (a *ReferrersAPI) put(w http.ResponseWriter, req *http.Request, next http.Handler, repo string) {
+	body, err := io.ReadAll(io.LimitReader(req.Body, 4<<20))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	rec := Record(next, req)
+	var m struct {
+		ocispec.Manifest
+		Manifests []ocispec.Descriptor `json:"manifests"`
+	}
+	if rec.Code == http.StatusCreated && json.Unmarshal(body, &m) == nil && m.Subject != nil {
+		d := ocispec.Descriptor{MediaType: req.Header.Get("Content-Type"), Digest: digest.FromBytes(body), Size: int64(len(body)),
+			ArtifactType: m.ArtifactType, Annotations: m.Annotations}
+		if d.ArtifactType == "" && m.Manifests == nil {
+			d.ArtifactType = m.Config.MediaType
+		}
+		a.Add(repo, m.Subject.Digest, d)
+		w.Header().Set("OCI-Subject", m.Subject.Digest.String())
+	}
+	CopyHeader(w, rec)
+	w.WriteHeader(rec.Code)
+	w.Write(rec.Body.Bytes())
 }
 
 func (a *ReferrersAPI) serve(w http.ResponseWriter, req *http.Request, repo, subject string) {
