@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/haul-dev/haul/archive"
 	"github.com/haul-dev/haul/image"
 	"github.com/haul-dev/haul/internal/ctxio"
+	"github.com/haul-dev/haul/layout"
 	"github.com/haul-dev/haul/ref"
 	"github.com/haul-dev/haul/registry"
 )
@@ -32,6 +34,10 @@ type ArchiveConfig struct {
 	// lacks (docker save of one platform of a multi-platform image); zero:
 	// this machine's.
 	Platform image.Platform
+	// NoReferrers leaves out the referrers a bundle holds (haul pull
+	// --referrers lists them in index.json): false, each goes with the
+	// image it refers to (Plan.Referrers).
+	NoReferrers bool
 }
 
 // ArchiveImage is one image of a local archive, planned for a push.
@@ -102,7 +108,53 @@ func ReadArchive(ctx context.Context, rd *archive.Reader, c ArchiveConfig) (_ *A
 	if len(a.Images) == 0 {
 		return nil, errors.New("the archive lists no image")
 	}
+	if !c.NoReferrers {
+		for _, img := range a.Images {
+			if err := addReferrers(ctx, rd, img.Plan); err != nil {
+				return nil, err
+			}
+		}
+	}
 	return a, nil
+}
+
+// addReferrers adds to p the archive's referrers of its manifests, and of
+// those referrers in turn (index.json lists a referrer after its subject).
+func addReferrers(ctx context.Context, rd *archive.Reader, p *Plan) error {
+	subjects := map[digest.Digest]bool{}
+	for _, m := range p.Manifests {
+		subjects[m.Descriptor.Digest] = true
+	}
+	ar := archiveReader{rd: rd}
+	for _, e := range rd.Referrers() {
+		subject, err := digest.Parse(e.Annotations[layout.AnnotationReferrerSubject])
+		if err != nil || !subjects[subject] || subjects[e.Digest] {
+			continue // another image's, or malformed: not this plan's
+		}
+		d := image.Descriptor{MediaType: e.MediaType, Digest: e.Digest, Size: e.Size}
+		if ok, err := ar.complete(ctx, d, 0); err != nil || !ok {
+			return fmt.Errorf("referrer %s of %s: the archive lists it but does not hold all of it (%v)", e.Digest, subject, err)
+		}
+		sub := &Plan{}
+		if err := ar.add(ctx, sub, d, 0, map[digest.Digest]bool{}); err != nil {
+			return fmt.Errorf("referrer %s of %s: %w", e.Digest, subject, err)
+		}
+		subjects[e.Digest] = true
+		p.Referrers = append(p.Referrers, Referrer{Subject: subject, Tag: e.Annotations[layout.AnnotationReferrerTag], Listed: listed(e), Manifests: sub.Manifests})
+	}
+	return nil
+}
+
+// listed is a referrer's index.json entry as a referrers list names it:
+// without haul's annotations.
+func listed(e image.Descriptor) image.Descriptor {
+	a := maps.Clone(e.Annotations)
+	delete(a, layout.AnnotationReferrerSubject)
+	delete(a, layout.AnnotationReferrerTag)
+	if len(a) == 0 {
+		a = nil
+	}
+	return image.Descriptor{MediaType: e.MediaType, Digest: e.Digest, Size: e.Size, ArtifactType: e.ArtifactType, Annotations: a}
 }
 
 // named is an ArchiveImage with name's Source or Tag filled in.

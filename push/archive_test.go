@@ -34,18 +34,19 @@ var amd64 = image.Platform{OS: "linux", Architecture: "amd64"}
 // pull writes it, and returns its path.
 func pullTo(t *testing.T, format pull.Format, all bool, refs []string, regs ...*registrytest.Registry) string {
 	t.Helper()
+	return pullWith(t, pull.Config{Format: format, AllPlatforms: all}, refs, regs...)
+}
+
+// pullWith is pullTo with c's settings, its Source, Output and Prefer set.
+func pullWith(t *testing.T, c pull.Config, refs []string, regs ...*registrytest.Registry) string {
+	t.Helper()
 	byHost := map[string]*registrytest.Registry{}
 	for _, r := range regs {
 		byHost[r.Host()] = r
 	}
 	out := filepath.Join(t.TempDir(), "bundle")
-	c := pull.Config{
-		Source:       func(name string) (pull.Source, error) { return newClient(t, byHost[name], auth.Credential{}), nil },
-		Output:       out,
-		Format:       format,
-		Prefer:       amd64,
-		AllPlatforms: all,
-	}
+	c.Source = func(name string) (pull.Source, error) { return newClient(t, byHost[name], auth.Credential{}), nil }
+	c.Output, c.Prefer = out, amd64
 	var rs []ref.Reference
 	for _, s := range refs {
 		rs = append(rs, mustRef(t, s))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/haul-dev/haul/auth"
 	"github.com/haul-dev/haul/internal/registrytest"
+	"github.com/haul-dev/haul/pull"
 	"github.com/haul-dev/haul/push"
 	"github.com/haul-dev/haul/registry"
 )
@@ -213,4 +214,51 @@ func referrerLines(refs []registry.Referrer) []string {
 		out = append(out, line(r.Subject, r.Manifest.Descriptor.Digest, r.Tag))
 	}
 	return out
+}
+
+// TestPushArchiveReferrers: a bundle pulled with its referrers pushes them
+// with its image, digests kept, into a registry without the referrers API
+// (fallback indexes) and one with it; ArchiveConfig.NoReferrers leaves them.
+func TestPushArchiveReferrers(t *testing.T) {
+	t.Parallel()
+	src := newSigned(t, false)
+	bundle := pullWith(t, pull.Config{Referrers: true}, []string{src.reg.Ref("team/app:1")}, src.reg)
+	for _, tt := range []struct {
+		name               string
+		dstAPI, noReferrer bool
+	}{{"fallback tags", false, false}, {"the referrers API", true, false}, {"no referrers", false, true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			dst := registrytest.New(t, registrytest.Config{TokenAuth: true})
+			if tt.dstAPI {
+				dst.Wrap((&registrytest.ReferrersAPI{}).Wrap)
+			}
+			_, results, err := pushArchive(t, bundle, dst.Host()+"/mirror", false, push.ArchiveConfig{NoReferrers: tt.noReferrer}, config(t, dst))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := results[0]
+			cl := newClient(t, dst, auth.Credential{})
+			got, err := cl.Referrers(t.Context(), res.Destination, src.img.Descriptor(), registry.ReferrersOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []string{
+				line(src.img.Digest, src.sbom.Digest, ""),
+				line(src.img.Digest, src.cosign.Digest, fallbackTag(src.img.Digest)+".sig"),
+				line(src.sbom.Digest, src.sig.Digest, ""),
+			}
+			if tt.noReferrer {
+				want = nil
+			}
+			if lines := referrerLines(got); !slices.Equal(lines, want) || res.Referrers != len(want) {
+				t.Errorf("%d referrers put; the destination's:\n%q\nwant\n%q", res.Referrers, lines, want)
+			}
+			if wantIdx := !tt.dstAPI && !tt.noReferrer; (len(res.FallbackIndexes) == 2) != wantIdx {
+				t.Errorf("fallback indexes written: %+v", res.FallbackIndexes)
+			}
+			if !tt.noReferrer {
+				checkServed(t, cl, res.Destination.WithDigest(src.sig.Digest), src.sig)
+			}
+		})
+	}
 }
