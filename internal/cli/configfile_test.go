@@ -227,7 +227,7 @@ mirrors = ["m.local:5000", "second.local:5000", "m.local:5000"]
 	}
 	var hosts []string
 	for _, sp := range specs {
-		hosts = append(hosts, sp.ep.Host)
+		hosts = append(hosts, sp.Endpoint.Host)
 	}
 	if strings.Join(hosts, " ") != "m.local:5000 second.local:5000" {
 		t.Errorf("mirrors %q, want m.local:5000 then second.local:5000, once each", hosts)

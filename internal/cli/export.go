@@ -10,7 +10,6 @@ import (
 	"github.com/haul-dev/haul/disk"
 	"github.com/haul-dev/haul/image"
 	"github.com/haul-dev/haul/pull"
-	"github.com/haul-dev/haul/rootfs"
 )
 
 const exportLong = `Write the filesystem an image's layers make, flattened, as one tar: what
@@ -66,15 +65,13 @@ func newExportCmd(e *env) *cobra.Command {
 		var write func(w io.Writer) error
 		var summary func() string
 		if _, serr := os.Stat(args[0]); serr == nil {
-			rd, img, layers, err := openLocal(cmd.Context(), args[0], name, p)
+			l, err := openLocal(cmd.Context(), args[0], name, p)
 			if err != nil {
 				return err
 			}
-			defer rd.Close()
-			write = func(w io.Writer) error {
-				return rootfs.Export(cmd.Context(), w, layers, blobOpener(rd))
-			}
-			summary = func() string { return "exported " + storedName(img) + " to " + out }
+			defer l.Close()
+			write = func(w io.Writer) error { return l.Export(cmd.Context(), w) }
+			summary = func() string { return "exported " + pull.StoredName(l.Image) + " to " + out }
 		} else {
 			if name != "" {
 				return usagef("--image chooses among the images of a local archive; %s is no file or directory", args[0])

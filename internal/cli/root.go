@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -489,37 +488,25 @@ func (e *env) explicitCredential(registryName string) (auth.Static, error) {
 	return auth.Static{Registry: registryName, Cred: auth.Credential{Username: user, Password: pass, From: from}}, nil
 }
 
-// baseConfig is the registry.Config for one registry, from the global flags,
-// without credentials.
-func (e *env) baseConfig(registryName string) registry.Config {
-	c := registry.Config{
-		Registry:     registryName,
-		CAFile:       e.g.caFile,
-		Insecure:     e.g.insecure,
-		PlainHTTP:    e.g.plainHTTP,
-		Version:      Version,
-		TraceSecrets: e.g.traceSecrets,
-		IdleTimeout:  e.g.idleTimeout,
+// overrides are the global flags' settings for every registry.
+func (e *env) overrides() config.Overrides {
+	o := config.Overrides{
+		CAFile: e.g.caFile, Insecure: e.g.insecure, PlainHTTP: e.g.plainHTTP,
+		IdleTimeout: e.g.idleTimeout, TraceSecrets: e.g.traceSecrets, Version: Version,
 	}
-	// What the files say about this registry, under the flags.
-	rs := e.settings.Registry(registryName)
-	c.PlainHTTP = c.PlainHTTP || rs.PlainHTTP.V
-	if rs.Insecure.V {
-		// docker's and the containers tools' insecure: unverified TLS, and
-		// plain HTTP when the registry answers with it.
-		c.Insecure, c.PlainHTTPFallback = true, true
-	}
-	if c.CAFile == "" {
-		c.CAFile = rs.CAFile.V
-	}
-	c.CertsDirs = e.settings.CertsDirs
 	if e.g.trace {
-		c.Trace = e.Stderr
+		o.Trace = e.Stderr
 	}
+	return o
+}
+
+// baseConfig is the registry.Config for one registry, from the global flags
+// and the files, without credentials.
+func (e *env) baseConfig(registryName string) registry.Config {
 	if e.g.insecure && !e.g.quiet {
 		fmt.Fprintf(e.Stderr, "haul: warning: TLS verification is off for %s (--insecure): anyone on the path can read and change what is pulled\n", registryName)
 	}
-	return c
+	return e.settings.RegistryConfig(registryName, e.overrides())
 }
 
 // clientConfig is the registry.Config for one registry, from the global
@@ -553,66 +540,30 @@ type reader interface {
 	Blob(ctx context.Context, r ref.Reference, d image.Descriptor) (io.ReadCloser, error)
 }
 
-// mirrorSpec is a mirror to read a registry's content from, and what it
-// serves.
-type mirrorSpec struct {
-	ep         mirror.Endpoint
-	scope      string // "": the whole registry
-	digestOnly bool
-}
-
 // mirrors are the mirrors for a registry in the order to try them:
 // --mirror's (for the registries of every reference given), then those the
-// files configure for registryName (config.toml, registries.conf,
-// daemon.json).
-func (e *env) mirrors(registryName string) ([]mirrorSpec, error) {
-	var specs []mirrorSpec
+// files configure for registryName (mirror.FromSettings).
+func (e *env) mirrors(registryName string) ([]mirror.Spec, error) {
+	first := make([]mirror.Endpoint, 0, len(e.g.mirrors))
 	for _, s := range e.g.mirrors {
 		ep, err := mirror.ParseEndpoint(s)
 		if err != nil {
 			return nil, usagef("--mirror: %v", err)
 		}
-		specs = append(specs, mirrorSpec{ep: ep})
+		first = append(first, ep)
 	}
-	for _, m := range e.settings.Registry(registryName).Mirrors {
-		ep, err := mirror.ParseEndpoint(m.Location)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %v", m.Origin, err)
-		}
-		ep.Insecure = ep.Insecure || m.Insecure
-		spec := mirrorSpec{ep: ep, scope: m.Prefix, digestOnly: m.DigestOnly}
-		if m.Prefix == registryName {
-			spec.scope = "" // the whole registry, as --mirror's
-		}
-		if !slices.ContainsFunc(specs, func(s mirrorSpec) bool {
-			return s.ep.Host == ep.Host && s.ep.Prefix == ep.Prefix && s.scope == spec.scope
-		}) {
-			specs = append(specs, spec)
-		}
-	}
-	return specs, nil
+	return mirror.FromSettings(e.settings, registryName, first)
 }
 
 // anyMirrors reports whether some registry is read through mirrors, for the
 // progress and the summary to name who served each blob.
 func (e *env) anyMirrors() bool {
-	if len(e.g.mirrors) > 0 {
-		return true
-	}
-	for _, n := range e.settings.Registries() {
-		if len(e.settings.Registry(n).Mirrors) > 0 {
-			return true
-		}
-	}
-	return false
+	return len(e.g.mirrors) > 0 || e.settings.AnyMirrors()
 }
 
 // allowed refuses an image name that registries.conf blocks.
 func (e *env) allowed(r ref.Reference) error {
-	if origin := e.settings.Blocked(r.Name()); origin != "" {
-		return fmt.Errorf("%s is blocked by %s (blocked = true): haul does not read it; remove the entry to allow it", r.Name(), origin)
-	}
-	return nil
+	return e.settings.Allowed(r.Name())
 }
 
 // reader is where reads of registryName's content go: its mirrors in
@@ -622,35 +573,22 @@ func (e *env) reader(registryName string) (reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	return e.source(registryName, eps)
-}
-
-// source reads upstream through mirrors: the upstream's client has the
-// explicit credential; each mirror's looks up its own host's credentials in
-// docker's config and helpers, so the upstream's never reach a mirror.
-// Without mirrors it is the upstream's client itself.
-func (e *env) source(upstream string, mirrors []mirrorSpec) (reader, error) {
-	up, err := e.client(upstream)
-	if err != nil || len(mirrors) == 0 {
+	up, err := e.client(registryName)
+	if err != nil || len(eps) == 0 {
 		return up, err
 	}
-	return e.throughMirrors(up, mirrors)
+	return e.throughMirrors(up, eps)
 }
 
-// throughMirrors reads up's registry through mirrors, in order, then up.
-func (e *env) throughMirrors(up *registry.Client, mirrors []mirrorSpec) (*mirror.Source, error) {
-	c := mirror.Config{Upstream: up}
+// throughMirrors reads up's registry through mirrors, in order, then up:
+// each mirror looks up its own host's credentials in docker's config and
+// helpers, so the upstream's never reach a mirror.
+func (e *env) throughMirrors(up *registry.Client, mirrors []mirror.Spec) (*mirror.Source, error) {
+	c := mirror.Clients{Base: e.baseConfig, Creds: auth.Default(auth.Static{}, e.Getenv)}
 	if e.g.trace {
 		c.Trace = e.Stderr
 	}
-	for _, m := range mirrors {
-		cl, err := registry.New(mirror.ClientConfig(e.baseConfig(m.ep.Host), m.ep, auth.Default(auth.Static{}, e.Getenv)))
-		if err != nil {
-			return nil, fmt.Errorf("mirror %s: %w", m.ep, err)
-		}
-		c.Mirrors = append(c.Mirrors, mirror.Mirror{Endpoint: m.ep, Client: cl, Scope: m.scope, DigestOnly: m.digestOnly})
-	}
-	return mirror.New(c)
+	return mirror.Open(up, mirrors, c)
 }
 
 // target parses a read command's REF and --platform, and makes the client for

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/haul-dev/haul/archive"
 	"github.com/haul-dev/haul/image"
+	"github.com/haul-dev/haul/pull"
 	"github.com/haul-dev/haul/rootfs"
 )
 
@@ -71,92 +71,43 @@ func newUnpackCmd(e *env) *cobra.Command {
 			return usagef("--max-entries %d: want a count", uf.maxEntries)
 		}
 		src, dir := args[0], args[1]
-		rd, img, layers, err := openLocal(cmd.Context(), src, name, p)
+		l, err := openLocal(cmd.Context(), src, name, p)
 		if err != nil {
 			return err
 		}
-		defer rd.Close()
-		stats, err := unpackLayers(cmd.Context(), dir, uf.config(e), layers, rd)
+		defer l.Close()
+		stats, err := l.Unpack(cmd.Context(), dir, uf.config(e))
 		if err != nil {
 			return err
 		}
 		if e.g.json {
-			return e.printJSON(map[string]any{"source": src, "image": img.Name, "digest": img.Digest(), "dir": dir, "stats": stats})
+			return e.printJSON(map[string]any{"source": src, "image": l.Image.Name, "digest": l.Image.Digest(), "dir": dir, "stats": stats})
 		}
 		if !e.g.quiet {
 			fmt.Fprintf(e.Stderr, "unpacked %s into %s: %d layers, %d entries, %d files, %s\n",
-				storedName(img), dir, stats.Layers, stats.Entries, stats.Files, human(stats.Bytes))
+				pull.StoredName(l.Image), dir, stats.Layers, stats.Entries, stats.Files, human(stats.Bytes))
 		}
 		return nil
 	}
 	return c
 }
 
-func storedName(img *archive.Stored) string {
-	if img.Name != "" {
-		return img.Name + " (" + img.Digest().String() + ")"
+// openLocal opens an archive or layout and resolves the image to use; a
+// missing SRC, or an image to choose that was not named, is a usage error.
+func openLocal(ctx context.Context, src, name string, p image.Platform) (*pull.Local, error) {
+	l, err := pull.OpenLocal(ctx, src, name, p)
+	var ae *archive.AmbiguousError
+	switch {
+	case errors.Is(err, os.ErrNotExist) && missing(src):
+		return nil, usageError{err}
+	case errors.As(err, &ae):
+		return nil, usageError{fmt.Errorf("%w (--image NAME)", err)}
 	}
-	return img.Digest().String()
+	return l, err
 }
 
-// openLocal opens an archive or layout and resolves the image to use.
-func openLocal(ctx context.Context, src, name string, p image.Platform) (*archive.Reader, *archive.Stored, []rootfs.Layer, error) {
-	rd, err := archive.Open(ctx, src)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, nil, nil, usageError{err}
-		}
-		return nil, nil, nil, err
-	}
-	img, err := rd.Image(ctx, name, p)
-	if err != nil {
-		rd.Close()
-		var ae *archive.AmbiguousError
-		if errors.As(err, &ae) {
-			return nil, nil, nil, usageError{fmt.Errorf("%w (--image NAME)", err)}
-		}
-		return nil, nil, nil, err
-	}
-	layers, err := rootfs.Layers(&img.Manifest, &img.Config)
-	if err != nil {
-		rd.Close()
-		return nil, nil, nil, fmt.Errorf("%s: %s: %w", src, storedName(img), err)
-	}
-	return rd, img, layers, nil
-}
-
-// unpackLayers applies the layers, read from rd, into dir.
-func unpackLayers(ctx context.Context, dir string, c rootfs.Config, layers []rootfs.Layer, rd *archive.Reader) (_ rootfs.Stats, err error) {
-	u, err := rootfs.Create(ctx, dir, c)
-	if err != nil {
-		return rootfs.Stats{}, err
-	}
-	defer func() {
-		if err != nil {
-			u.Abort()
-		}
-	}()
-	for _, l := range layers {
-		if err := applyFrom(ctx, u, l, rd); err != nil {
-			return rootfs.Stats{}, err
-		}
-	}
-	if err := u.Commit(ctx); err != nil {
-		return rootfs.Stats{}, err
-	}
-	return u.Stats(), nil
-}
-
-func applyFrom(ctx context.Context, u *rootfs.Unpacker, l rootfs.Layer, rd *archive.Reader) error {
-	rc, err := rd.Blob(l.Descriptor)
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	return u.Apply(ctx, l, rc)
-}
-
-// blobOpener reads layers from an archive, for rootfs.Export.
-func blobOpener(rd *archive.Reader) func(context.Context, rootfs.Layer) (io.ReadCloser, error) {
-	return func(_ context.Context, l rootfs.Layer) (io.ReadCloser, error) { return rd.Blob(l.Descriptor) }
+// missing reports whether nothing is at path.
+func missing(path string) bool {
+	_, err := os.Stat(path)
+	return errors.Is(err, os.ErrNotExist)
 }
