@@ -19,6 +19,10 @@ import (
 // nothing).
 var reg, open *registrytest.Registry
 
+// goEnv is the environment the test began with, for the go command, which
+// finds its cache, module cache and settings (GOPROXY, GOFLAGS) under HOME.
+var goEnv []string
+
 // alice logs in to reg.
 var alice = auth.Credential{Username: registrytest.Alice, Password: registrytest.AlicePassword}
 
@@ -31,6 +35,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(home)
+	goEnv = os.Environ()
 	// The package functions read the user's settings and fill the user's
 	// cache: here, an empty home of their own.
 	for k, v := range map[string]string{
