@@ -59,6 +59,55 @@ type RawManifest struct {
 	Bytes json.RawMessage `json:"manifest"`
 }
 
+// Resolved is what a reference points to, and `haul digest --json`'s shape
+// (docs/json.md).
+type Resolved struct {
+	Reference string        `json:"reference"`
+	Digest    digest.Digest `json:"digest"`             // what it points to; after Resolve, the chosen platform's manifest
+	Platform  string        `json:"platform,omitempty"` // the platform chosen from an index
+	Index     digest.Digest `json:"index,omitempty"`    // the index it was chosen from
+}
+
+// Resolve follows ref to the image manifest for Config.Platform: through an
+// index, whose digest it names with the platform chosen, or to the manifest
+// ref points to. Unlike Digest it GETs each manifest.
+func (cl *Client) Resolve(ctx context.Context, ref string) (*Resolved, error) {
+	r, rd, err := cl.target(ref)
+	if err != nil {
+		return nil, err
+	}
+	chain, err := rd.Resolve(ctx, r, cl.prefer)
+	if err != nil {
+		return nil, err
+	}
+	return ResolvedChain(r.String(), chain, cl.prefer), nil
+}
+
+// ResolvedChain is what Resolve returns for the chain of manifests a
+// registry.Client's Resolve gave for the reference name and platform want.
+func ResolvedChain(name string, chain []*registry.Manifest, want image.Platform) *Resolved {
+	out := &Resolved{Reference: name, Digest: chain[len(chain)-1].Descriptor.Digest}
+	if len(chain) > 1 {
+		out.Index = chain[0].Descriptor.Digest
+		out.Platform = chosenPlatform(chain, want)
+	}
+	return out
+}
+
+// chosenPlatform is the platform of the image manifest at the end of chain,
+// as the index that named it says (which may add a variant to want).
+func chosenPlatform(chain []*registry.Manifest, want image.Platform) string {
+	last := chain[len(chain)-1].Descriptor.Digest
+	if idx := chain[len(chain)-2].Parsed.Index; idx != nil {
+		for _, d := range idx.Manifests {
+			if d.Digest == last && d.Platform != nil {
+				return image.FormatPlatform(*d.Platform)
+			}
+		}
+	}
+	return image.FormatPlatform(want)
+}
+
 // Manifest fetches the manifest or index ref points to, whatever
 // Config.Platform says, verified against its digest.
 func (cl *Client) Manifest(ctx context.Context, ref string) (*RawManifest, error) {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/haul-dev/haul"
 	"github.com/haul-dev/haul/config"
 	"github.com/haul-dev/haul/internal/registrytest"
 	"github.com/haul-dev/haul/pull"
@@ -119,11 +120,11 @@ func TestReadCommands(t *testing.T) {
 			}
 		}},
 		{"inspect --json", []string{"inspect", "--json", reg.Ref("team/multi:1")}, func(t *testing.T, out string) {
-			var v inspection
+			var v haul.Image
 			if err := json.Unmarshal([]byte(out), &v); err != nil {
 				t.Fatal(err)
 			}
-			if v.Digest != idx.Digest.String() || len(v.Platforms) != 4 || len(v.Layers) != 2 || v.Image.Platform != "linux/amd64" {
+			if v.Digest != idx.Digest || len(v.Platforms) != 4 || len(v.Layers) != 2 || v.Image.Platform != "linux/amd64" {
 				t.Errorf("got %+v", v)
 			}
 		}},

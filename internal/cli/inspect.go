@@ -13,51 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/haul-dev/haul/image"
-	"github.com/haul-dev/haul/registry"
+	"github.com/haul-dev/haul"
 )
-
-// inspection is what `haul inspect` shows, and its --json shape.
-type inspection struct {
-	Reference string          `json:"reference"`
-	Digest    string          `json:"digest"`
-	MediaType string          `json:"mediaType"`
-	Platforms []platformEntry `json:"platforms,omitempty"`
-	// Annotations of the index REF points to; the image manifest's are in Image.
-	Annotations map[string]string `json:"annotations,omitempty"`
-	Image       imageInspection   `json:"image"`
-	Layers      []layerEntry      `json:"layers"`
-	TotalSize   int64             `json:"totalSize"`
-}
-
-type platformEntry struct {
-	Platform    string `json:"platform"`
-	Digest      string `json:"digest"`
-	Size        int64  `json:"size"`
-	Attestation bool   `json:"attestation,omitempty"`
-	Selected    bool   `json:"selected,omitempty"`
-}
-
-type imageInspection struct {
-	Digest       string            `json:"digest"`
-	Platform     string            `json:"platform"`
-	Created      *time.Time        `json:"created,omitempty"`
-	Entrypoint   []string          `json:"entrypoint,omitempty"`
-	Cmd          []string          `json:"cmd,omitempty"`
-	WorkingDir   string            `json:"workingDir,omitempty"`
-	User         string            `json:"user,omitempty"`
-	Env          []string          `json:"env,omitempty"`
-	ExposedPorts []string          `json:"exposedPorts,omitempty"`
-	Labels       map[string]string `json:"labels,omitempty"`
-	Annotations  map[string]string `json:"annotations,omitempty"` // of the image manifest
-	Config       string            `json:"config"`
-}
-
-type layerEntry struct {
-	Digest    string `json:"digest"`
-	Size      int64  `json:"size"`
-	MediaType string `json:"mediaType"`
-}
 
 func newInspectCmd(e *env) *cobra.Command {
 	c := &cobra.Command{
@@ -79,7 +36,7 @@ annotations and layers with sizes.`,
 		if err != nil {
 			return err
 		}
-		in := describe(r.String(), img)
+		in := haul.Describe(r.String(), img)
 		if e.g.json {
 			return e.printJSON(in)
 		}
@@ -88,50 +45,7 @@ annotations and layers with sizes.`,
 	return c
 }
 
-func describe(name string, img *registry.Image) inspection {
-	top, last := img.Chain[0], img.Chain[len(img.Chain)-1]
-	in := inspection{
-		Reference: name,
-		Digest:    top.Descriptor.Digest.String(),
-		MediaType: top.Descriptor.MediaType,
-	}
-	if idx := top.Parsed.Index; idx != nil {
-		in.Annotations = idx.Annotations
-		var chosen string
-		if len(img.Chain) > 1 {
-			chosen = img.Chain[1].Descriptor.Digest.String()
-		}
-		for _, d := range idx.Manifests {
-			pe := platformEntry{Digest: d.Digest.String(), Size: d.Size, Attestation: image.IsAttestation(d), Selected: d.Digest.String() == chosen}
-			if d.Platform != nil {
-				pe.Platform = image.FormatPlatform(*d.Platform)
-			}
-			in.Platforms = append(in.Platforms, pe)
-		}
-	}
-	cfg := img.Config
-	in.Image = imageInspection{
-		Digest:       last.Descriptor.Digest.String(),
-		Platform:     image.FormatPlatform(image.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}),
-		Created:      cfg.Created,
-		Entrypoint:   cfg.Config.Entrypoint,
-		Cmd:          cfg.Config.Cmd,
-		WorkingDir:   cfg.Config.WorkingDir,
-		User:         cfg.Config.User,
-		Env:          cfg.Config.Env,
-		Labels:       cfg.Config.Labels,
-		Annotations:  img.Manifest.Annotations,
-		ExposedPorts: slices.Sorted(maps.Keys(cfg.Config.ExposedPorts)),
-		Config:       img.Manifest.Config.Digest.String(),
-	}
-	for _, l := range img.Manifest.Layers {
-		in.Layers = append(in.Layers, layerEntry{Digest: l.Digest.String(), Size: l.Size, MediaType: l.MediaType})
-		in.TotalSize += l.Size
-	}
-	return in
-}
-
-func printInspection(w io.Writer, in inspection) error {
+func printInspection(w io.Writer, in *haul.Image) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "Reference:\t%s\n", in.Reference)
 	fmt.Fprintf(tw, "Digest:\t%s\n", in.Digest)

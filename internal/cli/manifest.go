@@ -1,10 +1,9 @@
 package cli
 
 import (
-	"encoding/json"
-
 	"github.com/spf13/cobra"
 
+	"github.com/haul-dev/haul"
 	"github.com/haul-dev/haul/image"
 )
 
@@ -47,13 +46,7 @@ With --platform, an index is resolved to that platform's manifest.`,
 		}
 		switch {
 		case e.g.json:
-			return e.printJSON(struct {
-				Reference string          `json:"reference"`
-				Digest    string          `json:"digest"`
-				MediaType string          `json:"mediaType"`
-				Size      int64           `json:"size"`
-				Manifest  json.RawMessage `json:"manifest"`
-			}{r.String(), d.Digest.String(), d.MediaType, d.Size, body})
+			return e.printJSON(haul.RawManifest{Reference: r.String(), Digest: d.Digest, MediaType: d.MediaType, Size: d.Size, Bytes: body})
 		case raw:
 			_, err := e.Stdout.Write(body)
 			return err

@@ -4,15 +4,16 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/haul-dev/haul"
 	"github.com/haul-dev/haul/image"
 	"github.com/haul-dev/haul/pull"
 	"github.com/haul-dev/haul/ref"
-	"github.com/haul-dev/haul/rootfs"
 	"github.com/haul-dev/haul/store"
 )
 
@@ -245,72 +246,16 @@ func defaultOutput(r ref.Reference, f pull.Format) string {
 	return name + ".tar"
 }
 
-// pulledImage is one REF in `haul pull --json`'s images (docs/json.md).
-type pulledImage struct {
-	Reference string   `json:"reference"`
-	Digest    string   `json:"digest"` // what REF points to: a manifest or an index
-	MediaType string   `json:"mediaType"`
-	Platforms []string `json:"platforms,omitempty"`
-	// Platform, Manifest and Config are those of the one image kept; with
-	// several (--platform P,Q or all), Manifests alone lists them.
-	Platform  string      `json:"platform,omitempty"`
-	Manifest  string      `json:"manifest,omitempty"`
-	Config    string      `json:"config,omitempty"`
-	Manifests []pull.Kept `json:"manifests"`
-	// Referrers is how many were kept, with --referrers only.
-	Referrers *int `json:"referrers,omitempty"`
-}
-
-// pullJSON is `haul pull --json`'s shape.
-type pullJSON struct {
-	Output   string        `json:"output"`
-	Format   pull.Format   `json:"format"`
-	Images   []pulledImage `json:"images"`
-	Blobs    int           `json:"blobs"`
-	Bytes    int64         `json:"bytes"`
-	Fetched  int64         `json:"fetched"`
-	Cached   int64         `json:"cached"`
-	Seconds  float64       `json:"seconds"`
-	Served   []pull.Served `json:"served"`
-	Unpacked *rootfs.Stats `json:"unpacked,omitempty"`
-}
-
-func newPullJSON(c pull.Config, res *pull.Result) pullJSON {
-	v := pullJSON{
-		Output: c.Output, Format: c.Format, Images: []pulledImage{}, Blobs: res.Blobs, Bytes: res.Bytes,
-		Fetched: res.Fetched, Cached: res.Cached, Seconds: res.Elapsed.Seconds(), Served: res.Served, Unpacked: res.Unpacked,
-	}
-	if v.Served == nil {
-		v.Served = []pull.Served{}
-	}
-	for _, p := range res.Images {
-		img := pulledImage{Reference: p.Ref.String(), Digest: p.Digest.String(), MediaType: p.MediaType,
-			Platforms: nonEmpty(p.Platforms), Manifests: p.Manifests}
-		if img.Manifests == nil {
-			img.Manifests = []pull.Kept{}
-		}
-		if c.Referrers {
-			img.Referrers = &p.Referrers
-		}
-		if len(p.Manifests) == 1 {
-			k := p.Manifests[0]
-			img.Platform, img.Manifest, img.Config = k.Platform, k.Manifest.String(), k.Config.String()
-		}
-		v.Images = append(v.Images, img)
-	}
-	return v
-}
-
 func (e *env) pullSummary(c pull.Config, res *pull.Result) error {
 	if e.g.json {
-		return e.printJSON(newPullJSON(c, res))
+		return e.printJSON(haul.NewPullResult(c.Output, c.Format, c.Referrers, res))
 	}
 	if e.g.quiet {
 		return nil
 	}
 	w := e.Stderr
 	for _, p := range res.Images {
-		plat := strings.Join(nonEmpty(p.Platforms), ", ")
+		plat := strings.Join(slices.DeleteFunc(slices.Clone(p.Platforms), func(s string) bool { return s == "" }), ", ")
 		if plat != "" {
 			plat = " (" + plat + ")"
 		}
@@ -361,16 +306,6 @@ func servedLine(res *pull.Result) string {
 	}
 	parts = append(parts, fmt.Sprintf("%d from cache", cache))
 	return fmt.Sprintf("config and layers, %d blobs, %s: %s", n, human(size), strings.Join(parts, ", "))
-}
-
-func nonEmpty(s []string) []string {
-	var out []string
-	for _, x := range s {
-		if x != "" {
-			out = append(out, x)
-		}
-	}
-	return out
 }
 
 // openStore opens the blob cache at dir ("": the default), or none with noCache.
