@@ -60,6 +60,9 @@ type Config struct {
 	ConfigFile string
 	System     *config.SystemPaths
 	NoSettings bool
+	// Settings, when set, are the files as already read (config.Load), and
+	// ConfigFile, System and NoSettings are ignored.
+	Settings *config.Settings
 	// Transport is the bottom of every registry client's stack (TLS,
 	// proxies, dialing); nil: a transport per host with proxies from the
 	// environment, certs.d and CAFile. Not an *http.Client, whose Timeout
@@ -72,9 +75,16 @@ type Config struct {
 	// registry, above what the files say about each, as the CLI's flags.
 	PlainHTTP, Insecure bool
 	CAFile              string
+	// OnInsecure, when set, is called with the host of each registry or
+	// mirror a client is made for while Insecure is set, for a program to
+	// warn its user that TLS verification is off there.
+	OnInsecure func(host string)
 	// Trace, when set, receives each HTTP exchange as a curl command, secrets
-	// redacted.
-	Trace io.Writer
+	// redacted unless TraceSecrets.
+	Trace        io.Writer
+	TraceSecrets bool
+	// Version is the program's version, in the User-Agent haul/VERSION; "": dev.
+	Version string
 	// Jobs is how many blobs are moved at once; 0: config.toml's jobs, else
 	// 8.
 	Jobs int
@@ -111,7 +121,10 @@ func New(c Config) (*Client, error) {
 		c.Getenv = os.Getenv
 	}
 	cl := &Client{c: c, readers: map[string]reader{}, clients: map[string]*registry.Client{}}
-	if !c.NoSettings {
+	switch {
+	case c.Settings != nil:
+		cl.settings = *c.Settings
+	case !c.NoSettings:
 		s, err := config.Load(config.Options{Path: c.ConfigFile, Getenv: c.Getenv, System: c.System})
 		if err != nil {
 			return nil, fmt.Errorf("haul: %w", err)
@@ -210,9 +223,12 @@ func (cl *Client) parse(s string) (ref.Reference, error) {
 
 // registryConfig is the registry.Config for name, without credentials.
 func (cl *Client) registryConfig(name string) registry.Config {
+	if cl.c.Insecure && cl.c.OnInsecure != nil {
+		cl.c.OnInsecure(name)
+	}
 	c := cl.settings.RegistryConfig(name, config.Overrides{
-		CAFile: cl.c.CAFile, Insecure: cl.c.Insecure, PlainHTTP: cl.c.PlainHTTP,
-		IdleTimeout: cl.c.IdleTimeout, Trace: cl.c.Trace,
+		CAFile: cl.c.CAFile, Insecure: cl.c.Insecure, PlainHTTP: cl.c.PlainHTTP, IdleTimeout: cl.c.IdleTimeout,
+		Trace: cl.c.Trace, TraceSecrets: cl.c.TraceSecrets, Version: cl.c.Version,
 	})
 	c.Transport = cl.c.Transport
 	return c

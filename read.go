@@ -37,10 +37,18 @@ func (cl *Client) target(s string) (ref.Reference, reader, error) {
 	return r, rd, err
 }
 
-// Digest is the digest of the manifest or index ref points to, whatever
-// Config.Platform says, as `haul digest` prints it: asked with HEAD, which
-// Docker Hub does not count as a pull.
+// Digest is the digest of the manifest or index ref points to, as `haul
+// digest` prints it: asked with HEAD, which Docker Hub does not count as a
+// pull. With Config.Platform, it is the digest of that platform's image
+// manifest (Resolve, which GETs).
 func (cl *Client) Digest(ctx context.Context, ref string) (digest.Digest, error) {
+	if len(cl.platforms) > 0 {
+		res, err := cl.Resolve(ctx, ref)
+		if err != nil {
+			return "", err
+		}
+		return res.Digest, nil
+	}
 	r, rd, err := cl.target(ref)
 	if err != nil {
 		return "", err
@@ -108,14 +116,23 @@ func chosenPlatform(chain []*registry.Manifest, want image.Platform) string {
 	return image.FormatPlatform(want)
 }
 
-// Manifest fetches the manifest or index ref points to, whatever
-// Config.Platform says, verified against its digest.
+// Manifest fetches the manifest or index ref points to, verified against
+// its digest. With Config.Platform, an index is resolved to that
+// platform's image manifest.
 func (cl *Client) Manifest(ctx context.Context, ref string) (*RawManifest, error) {
 	r, rd, err := cl.target(ref)
 	if err != nil {
 		return nil, err
 	}
-	m, err := rd.Manifest(ctx, r)
+	var m *registry.Manifest
+	if len(cl.platforms) > 0 {
+		var chain []*registry.Manifest
+		if chain, err = rd.Resolve(ctx, r, cl.prefer); err == nil {
+			m = chain[len(chain)-1]
+		}
+	} else {
+		m, err = rd.Manifest(ctx, r)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -133,6 +150,8 @@ func (cl *Client) image(ctx context.Context, s string) (ref.Reference, *registry
 	if err != nil {
 		return ref.Reference{}, nil, err
 	}
+	// A platform asked for an image that is no index must match its config,
+	// as docker requires; by default, such an image is taken as it is.
 	if len(img.Chain) == 1 && len(cl.platforms) > 0 {
 		if err := image.CheckPlatform(cl.prefer, img.Config); err != nil {
 			return ref.Reference{}, nil, fmt.Errorf("resolving %s: %w", r, err)

@@ -44,15 +44,12 @@ bytes were written, and the exit code is 1.`,
 				return err
 			}
 		}
-		cl, err := e.reader(r.Registry())
+		cl, err := e.haulClient(r.Registry(), "", true)
 		if err != nil {
 			return err
 		}
-		d, err := cl.BlobDescriptor(cmd.Context(), r, r.Digest())
-		if err != nil {
-			return err
-		}
-		rc, err := cl.Blob(cmd.Context(), r, d)
+		defer cl.Close()
+		rc, err := cl.Blob(cmd.Context(), args[0])
 		if err != nil {
 			return err
 		}

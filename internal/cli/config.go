@@ -23,19 +23,20 @@ docker.io/library/show.`,
 	platform := platformFlag(c)
 	c.Flags().BoolVar(&raw, "raw", false, "print the bytes exactly as the registry sent them")
 	c.RunE = func(cmd *cobra.Command, args []string) error {
-		r, p, cl, err := e.target(args[0], platform)
+		_, cl, err := e.front(cmd, args[0], platform)
 		if err != nil {
 			return err
 		}
-		img, err := e.image(cmd, cl, r, p)
+		defer cl.Close()
+		cfg, err := cl.ImageConfig(cmd.Context(), args[0])
 		if err != nil {
 			return err
 		}
 		if raw {
-			_, err = e.Stdout.Write(img.ConfigBody)
+			_, err = e.Stdout.Write(cfg.Bytes)
 			return err
 		}
-		return e.printIndented(img.ConfigBody, "config")
+		return e.printIndented(cfg.Bytes, "config")
 	}
 	return c
 }

@@ -23,18 +23,18 @@ manifest (this needs GETs).`,
 	}
 	platform := platformFlag(c)
 	c.RunE = func(cmd *cobra.Command, args []string) error {
-		r, p, cl, err := e.target(args[0], platform)
+		r, cl, err := e.front(cmd, args[0], platform)
 		if err != nil {
 			return err
 		}
+		defer cl.Close()
 		out := &haul.Resolved{Reference: r.String()}
 		if cmd.Flags().Changed("platform") {
-			chain, err := cl.Resolve(cmd.Context(), r, p)
-			if err != nil {
-				return err
-			}
-			out = haul.ResolvedChain(r.String(), chain, p)
-		} else if out.Digest, err = cl.Digest(cmd.Context(), r); err != nil {
+			out, err = cl.Resolve(cmd.Context(), args[0])
+		} else {
+			out.Digest, err = cl.Digest(cmd.Context(), args[0])
+		}
+		if err != nil {
 			return err
 		}
 		if e.g.json {

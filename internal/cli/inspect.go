@@ -28,15 +28,15 @@ annotations and layers with sizes.`,
 	}
 	platform := platformFlag(c)
 	c.RunE = func(cmd *cobra.Command, args []string) error {
-		r, p, cl, err := e.target(args[0], platform)
+		_, cl, err := e.front(cmd, args[0], platform)
 		if err != nil {
 			return err
 		}
-		img, err := e.image(cmd, cl, r, p)
+		defer cl.Close()
+		in, err := cl.Inspect(cmd.Context(), args[0])
 		if err != nil {
 			return err
 		}
-		in := haul.Describe(r.String(), img)
 		if e.g.json {
 			return e.printJSON(in)
 		}

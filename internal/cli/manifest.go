@@ -2,13 +2,10 @@ package cli
 
 import (
 	"github.com/spf13/cobra"
-
-	"github.com/haul-dev/haul"
-	"github.com/haul-dev/haul/image"
 )
 
 func newManifestCmd(e *env) *cobra.Command {
-	var raw, resolve bool
+	var raw bool
 	c := &cobra.Command{
 		Use:   "manifest REF",
 		Short: "Print the manifest or index of an image",
@@ -23,35 +20,23 @@ With --platform, an index is resolved to that platform's manifest.`,
 	platform := platformFlag(c)
 	c.Flags().BoolVar(&raw, "raw", false, "print the body exactly as the registry sent it")
 	c.RunE = func(cmd *cobra.Command, args []string) error {
-		resolve = cmd.Flags().Changed("platform")
-		r, p, cl, err := e.target(args[0], platform)
+		_, cl, err := e.front(cmd, args[0], platform)
 		if err != nil {
 			return err
 		}
-		var body []byte
-		var d image.Descriptor
-		if resolve {
-			chain, err := cl.Resolve(cmd.Context(), r, p)
-			if err != nil {
-				return err
-			}
-			m := chain[len(chain)-1]
-			body, d = m.Body, m.Descriptor
-		} else {
-			m, err := cl.Manifest(cmd.Context(), r)
-			if err != nil {
-				return err
-			}
-			body, d = m.Body, m.Descriptor
+		defer cl.Close()
+		m, err := cl.Manifest(cmd.Context(), args[0])
+		if err != nil {
+			return err
 		}
 		switch {
 		case e.g.json:
-			return e.printJSON(haul.RawManifest{Reference: r.String(), Digest: d.Digest, MediaType: d.MediaType, Size: d.Size, Bytes: body})
+			return e.printJSON(m)
 		case raw:
-			_, err := e.Stdout.Write(body)
+			_, err := e.Stdout.Write(m.Bytes)
 			return err
 		}
-		return e.printIndented(body, "manifest")
+		return e.printIndented(m.Bytes, "manifest")
 	}
 	return c
 }

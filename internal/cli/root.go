@@ -17,8 +17,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/opencontainers/go-digest"
-
 	"github.com/haul-dev/haul/auth"
 	"github.com/haul-dev/haul/config"
 
@@ -529,17 +527,6 @@ func (e *env) client(registryName string) (*registry.Client, error) {
 	return registry.New(c)
 }
 
-// reader is what the read commands ask of a registry: a *registry.Client, or
-// a *mirror.Source over the registry and its mirrors.
-type reader interface {
-	pull.Source
-	Resolve(ctx context.Context, r ref.Reference, platform image.Platform) ([]*registry.Manifest, error)
-	Image(ctx context.Context, r ref.Reference, platform image.Platform) (*registry.Image, error)
-	Digest(ctx context.Context, r ref.Reference) (digest.Digest, error)
-	BlobDescriptor(ctx context.Context, r ref.Reference, dg digest.Digest) (image.Descriptor, error)
-	Blob(ctx context.Context, r ref.Reference, d image.Descriptor) (io.ReadCloser, error)
-}
-
 // mirrors are the mirrors for a registry in the order to try them:
 // --mirror's (for the registries of every reference given), then those the
 // files configure for registryName (mirror.FromSettings).
@@ -566,9 +553,9 @@ func (e *env) allowed(r ref.Reference) error {
 	return e.settings.Allowed(r.Name())
 }
 
-// reader is where reads of registryName's content go: its mirrors in
-// order, then the registry.
-func (e *env) reader(registryName string) (reader, error) {
+// reader is where a pull's reads of registryName's content go: its
+// mirrors in order, then the registry.
+func (e *env) reader(registryName string) (pull.Source, error) {
 	eps, err := e.mirrors(registryName)
 	if err != nil {
 		return nil, err
@@ -589,27 +576,6 @@ func (e *env) throughMirrors(up *registry.Client, mirrors []mirror.Spec) (*mirro
 		c.Trace = e.Stderr
 	}
 	return mirror.Open(up, mirrors, c)
-}
-
-// target parses a read command's REF and --platform, and makes the client for
-// the reference's registry.
-func (e *env) target(arg string, platform func() (image.Platform, error)) (ref.Reference, image.Platform, reader, error) {
-	r, err := parseRef(arg)
-	if err != nil {
-		return ref.Reference{}, image.Platform{}, nil, err
-	}
-	if err := e.allowed(r); err != nil {
-		return ref.Reference{}, image.Platform{}, nil, err
-	}
-	p, err := platform()
-	if err != nil {
-		return ref.Reference{}, image.Platform{}, nil, err
-	}
-	cl, err := e.reader(r.Registry())
-	if err != nil {
-		return ref.Reference{}, image.Platform{}, nil, err
-	}
-	return r, p, cl, nil
 }
 
 // printIndented writes a JSON document indented, as a person reads it.

@@ -25,11 +25,12 @@ func newTagsCmd(e *env) *cobra.Command {
 			if err := e.allowed(r); err != nil {
 				return err
 			}
-			cl, err := e.client(r.Registry())
+			cl, err := e.haulClient(r.Registry(), "", false)
 			if err != nil {
 				return err
 			}
-			tags, err := cl.Tags(cmd.Context(), r)
+			defer cl.Close()
+			tags, err := cl.Tags(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}

@@ -1,0 +1,68 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/haul-dev/haul"
+	"github.com/haul-dev/haul/image"
+	"github.com/haul-dev/haul/mirror"
+	"github.com/haul-dev/haul/ref"
+)
+
+// front parses a read command's REF and --platform, and makes the
+// haul.Client that reads it: the global flags, the settings already read,
+// and --platform when given (a demand, where config.toml's is a default).
+func (e *env) front(cmd *cobra.Command, arg string, platform func() (image.Platform, error)) (ref.Reference, *haul.Client, error) {
+	r, err := parseRef(arg)
+	if err != nil {
+		return ref.Reference{}, nil, err
+	}
+	if err := e.allowed(r); err != nil {
+		return ref.Reference{}, nil, err
+	}
+	p, err := platform()
+	if err != nil {
+		return ref.Reference{}, nil, err
+	}
+	plat := ""
+	if cmd.Flags().Changed("platform") {
+		plat = image.FormatPlatform(p)
+	}
+	cl, err := e.haulClient(r.Registry(), plat, true)
+	return r, cl, err
+}
+
+// haulClient is the haul.Client of the global flags, for the references of
+// registryName (-u and --password-stdin go there) and platform ("": the
+// default); with viaMirrors, reads go through --mirror's mirrors too.
+func (e *env) haulClient(registryName, platform string, viaMirrors bool) (*haul.Client, error) {
+	var mirrors []string
+	if viaMirrors {
+		for _, s := range e.g.mirrors {
+			if _, err := mirror.ParseEndpoint(s); err != nil {
+				return nil, usagef("--mirror: %v", err)
+			}
+		}
+		mirrors = e.g.mirrors
+	}
+	explicit, err := e.explicitCredential(registryName)
+	if err != nil {
+		return nil, err
+	}
+	c := haul.Config{
+		Platform: platform, Login: explicit.Cred, Mirrors: mirrors, NoCache: true, Settings: &e.settings,
+		IdleTimeout: e.g.idleTimeout, PlainHTTP: e.g.plainHTTP, Insecure: e.g.insecure, CAFile: e.g.caFile,
+		TraceSecrets: e.g.traceSecrets, Version: Version, Getenv: e.Getenv,
+	}
+	if e.g.trace {
+		c.Trace = e.Stderr
+	}
+	if !e.g.quiet {
+		c.OnInsecure = func(host string) {
+			fmt.Fprintf(e.Stderr, "haul: warning: TLS verification is off for %s (--insecure): anyone on the path can read and change what is pulled\n", host)
+		}
+	}
+	return haul.New(c)
+}
