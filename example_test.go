@@ -225,3 +225,61 @@ func ExampleNew() {
 	// linux/arm64 sha256:4f26e4fa0604701c49d628c337d28b50f28b556ef9acb1ad155fc657ff85e70d
 	// true
 }
+
+func ExampleRootFS() {
+	dir, err := os.MkdirTemp("", "example-rootfs-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	root := filepath.Join(dir, "rootfs") // absent or empty
+	if _, err := haul.Pull(context.Background(), []string{reg.Ref("team/app:2")}, haul.RootFS(root)); err != nil {
+		log.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(root, "app", "run"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Print(string(b))
+	// Output:
+	// #!/bin/sh
+	// echo arm64
+}
+
+func ExampleOCILayout() {
+	dir, err := os.MkdirTemp("", "example-layout-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	layout := filepath.Join(dir, "layout")
+	for _, name := range []string{"team/app:1", "team/app:2"} { // a second pull adds to the layout
+		if _, err := haul.Pull(context.Background(), []string{reg.Ref(name)}, haul.OCILayout(layout)); err != nil {
+			log.Fatal(err)
+		}
+	}
+	blobs, err := os.ReadDir(filepath.Join(layout, "blobs", "sha256"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(blobs), "blobs")
+	// Output:
+	// 7 blobs
+}
+
+func ExampleClient_Resolve() {
+	c, err := haul.New(haul.Config{Platform: "linux/arm64", NoSettings: true, NoCache: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	res, err := c.Resolve(context.Background(), reg.Ref("team/multi:1"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(res.Platform, res.Digest)
+	fmt.Println("from", res.Index)
+	// Output:
+	// linux/arm64 sha256:4f26e4fa0604701c49d628c337d28b50f28b556ef9acb1ad155fc657ff85e70d
+	// from sha256:62325d8472fca56ee183559b53c834ad82888de0eea9b18dc8d7e670d55ff5bf
+}
