@@ -63,6 +63,7 @@ func newSyncCmd(e *env) *cobra.Command {
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print what would be copied; send nothing but HEADs")
 	fl.BoolVar(&f.keepGoing, "keep-going", false, "when an image fails, copy the others, then report each failure")
 	fl.BoolVar(&f.keepRegistry, "keep-registry", false, "put the source registry first in each destination path")
+	fl.BoolVar(&f.noReferrers, "no-referrers", false, "leave out the signatures, SBOMs and attestations that refer to the images (default: they go with them)")
 	fl.IntVarP(&f.jobs, "jobs", "j", push.DefaultJobs, "blobs put at once")
 	fl.StringVar(&f.srcAuth, "src-authfile", "", "docker config.json with the credentials for the source registries (default: docker's and podman's stored logins)")
 	fl.StringVar(&f.destAuth, "dest-authfile", "", "docker config.json with the credentials for DST's registry (default: docker's and podman's stored logins)")
