@@ -716,7 +716,7 @@ func TestCopyPlatforms(t *testing.T) {
 				t.Errorf("copied %s, want %s", res.Digest, tt.want.Digest)
 			}
 			served := tt.want
-			served.Manifests = nil // the children kept are checked above, and the others are not there
+			served.Manifests = nil         // the children kept are checked above, and the others are not there
 			checkServed(t, cl, to, served) // the index as read, or the image
 			if len(tt.kept) > 0 && (res.Subset == nil || len(res.Subset.Kept) != len(tt.kept)) {
 				t.Errorf("result's subset %+v, want %d entries kept", res.Subset, len(tt.kept))
