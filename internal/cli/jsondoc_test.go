@@ -219,6 +219,7 @@ insecure = true
 		{"push", []string{"push", "--dest-authfile", authFile(t, reg.Host()), partial, reg.Host() + "/partial"}},
 		{"push", []string{"push", "--dest-authfile", authFile(t, reg.Host()), filepath.Join(dir, "referrers.tar"), reg.Host() + "/signed"}},
 		{"sync", []string{"sync", "--dest-authfile", authFile(t, reg.Host()), syncFile(t, "images:\n  - "+reg.Ref("team/app:1")+"\n  - ref: "+reg.Ref("team/multi:1")+"\n    platforms: [linux/amd64]\n"), reg.Host() + "/synced"}},
+		{"sync", []string{"sync", "--dry-run", syncFile(t, "images:\n  - ref: "+reg.Ref("team/multi:1")+"\n    platforms: [linux/amd64, linux/arm64]\n"), reg.Host() + "/synced"}},
 	}
 	if runtime.GOOS == "linux" { // unpacking is Linux's only
 		cases = append(cases,
