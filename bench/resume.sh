@@ -207,7 +207,7 @@ mkdir -p "$(dirname "$OUT")"
 	echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
 	printf '%s\n' "${ROWS[@]}"
 	echo
-	echo "Reproduce: \`TOOLS=\"$TOOLS\" BIG_MIB=$BIG_MIB KILL_AT=$KILL_AT bench/resume.sh\` (those are the defaults). Total time: $((SECONDS - T_START)) s."
+	echo "Reproduce: \`TOOLS=\"$TOOLS\" BIG_MIB=$BIG_MIB KILL_AT=$KILL_AT bench/resume.sh\`. Total time: $((SECONDS - T_START)) s."
 } >"$OUT"
 cat "$OUT"
 note "wrote $OUT"

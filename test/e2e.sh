@@ -883,6 +883,27 @@ expect_success "copy within registry A"
 expect_eq "a copy within one registry mounts every blob" "0 3" "$(jq -r '.copies[0] | "\(.pushed.blobs) \(.mounted.blobs)"' "$OUT" 2>&1)"
 expect_eq "copy within A: crane digest of the tag kept" "$APP_DIGEST" "$(crane_q digest "$A/e2e/copied-app:1")"
 
+# ---------------------------------------------------------------- 28b. sync with several platforms
+# haul sync of an entry listing two of an index's three platforms into B:
+# --dry-run says that only 2 of 3 images go; Debian's docker-registry
+# (distribution 2.8) requires every image an index lists, so the entry fails
+# and haul says that and what to do, after the two images went by digest.
+note "sync"
+crane_q mutate --set-platform linux/s390x -t "$MULTI:s390x" "$APP:1" >/dev/null
+crane_q index append -m "$MULTI:amd64" -m "$MULTI:arm64" -m "$MULTI:s390x" -t "$MULTI:three" >/dev/null
+THREE_DIGEST=$(crane_q digest "$MULTI:three")
+printf 'images:\n  - ref: %s\n    platforms: [linux/amd64, linux/arm64]\n' "$MULTI:three" >"$WORK/sync.yaml"
+run "$HAUL" sync --dry-run --dest-authfile "$COPY_AUTH" "$WORK/sync.yaml" "$B/e2e/sync"
+expect_success "sync --dry-run of two platforms of a three-platform index"
+expect_in "sync --dry-run says that only 2 of the index's 3 images go" "$ERR" "only 2 of the index's 3 images (linux/amd64, linux/arm64) go"
+run "$HAUL" sync --dest-authfile "$COPY_AUTH" "$WORK/sync.yaml" "$B/e2e/sync"
+expect_rc "sync of two platforms into distribution 2.8 fails" 1
+expect_in "sync says distribution 2.8 requires every image of the index, and which it refused" "$ERR" \
+	"$B requires every image an index lists, and refused index $THREE_DIGEST"
+expect_in "sync says which images went by digest" "$ERR" "linux/amd64 $AMD_DIGEST, linux/arm64 $ARM_DIGEST"
+expect_in "sync says what to do" "$ERR" "list one platform"
+expect_eq "sync: the arm64 image is at B by digest" "$ARM_DIGEST" "$(crane_q digest "$B/e2e/sync/e2e/multi@$ARM_DIGEST")"
+
 # ---------------------------------------------------------------- 29. an interrupted copy
 # A copy killed (SIGKILL) mid-upload of a 256 MiB layer, then run again: into
 # Debian's docker-registry (distribution 2.8, which keeps nothing of a cut
