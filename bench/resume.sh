@@ -48,12 +48,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 
-if [[ -n ${HAUL:-} ]]; then
-	[[ -x $HAUL ]] || die "HAUL=$HAUL is not executable"
-else
-	make -s -C "$ROOT" build BIN="$WORK/bin" >/dev/null || die "make build failed"
-	HAUL=$WORK/bin/haul
-fi
+bench_haul
 for t in mkimage:bench/mkimage devregistry:tools/devregistry countproxy:tools/countproxy; do
 	(cd "$ROOT" && go build -o "$WORK/bin/${t%%:*}" "./${t#*:}") || die "building ${t#*:} failed"
 done

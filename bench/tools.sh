@@ -38,3 +38,14 @@ bench_tools() {
 	SKOPEO=$(command -v skopeo || true)
 	[[ -n $SKOPEO ]] || note "skopeo is not installed (apt-get install skopeo): its rows are skipped"
 }
+
+# bench_haul: sets HAUL to $HAUL if given (it must be executable), else to a
+# haul built by make into $WORK/bin.
+bench_haul() {
+	if [[ -n ${HAUL:-} ]]; then
+		[[ -x $HAUL ]] || die "HAUL=$HAUL is not executable"
+	else
+		make -s -C "$ROOT" build BIN="$WORK/bin" >/dev/null || die "make build failed"
+		HAUL=$WORK/bin/haul
+	fi
+}
