@@ -1,4 +1,4 @@
-# Sourced by bench/pull.sh and bench/copy.sh: messages, and the peers pinned
+# Sourced by bench/pull.sh, bench/copy.sh and bench/resume.sh: messages, haul, and the peers pinned
 # for reproducible figures (crane, regctl) installed once into BENCH_TOOLS.
 # Sets CRANE, REGCTL and SKOPEO ("" when skopeo is not installed).
 
