@@ -29,8 +29,9 @@ type Config struct {
 	Sessions registry.UploadSessions
 	// Platform, when set, copies only the image manifest an index has for
 	// it, under the destination reference (its own digest, not the
-	// index's); an image that is no index is copied whatever it is built
-	// for. nil: the whole index unchanged, every child and attestation.
+	// index's); an image that is no index must be built for it (an
+	// *image.PlatformError if not). nil: the whole index unchanged, every
+	// child and attestation.
 	Platform *image.Platform
 	// NoReferrers leaves out what refers to the images copied. false: their
 	// signatures, SBOMs and attestations go too (Plan.Referrers), found

@@ -296,6 +296,14 @@ func TestCopyPlatform(t *testing.T) {
 		t.Errorf("copied %s (%q, %d manifests), want the arm64 child %s alone", res.Digest, res.Platform, res.Manifests, arm.Digest)
 	}
 	checkServed(t, newClient(t, dst, alice), mustRef(t, dst.Ref("mirror/app:arm")), arm)
+
+	// An image that is no index, built for amd64, is not an arm64 image.
+	src.MustPush(t, "team/single:1", registrytest.RandomImage(23, 1, 1<<10))
+	_, err = push.Copy(t.Context(), mustRef(t, src.Ref("team/single:1")), mustRef(t, dst.Ref("mirror/single:arm")), c)
+	var pe *image.PlatformError
+	if !errors.As(err, &pe) {
+		t.Errorf("copy --platform linux/arm64 of an amd64 image: %v, want an *image.PlatformError", err)
+	}
 }
 
 // TestCopyAllTags copies every tag of a repository, each to its own tag.

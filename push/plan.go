@@ -149,6 +149,11 @@ func (s RegistryImages) add(ctx context.Context, p *Plan, r ref.Reference, m *re
 
 // pick follows an index to platform's image manifest: the plan is that one.
 func (s RegistryImages) pick(ctx context.Context, p *Plan, r ref.Reference, m *registry.Manifest, platform image.Platform) (*Plan, error) {
+	if m.Parsed.Index == nil {
+		if err := s.checkPlatforms(ctx, r, m, []image.Platform{platform}); err != nil {
+			return nil, err
+		}
+	}
 	for depth := 0; m.Parsed.Index != nil; depth++ {
 		if depth >= maxDepth {
 			return nil, fmt.Errorf("reading %s: indexes nested more than %d deep", r, maxDepth)
@@ -213,13 +218,13 @@ func (s RegistryImages) subset(ctx context.Context, r ref.Reference, m *registry
 		}
 		return sub, nil
 	}
-	return nil, s.checkPlatforms(ctx, r, m)
+	return nil, s.checkPlatforms(ctx, r, m, s.Platforms)
 }
 
 // checkPlatforms fails with an *image.PlatformError unless the image
-// manifest m is built for one of s.Platforms, as its config says; a config
+// manifest m is built for one of platforms, as its config says; a config
 // that names no platform passes (image.CheckPlatform).
-func (s RegistryImages) checkPlatforms(ctx context.Context, r ref.Reference, m *registry.Manifest) error {
+func (s RegistryImages) checkPlatforms(ctx context.Context, r ref.Reference, m *registry.Manifest, platforms []image.Platform) error {
 	im := m.Parsed.Manifest
 	if im == nil {
 		return nil // no config to say what it is built for
@@ -229,7 +234,7 @@ func (s RegistryImages) checkPlatforms(ctx context.Context, r ref.Reference, m *
 		return err
 	}
 	var first error
-	for _, want := range s.Platforms {
+	for _, want := range platforms {
 		err := image.CheckPlatform(want, cfg)
 		if err == nil {
 			return nil
@@ -237,6 +242,9 @@ func (s RegistryImages) checkPlatforms(ctx context.Context, r ref.Reference, m *
 		if first == nil {
 			first = err
 		}
+	}
+	if len(platforms) == 1 {
+		return fmt.Errorf("reading %s: %w", r, first)
 	}
 	return fmt.Errorf("reading %s: built for none of the platforms listed: %w", r, first)
 }
