@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/haul-dev/haul/auth"
+	"github.com/haul-dev/haul/ref"
 )
 
 // Code is a distribution-spec error code; it is itself an error, so callers can
@@ -38,6 +39,21 @@ const (
 	ErrUnsupported         Code = "UNSUPPORTED"
 	ErrTooManyRequests     Code = "TOOMANYREQUESTS"
 )
+
+// OtherRegistryError is returned, before any request is sent, by every Client
+// method given a reference of another registry than the one the client was
+// made for (Config.Registry): a Client talks to one registry, so a program
+// holding clients of several picks the one for Ref.Registry(). A mirror's
+// client is given the name the mirror serves (mirror.Endpoint.Map), never
+// the upstream's. Match it with errors.As.
+type OtherRegistryError struct {
+	Client string        // the client's registry: "ghcr.io"
+	Ref    ref.Reference // the reference refused: "docker.io/library/alpine:3.20"
+}
+
+func (e *OtherRegistryError) Error() string {
+	return fmt.Sprintf("%s is a reference of registry %s, not of %s, which this client talks to", e.Ref, e.Ref.Registry(), e.Client)
+}
 
 // Missing says what a 404 for a manifest lacked, when the client could tell.
 type Missing string
