@@ -89,6 +89,14 @@ func TestOtherRegistryRefused(t *testing.T) {
 			_, err := cl.PushManifest(ctx, r, img.Manifest, img.MediaType)
 			return err
 		}},
+		{"PushReferrer", func(ctx context.Context, r ref.Reference) error {
+			_, _, err := cl.PushReferrer(ctx, r, img.Manifest, img.MediaType)
+			return err
+		}},
+		{"AddReferrers", func(ctx context.Context, r ref.Reference) error {
+			_, err := cl.AddReferrers(ctx, r, img.Digest, nil)
+			return err
+		}},
 		{"PushBlob", func(ctx context.Context, r ref.Reference) error {
 			return cl.PushBlob(ctx, r, layer, cl.BlobSource(own, layer), registry.PushOptions{})
 		}},
