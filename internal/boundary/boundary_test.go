@@ -22,7 +22,6 @@ type listed struct {
 	ImportPath string
 	Name       string
 	Export     string
-	Standard   bool
 }
 
 // TestNoInternalTypesInExportedAPI fails with every exported identifier of a
@@ -55,39 +54,48 @@ func TestNoInternalTypesInExportedAPI(t *testing.T) {
 }
 
 // listModule returns the module's public, importable packages and the export
-// data file of every package they depend on, by import path.
+// data file of every package they depend on, by import path. Only those are
+// compiled: not the tools and tests, whose dependencies (the distribution
+// registry) are most of the build.
 func listModule(t *testing.T) ([]string, map[string]string) {
 	t.Helper()
-	// go test puts its own GOROOT/bin first in PATH, so this is the go that runs the test.
-	cmd := exec.CommandContext(t.Context(), "go", "list", "-export", "-deps", "-json=ImportPath,Name,Export,Standard", module+"/...")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("go list: %v\n%s", err, stderr.Bytes())
-	}
-	exports := map[string]string{}
 	var pkgs []string
-	for dec := json.NewDecoder(bytes.NewReader(out)); ; {
-		var p listed
-		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			t.Fatalf("reading go list's output: %v", err)
-		}
-		exports[p.ImportPath] = p.Export
-		if isModule(p.ImportPath) && !isInternal(p.ImportPath) && p.Name != "main" {
+	for _, p := range goList(t, module+"/...") {
+		if !isInternal(p.ImportPath) && p.Name != "main" {
 			pkgs = append(pkgs, p.ImportPath)
 		}
 	}
 	if len(pkgs) == 0 {
 		t.Fatal("go list found no public package")
 	}
+	exports := map[string]string{}
+	for _, p := range goList(t, append([]string{"-export", "-deps"}, pkgs...)...) {
+		exports[p.ImportPath] = p.Export
+	}
 	return pkgs, exports
 }
 
-func isModule(path string) bool {
-	return path == module || strings.HasPrefix(path, module+"/")
+// goList runs go list -json with args.
+func goList(t *testing.T, args ...string) []listed {
+	t.Helper()
+	// go test puts its own GOROOT/bin first in PATH, so this is the go that runs the test.
+	cmd := exec.CommandContext(t.Context(), "go", append([]string{"list", "-json=ImportPath,Name,Export"}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list %s: %v\n%s", strings.Join(args, " "), err, stderr.Bytes())
+	}
+	var ps []listed
+	for dec := json.NewDecoder(bytes.NewReader(out)); ; {
+		var p listed
+		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
+			return ps
+		} else if err != nil {
+			t.Fatalf("reading go list's output: %v", err)
+		}
+		ps = append(ps, p)
+	}
 }
 
 // isInternal reports whether path may be imported only from inside the
