@@ -184,7 +184,7 @@ func writeFile(t *testing.T, p *Plan, src Source) []byte {
 func TestDockerArchive(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	p, err := NewPlan(Docker, f.images)
+	p, err := NewPlan(f.images, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,7 +371,7 @@ func TestDockerArchive(t *testing.T) {
 func TestOCIArchiveHasNoDockerFiles(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	p, err := NewPlan(OCIArchive, f.images)
+	p, err := NewPlan(f.images, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,26 +397,26 @@ func TestWritersAgree(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name      string
-		format    Format
+		docker    bool
 		alignFrom int64
 	}{
-		{"docker", Docker, alignMin},
-		{"oci-archive", OCIArchive, alignMin},
-		{"docker aligning every blob", Docker, 0},
-		{"docker aligning none", Docker, 1 << 62},
+		{"docker", true, alignMin},
+		{"oci-archive", false, alignMin},
+		{"docker aligning every blob", true, 0},
+		{"docker aligning none", true, 1 << 62},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t)
-			p, err := newPlan(tt.format, f.images, tt.alignFrom)
+			p, err := newPlan(f.images, tt.docker, tt.alignFrom)
 			if err != nil {
 				t.Fatal(err)
 			}
 			file := writeFile(t, p, f.src)
 			readTar(t, file)
 
-			p2, err := newPlan(tt.format, f.images, tt.alignFrom)
+			p2, err := newPlan(f.images, tt.docker, tt.alignFrom)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -467,7 +467,7 @@ func TestWritersAgree(t *testing.T) {
 func TestSkeletonLeavesDataAlone(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	p, err := newPlan(Docker, f.images, 0)
+	p, err := newPlan(f.images, true, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -540,7 +540,7 @@ func TestWriteFileFailures(t *testing.T) {
 			if tt.break_ != nil {
 				tt.break_(t, f)
 			}
-			p, err := NewPlan(Docker, f.images)
+			p, err := NewPlan(f.images, true)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -577,7 +577,7 @@ func isSizeError(err error) bool {
 func TestWriteToCancelled(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	p, err := NewPlan(Docker, f.images)
+	p, err := NewPlan(f.images, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -600,43 +600,42 @@ func TestNewPlanRefuses(t *testing.T) {
 	}
 	tests := []struct {
 		name   string
-		format Format
+		docker bool
 		images func() []Image
 	}{
-		{"no images", Docker, func() []Image { return nil }},
-		{"unknown format", "tarball", func() []Image { return []Image{good()} }},
-		{"docker without a manifest", Docker, func() []Image {
+		{"no images", true, func() []Image { return nil }},
+		{"docker without a manifest", true, func() []Image {
 			i := good()
 			i.Manifest = nil
 			return []Image{i}
 		}},
-		{"RepoTag without a tag", Docker, func() []Image {
+		{"RepoTag without a tag", true, func() []Image {
 			i := good()
 			i.RepoTag = "localhost:5000/a"
 			return []Image{i}
 		}},
-		{"malformed digest", OCIArchive, func() []Image {
+		{"malformed digest", false, func() []Image {
 			i := good()
 			i.Blobs = []image.Descriptor{{Digest: "sha256:../../etc", Size: 1}}
 			return []Image{i}
 		}},
-		{"one blob, two sizes", OCIArchive, func() []Image {
+		{"one blob, two sizes", false, func() []Image {
 			i := good()
 			i.Blobs = []image.Descriptor{{Digest: i.Config.Digest, Size: 2}}
 			return []Image{i}
 		}},
-		{"one name, two roots", OCIArchive, func() []Image {
+		{"one name, two roots", false, func() []Image {
 			i, j := good(), good()
 			j.Root = i.Config
 			return []Image{i, j}
 		}},
-		{"one RepoTag, two manifests", Docker, func() []Image {
+		{"one RepoTag, two manifests", true, func() []Image {
 			i, j := good(), good()
 			m := image.Descriptor{MediaType: image.MediaTypeOCIManifest, Digest: digest.FromString("m2"), Size: 1}
 			j.Name, j.Root, j.Manifest = "docker.io/library/a:2", m, &m
 			return []Image{i, j}
 		}},
-		{"an index as Manifest", Docker, func() []Image {
+		{"an index as Manifest", true, func() []Image {
 			i := good()
 			i.Manifest.MediaType = image.MediaTypeOCIIndex
 			return []Image{i}
@@ -645,12 +644,12 @@ func TestNewPlanRefuses(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if _, err := NewPlan(tt.format, tt.images()); err == nil {
+			if _, err := NewPlan(tt.images(), tt.docker); err == nil {
 				t.Error("NewPlan succeeded")
 			}
 		})
 	}
-	if _, err := NewPlan(Docker, []Image{good()}); err != nil {
+	if _, err := NewPlan([]Image{good()}, true); err != nil {
 		t.Errorf("the good image: %v", err)
 	}
 }
@@ -663,7 +662,7 @@ func TestCreateNoRoom(t *testing.T) {
 	cfg := image.Descriptor{MediaType: image.MediaTypeOCIConfig, Digest: digest.FromString("c"), Size: 1}
 	m := image.Descriptor{MediaType: image.MediaTypeOCIManifest, Digest: digest.FromString("m"), Size: 1}
 	layer := image.Descriptor{MediaType: image.MediaTypeDockerLayerGzip, Digest: digest.FromString("l"), Size: 1 << 50}
-	p, err := NewPlan(Docker, []Image{{Name: "docker.io/library/a:1", RepoTag: "a:1", Root: m, Manifest: &m, Config: cfg, Blobs: []image.Descriptor{cfg, layer}}})
+	p, err := NewPlan([]Image{{Name: "docker.io/library/a:1", RepoTag: "a:1", Root: m, Manifest: &m, Config: cfg, Blobs: []image.Descriptor{cfg, layer}}}, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ func TestGNUTarReads(t *testing.T) {
 		t.Skip("no tar on PATH")
 	}
 	f := newFixture(t)
-	p, err := newPlan(Docker, f.images, 0) // every blob aligned: PAX comments throughout
+	p, err := newPlan(f.images, true, 0) // every blob aligned: PAX comments throughout
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,22 +117,22 @@ func TestSkopeoReads(t *testing.T) {
 	}
 	tests := []struct {
 		name      string
-		format    Format
+		docker    bool
 		transport string
 		manifest  string
 	}{
-		{"docker, OCI manifest", Docker, "docker-archive", image.MediaTypeOCIManifest},
-		{"docker, schema2 manifest", Docker, "docker-archive", image.MediaTypeDockerManifest},
-		{"docker read as oci-archive", Docker, "oci-archive", image.MediaTypeOCIManifest},
-		{"oci-archive, OCI manifest", OCIArchive, "oci-archive", image.MediaTypeOCIManifest},
-		{"oci-archive, schema2 manifest", OCIArchive, "oci-archive", image.MediaTypeDockerManifest},
+		{"docker, OCI manifest", true, "docker-archive", image.MediaTypeOCIManifest},
+		{"docker, schema2 manifest", true, "docker-archive", image.MediaTypeDockerManifest},
+		{"docker read as oci-archive", true, "oci-archive", image.MediaTypeOCIManifest},
+		{"oci-archive, OCI manifest", false, "oci-archive", image.MediaTypeOCIManifest},
+		{"oci-archive, schema2 manifest", false, "oci-archive", image.MediaTypeDockerManifest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			src := newBlobs(t)
 			img := realImage(t, src, tt.manifest)
-			p, err := newPlan(tt.format, []Image{img}, 0) // aligned: skopeo must read PAX comments too
+			p, err := newPlan([]Image{img}, tt.docker, 0) // aligned: skopeo must read PAX comments too
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -16,18 +16,6 @@ import (
 	"github.com/haul-dev/haul/layout"
 )
 
-// Format is the kind of tar a Plan lays out.
-type Format string
-
-const (
-	// Docker is an OCI image layout plus manifest.json and repositories, as
-	// Docker 25+ `docker save` writes it: docker load (before and after 25),
-	// podman load, ctr import and skopeo's docker-archive: all read it.
-	Docker Format = "docker"
-	// OCIArchive is an OCI image layout as a tar (skopeo's oci-archive:).
-	OCIArchive Format = "oci-archive"
-)
-
 // Image is one image (or one whole index) to put in an archive.
 type Image struct {
 	// Name is the full normalized reference, "docker.io/library/alpine:3.20", or
@@ -64,7 +52,7 @@ const (
 // concurrently at its final offset, and files can be copied in the kernel.
 // A Plan is immutable and safe for concurrent use.
 type Plan struct {
-	format  Format
+	docker  bool
 	entries []entry
 	blobs   []image.Descriptor // in tar order
 	offsets map[digest.Digest]int64
@@ -101,21 +89,22 @@ type manifestItem struct {
 	Layers   []string
 }
 
-// NewPlan lays out a tar of images in format f. Images may share blobs: each
-// blob is stored once. Images with the same Manifest make one manifest.json
-// entry, with their RepoTags merged.
-func NewPlan(f Format, images []Image) (*Plan, error) {
-	return newPlan(f, images, alignMin)
+// NewPlan lays out a tar of images: an OCI image layout as a tar (skopeo's
+// oci-archive:), and with docker, the docker format: manifest.json and
+// repositories beside the layout, as Docker 25+ `docker save` writes it, which
+// docker load (before and after 25), podman load, ctr import and skopeo's
+// docker-archive: all read. Images may share blobs: each blob is stored once.
+// Images with the same Manifest make one manifest.json entry, with their
+// RepoTags merged.
+func NewPlan(images []Image, docker bool) (*Plan, error) {
+	return newPlan(images, docker, alignMin)
 }
 
-func newPlan(f Format, images []Image, alignFrom int64) (*Plan, error) {
-	if f != Docker && f != OCIArchive {
-		return nil, fmt.Errorf("archive format %q: want %q or %q", f, Docker, OCIArchive)
-	}
+func newPlan(images []Image, docker bool, alignFrom int64) (*Plan, error) {
 	if len(images) == 0 {
 		return nil, errors.New("archive: no images")
 	}
-	b := builder{format: f, blobIndex: map[digest.Digest]int{}, byName: map[string]digest.Digest{},
+	b := builder{docker: docker, blobIndex: map[digest.Digest]int{}, byName: map[string]digest.Digest{},
 		byManifest: map[digest.Digest]int{}, byRepoTag: map[string]digest.Digest{}, repos: map[string]map[string]string{}}
 	for i := range images {
 		if err := b.add(&images[i]); err != nil {
@@ -126,14 +115,14 @@ func newPlan(f Format, images []Image, alignFrom int64) (*Plan, error) {
 			return nil, fmt.Errorf("archive image %d (%s): %w", i, what, err)
 		}
 	}
-	if f == Docker && len(b.items) == 0 {
+	if docker && len(b.items) == 0 {
 		return nil, errors.New("docker archive: no image has a manifest for manifest.json; use the oci-archive format for artifacts")
 	}
 	return b.plan(alignFrom)
 }
 
 type builder struct {
-	format     Format
+	docker     bool // manifest.json and repositories too
 	blobs      []image.Descriptor
 	blobIndex  map[digest.Digest]int
 	index      []image.Descriptor
@@ -189,7 +178,7 @@ func (b *builder) add(img *Image) error {
 			return err
 		}
 	}
-	if b.format != Docker {
+	if !b.docker {
 		return nil
 	}
 	item := manifestItem{Config: blobPath(img.Config.Digest), Layers: make([]string, 0, len(img.Layers))}
@@ -280,7 +269,7 @@ func (b *builder) plan(alignFrom int64) (*Plan, error) {
 	}
 	file(layout.IndexFile, idx)
 	file(layout.LayoutFile, []byte(layout.LayoutFileContent))
-	if b.format == Docker {
+	if b.docker {
 		mj, err := marshalLine(b.items)
 		if err != nil {
 			return nil, fmt.Errorf("encode manifest.json: %w", err)
@@ -298,7 +287,7 @@ func (b *builder) plan(alignFrom int64) (*Plan, error) {
 	// containerd's exporter (a sort) both give.
 	slices.SortFunc(entries, func(x, y entry) int { return strings.Compare(x.name, y.name) })
 
-	p := &Plan{format: b.format, offsets: make(map[digest.Digest]int64, len(b.blobs)), index: make(map[digest.Digest]int, len(b.blobs))}
+	p := &Plan{docker: b.docker, offsets: make(map[digest.Digest]int64, len(b.blobs)), index: make(map[digest.Digest]int, len(b.blobs))}
 	h := sha256.New()
 	var off int64
 	for i := range entries {
@@ -322,8 +311,9 @@ func (b *builder) plan(alignFrom int64) (*Plan, error) {
 	return p, nil
 }
 
-// Format is the plan's tar format.
-func (p *Plan) Format() Format { return p.format }
+// Docker reports whether the tar is in the docker format: docker's
+// manifest.json and repositories beside the OCI layout.
+func (p *Plan) Docker() bool { return p.docker }
 
 // Size is the length of the whole tar, the two zero blocks that end it included.
 func (p *Plan) Size() int64 { return p.size }

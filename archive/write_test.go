@@ -15,7 +15,7 @@ import (
 func TestRegionsResume(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	p, err := NewPlan(Docker, f.images)
+	p, err := NewPlan(f.images, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,11 +89,11 @@ func TestRegionsResume(t *testing.T) {
 func TestCreateRemovesOtherPlans(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	p1, err := NewPlan(Docker, f.images)
+	p1, err := NewPlan(f.images, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p2, err := NewPlan(OCIArchive, f.images)
+	p2, err := NewPlan(f.images, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,11 +134,11 @@ func TestCreateRemovesOtherPlans(t *testing.T) {
 func TestCreateKeepsLockedPlans(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	p1, err := NewPlan(Docker, f.images)
+	p1, err := NewPlan(f.images, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p2, err := NewPlan(OCIArchive, f.images)
+	p2, err := NewPlan(f.images, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestCreateKeepsLockedPlans(t *testing.T) {
 // was given, never the temporary name the user did not choose.
 func TestCreateNamesPath(t *testing.T) {
 	t.Parallel()
-	p, err := NewPlan(Docker, newFixture(t).images)
+	p, err := NewPlan(newFixture(t).images, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,6 +36,10 @@ const (
 )
 
 // TokenError says that a token realm refused a token or answered garbage.
+// A registry.Client's request returns it, wrapped, when the registry's token
+// service refused the credential itself (Status 401 or 403: unauthorized, as
+// a registry's own 401 is a *registry.Error) or could not be used. Match it
+// with errors.As.
 type TokenError struct {
 	Realm   string   // the realm URL, without query
 	Service string   // the service asked for

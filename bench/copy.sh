@@ -47,12 +47,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 
-if [[ -n ${HAUL:-} ]]; then
-	[[ -x $HAUL ]] || die "HAUL=$HAUL is not executable"
-else
-	make -s -C "$ROOT" build BIN="$WORK/bin" >/dev/null || die "make build failed"
-	HAUL=$WORK/bin/haul
-fi
+bench_haul
 for verb in copy push; do
 	if ! "$HAUL" "$verb" --help 2>/dev/null | grep -q "^  haul $verb "; then
 		note "$HAUL has no $verb command: its rows are skipped"

@@ -1,4 +1,4 @@
-# Sourced by bench/pull.sh and bench/copy.sh: messages, and the peers pinned
+# Sourced by bench/pull.sh, bench/copy.sh and bench/resume.sh: messages, haul, and the peers pinned
 # for reproducible figures (crane, regctl) installed once into BENCH_TOOLS.
 # Sets CRANE, REGCTL and SKOPEO ("" when skopeo is not installed).
 
@@ -37,4 +37,15 @@ bench_tools() {
 	REGCTL=$BENCH_TOOLS/regctl
 	SKOPEO=$(command -v skopeo || true)
 	[[ -n $SKOPEO ]] || note "skopeo is not installed (apt-get install skopeo): its rows are skipped"
+}
+
+# bench_haul: sets HAUL to $HAUL if given (it must be executable), else to a
+# haul built by make into $WORK/bin.
+bench_haul() {
+	if [[ -n ${HAUL:-} ]]; then
+		[[ -x $HAUL ]] || die "HAUL=$HAUL is not executable"
+	else
+		make -s -C "$ROOT" build BIN="$WORK/bin" >/dev/null || die "make build failed"
+		HAUL=$WORK/bin/haul
+	fi
 }

@@ -34,7 +34,9 @@ type SyncImage struct {
 	// Tags, when set, selects the repository's tags it matches (Go's RE2
 	// syntax, unanchored unless written with ^ and $).
 	Tags *regexp.Regexp
-	// Platforms, when set, are the platforms to keep from an index.
+	// Platforms, when set, are the platforms to keep from an index: one
+	// is that image alone (its own digest, as copy --platform); several
+	// keep the index's digest, with only their images (push.Config.Platforms).
 	Platforms []image.Platform
 	// Line is where the entry starts in the file, for errors.
 	Line int

@@ -6,8 +6,12 @@ import (
 	"syscall"
 )
 
-// SpaceError says that a file does not fit on its filesystem. errors.Is
-// matches it to syscall.ENOSPC.
+// SpaceError says that a file does not fit on its filesystem, found before
+// the first byte is written: CheckFree returns it, and so does every write
+// built on it, a pull's tar (archive's Output) among them. Match it with
+// errors.As for the sizes; errors.Is(err, syscall.ENOSPC) matches it too, and
+// IsSpace matches it and a write that found the disk full (ENOSPC, or
+// Windows' ERROR_DISK_FULL), which is not a SpaceError.
 type SpaceError struct {
 	Path string // the file, or the directory it was to go in
 	Need int64  // bytes the file takes

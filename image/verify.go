@@ -11,6 +11,11 @@ import (
 )
 
 // DigestError says that content did not hash to the digest it was fetched by.
+// Every verified read returns it at EOF (a Verifier's Check, so
+// registry.Client's manifests and blobs, the store's, an archive's), wrapped
+// in what was being read: match it with errors.As. The bytes already read are
+// not the content asked for and must be dropped. A *SizeError says the same of
+// the length, and comes first when both are wrong.
 type DigestError struct {
 	What string // what was checked: "blob sha256:…", "manifest alpine:3"
 	Want digest.Digest
@@ -21,7 +26,9 @@ func (e *DigestError) Error() string {
 	return fmt.Sprintf("%s: digest mismatch: want %s, got %s", e.What, e.Want, e.Got)
 }
 
-// SizeError says that content was not as long as its descriptor said.
+// SizeError says that content was not as long as its descriptor said:
+// returned as DigestError is (match it with errors.As), and also by a
+// registry that gives a blob another size than its descriptor.
 type SizeError struct {
 	What string
 	Want int64

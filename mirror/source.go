@@ -22,7 +22,9 @@ import (
 type Mirror struct {
 	Endpoint Endpoint
 	// Client is made for Endpoint.Host (ClientConfig), with the mirror's own
-	// credentials. Required.
+	// credentials. Required. It is given names as the mirror serves them
+	// (Endpoint.Map), never the upstream's: a registry.Client refuses a
+	// reference of another registry (*registry.OtherRegistryError).
 	Client *registry.Client
 	// Scope is the names this mirror serves, "registry[/path]"; "": the
 	// Config's Scope. (registries.conf gives each mirror a prefix of its own.)

@@ -135,7 +135,7 @@ func (r *run) planned() {
 
 // pullStream fills the store, then streams the tar to c.Stdout from it.
 func pullStream(ctx context.Context, r *run, st *store.Store) error {
-	plan, err := archive.NewPlan(archive.Format(r.c.Format), r.p.images)
+	plan, err := archive.NewPlan(r.p.images, r.c.Format == Docker)
 	if err != nil {
 		return err
 	}

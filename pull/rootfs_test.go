@@ -116,22 +116,23 @@ func TestPullRootFSRefuses(t *testing.T) {
 	tests := []struct {
 		name   string
 		refs   []string
+		on     *registrytest.Registry // the registry refs name; nil: reg
 		mutate func(c *pull.Config)
 		check  func(error) bool
 	}{
-		{"two images", []string{"team/app:1", "team/multi:1"}, nil, says("one image")},
-		{"two platforms", []string{"team/multi:1"}, func(c *pull.Config) { c.Platforms = []image.Platform{amd64, arm64} }, says("one platform")},
-		{"all platforms", []string{"team/multi:1"}, func(c *pull.Config) { c.AllPlatforms = true }, says("one platform")},
-		{"stdout", []string{"team/app:1"}, func(c *pull.Config) { c.Output = "-" }, says("stdout")},
-		{"wrong diff_ids", []string{"team/bad:1"}, nil, func(err error) bool {
+		{"two images", []string{"team/app:1", "team/multi:1"}, nil, nil, says("one image")},
+		{"two platforms", []string{"team/multi:1"}, nil, func(c *pull.Config) { c.Platforms = []image.Platform{amd64, arm64} }, says("one platform")},
+		{"all platforms", []string{"team/multi:1"}, nil, func(c *pull.Config) { c.AllPlatforms = true }, says("one platform")},
+		{"stdout", []string{"team/app:1"}, nil, func(c *pull.Config) { c.Output = "-" }, says("stdout")},
+		{"wrong diff_ids", []string{"team/bad:1"}, nil, nil, func(err error) bool {
 			var de *image.DigestError
 			return errors.As(err, &de) && strings.Contains(de.What, "diff_id")
 		}},
-		{"a limit", []string{"team/app:1"}, func(c *pull.Config) { c.Unpack.MaxEntries = 2 }, func(err error) bool {
+		{"a limit", []string{"team/app:1"}, nil, func(c *pull.Config) { c.Unpack.MaxEntries = 2 }, func(err error) bool {
 			var le *rootfs.LimitError
 			return errors.As(err, &le)
 		}},
-		{"a layer the registry corrupts", []string{"team/app:1"}, func(c *pull.Config) {
+		{"a layer the registry corrupts", []string{"team/app:1"}, evil, func(c *pull.Config) {
 			c.Source = func(string) (pull.Source, error) { return evilClient, nil }
 		}, func(err error) bool {
 			var de *image.DigestError
@@ -147,9 +148,13 @@ func TestPullRootFSRefuses(t *testing.T) {
 			if tt.mutate != nil {
 				tt.mutate(&c)
 			}
+			on := reg
+			if tt.on != nil {
+				on = tt.on
+			}
 			var refs []ref.Reference
 			for _, s := range tt.refs {
-				refs = append(refs, mustRef(t, reg.Ref(s)))
+				refs = append(refs, mustRef(t, on.Ref(s)))
 			}
 			_, err := pull.Pull(t.Context(), refs, c)
 			if !tt.check(err) {

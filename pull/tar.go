@@ -59,7 +59,7 @@ func (t *tarOutput) dest(ctx context.Context, d image.Descriptor) (dest, error) 
 // pullTar writes the tar at c.Output, laid out before the first byte
 // arrives, every blob at its final offset as it lands.
 func pullTar(ctx context.Context, r *run, st *store.Store) (err error) {
-	plan, err := archive.NewPlan(archive.Format(r.c.Format), r.p.images)
+	plan, err := archive.NewPlan(r.p.images, r.c.Format == Docker)
 	if err != nil {
 		return err
 	}

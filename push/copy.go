@@ -29,14 +29,24 @@ type Config struct {
 	Sessions registry.UploadSessions
 	// Platform, when set, copies only the image manifest an index has for
 	// it, under the destination reference (its own digest, not the
-	// index's); an image that is no index is copied whatever it is built
-	// for. nil: the whole index unchanged, every child and attestation.
+	// index's); an image that is no index must be built for it (an
+	// *image.PlatformError if not). nil: the whole index unchanged, every
+	// child and attestation.
 	Platform *image.Platform
 	// NoReferrers leaves out what refers to the images copied. false: their
 	// signatures, SBOMs and attestations go too (Plan.Referrers), found
 	// at the source by the referrers API or the fallback tag, and cosign's
 	// tags; the Reader must then be a ReferrerReader.
 	NoReferrers bool
+	// Platforms, when set, copies an index with only the images it has
+	// for these platforms and the attestations that refer to them, each by
+	// digest, then the index itself unchanged under the destination
+	// reference, so its digest is the source's. A registry that requires
+	// every image an index lists (distribution 2.8 and 3 by default)
+	// refuses it: an *IncompleteIndexError. An image that is no index is
+	// copied whole if built for one of them (else *image.PlatformError).
+	// Exclusive with Platform. nil: see Platform.
+	Platforms []image.Platform
 	// Jobs is how many blobs are put at once; <= 0: DefaultJobs.
 	Jobs int
 	// Progress, when set, receives events; calls are serialized. A blob's
@@ -64,6 +74,9 @@ type Result struct {
 	// Platform is set when Config.Platform picked one image of an index:
 	// Digest is that image's manifest, not the index's.
 	Platform string
+	// Subset is set when Config.Platforms kept only some images of an
+	// index: Digest is the index's, and these are the images put.
+	Subset *Subset
 	// UpToDate: the destination reference already named Digest (a HEAD at
 	// each end); nothing else was asked or put.
 	UpToDate bool
@@ -120,7 +133,7 @@ func Copy(ctx context.Context, src, dst ref.Reference, c Config) (*Result, error
 			return res, wrap(what, err)
 		}
 	}
-	ri := RegistryImages{Reader: rd}
+	ri := RegistryImages{Reader: rd, Platforms: c.Platforms}
 	plan, err := ri.Plan(ctx, src, c.Platform)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
@@ -210,7 +223,7 @@ func Put(ctx context.Context, plan *Plan, to ref.Reference, dcl *registry.Client
 		return nil, errors.New("nothing to put: the plan has no manifest")
 	}
 	root := plan.Root()
-	res := &Result{Source: plan.Source, Destination: to, Digest: root.Descriptor.Digest, MediaType: root.Descriptor.MediaType, Platform: plan.Platform}
+	res := &Result{Source: plan.Source, Destination: to, Digest: root.Descriptor.Digest, MediaType: root.Descriptor.MediaType, Platform: plan.Platform, Subset: plan.Subset}
 	if d := to.Digest(); d != "" && d != root.Descriptor.Digest {
 		return nil, fmt.Errorf("the destination is pinned to %s, but the manifest to put is %s: a copy keeps digests", d, root.Descriptor.Digest)
 	}
@@ -239,7 +252,7 @@ func Put(ctx context.Context, plan *Plan, to ref.Reference, dcl *registry.Client
 		return res, fmt.Errorf("before putting the manifests: %w", registry.ErrUploadStopped)
 	}
 	if err := putManifests(ctx, plan, to, dcl, present, res, c.Progress); err != nil {
-		return res, err
+		return res, plan.refused(err, to)
 	}
 	return res, putReferrers(ctx, plan, to, dcl, res)
 }

@@ -16,6 +16,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/haul-dev/haul/auth"
+	"github.com/haul-dev/haul/image"
 	"github.com/haul-dev/haul/internal/registrytest"
 	"github.com/haul-dev/haul/push"
 	"github.com/haul-dev/haul/ref"
@@ -295,6 +296,14 @@ func TestCopyPlatform(t *testing.T) {
 		t.Errorf("copied %s (%q, %d manifests), want the arm64 child %s alone", res.Digest, res.Platform, res.Manifests, arm.Digest)
 	}
 	checkServed(t, newClient(t, dst, alice), mustRef(t, dst.Ref("mirror/app:arm")), arm)
+
+	// An image that is no index, built for amd64, is not an arm64 image.
+	src.MustPush(t, "team/single:1", registrytest.RandomImage(23, 1, 1<<10))
+	_, err = push.Copy(t.Context(), mustRef(t, src.Ref("team/single:1")), mustRef(t, dst.Ref("mirror/single:arm")), c)
+	var pe *image.PlatformError
+	if !errors.As(err, &pe) {
+		t.Errorf("copy --platform linux/arm64 of an amd64 image: %v, want an *image.PlatformError", err)
+	}
 }
 
 // TestCopyAllTags copies every tag of a repository, each to its own tag.
@@ -608,4 +617,196 @@ func TestCopyRestarted(t *testing.T) {
 		t.Errorf("%d restarts, %d bytes shown, %d sent; want 1 restart, the blob's %d bytes shown once and sent whole", restarts, shown, log.patched.Load(), layer.Size)
 	}
 	checkServed(t, newClient(t, dst, alice), mustRef(t, dst.Ref("mirror/app:1")), want)
+}
+
+// threePlatforms is an OCI index of linux/amd64, linux/arm64 and
+// linux/s390x images, each with a buildx-style attestation.
+func threePlatforms() registrytest.IndexSpec {
+	spec := registrytest.IndexSpec{OCI: true, Attestation: true}
+	for i, arch := range []string{"amd64", "arm64", "s390x"} {
+		img := registrytest.RandomImage(int64(90+i), 1, 20<<10)
+		img.Platform = ocispec.Platform{OS: "linux", Architecture: arch}
+		spec.Images = append(spec.Images, img)
+	}
+	return spec
+}
+
+// TestCopyPlatforms: Config.Platforms copies the images an index has for
+// those platforms and their attestations, by digest, then the index as
+// read. A registry that takes an index whatever it lacks
+// (indexes.platforms: none) then serves the source's index digest; one that
+// requires every image (distribution's default) refuses it with an
+// *IncompleteIndexError naming what was copied. A platform the index lacks
+// is refused before anything is put; an image that is no index goes whole
+// if it is built for one of the platforms.
+func TestCopyPlatforms(t *testing.T) {
+	t.Parallel()
+	amd64, arm64 := ocispec.Platform{OS: "linux", Architecture: "amd64"}, ocispec.Platform{OS: "linux", Architecture: "arm64"}
+	s390x, ppc := ocispec.Platform{OS: "linux", Architecture: "s390x"}, ocispec.Platform{OS: "linux", Architecture: "ppc64le"}
+	src := registrytest.New(t, registrytest.Config{TokenAuth: true})
+	idx := src.MustPushIndex(t, "team/multi:1", threePlatforms())
+	img := src.MustPush(t, "team/app:1", registrytest.RandomImage(95, 1, 1000)) // linux/amd64
+	tests := []struct {
+		name           string
+		src            string
+		platforms      []ocispec.Platform
+		indexPlatforms string // the destination's validation.manifests.indexes.platforms
+		want           registrytest.Pushed
+		kept, left     []registrytest.Pushed // manifests the destination must, and must not, hold
+		err            func(t *testing.T, err error)
+	}{
+		{name: "two of three, accepted", src: "team/multi:1", platforms: []ocispec.Platform{arm64, amd64}, indexPlatforms: "none",
+			want: idx, kept: []registrytest.Pushed{idx.Manifests[0], idx.Manifests[1], idx.Manifests[3], idx.Manifests[4]},
+			left: []registrytest.Pushed{idx.Manifests[2], idx.Manifests[5]}},
+		{name: "two of three, refused", src: "team/multi:1", platforms: []ocispec.Platform{amd64, arm64},
+			kept: []registrytest.Pushed{idx.Manifests[0], idx.Manifests[1], idx.Manifests[3], idx.Manifests[4]},
+			left: []registrytest.Pushed{idx, idx.Manifests[2], idx.Manifests[5]},
+			err: func(t *testing.T, err error) {
+				var ie *push.IncompleteIndexError
+				if !errors.As(err, &ie) {
+					t.Fatalf("error %v, want an *IncompleteIndexError", err)
+				}
+				if !errors.Is(err, registry.ErrManifestBlobUnknown) {
+					t.Errorf("error %v does not wrap the registry's MANIFEST_BLOB_UNKNOWN", err)
+				}
+				for _, s := range []string{"requires every image an index lists", idx.Digest.String(), "lists 3 images",
+					"linux/amd64 " + idx.Manifests[0].Digest.String(), "linux/arm64 " + idx.Manifests[1].Digest.String(), "list one platform"} {
+					if !strings.Contains(err.Error(), s) {
+						t.Errorf("error %q lacks %q", err, s)
+					}
+				}
+			}},
+		{name: "every platform, a whole index", src: "team/multi:1", platforms: []ocispec.Platform{s390x, amd64, arm64},
+			want: idx, kept: idx.Manifests},
+		{name: "a platform the index lacks", src: "team/multi:1", platforms: []ocispec.Platform{amd64, ppc},
+			left: []registrytest.Pushed{idx, idx.Manifests[0]},
+			err: func(t *testing.T, err error) {
+				var nm *image.NoMatchError
+				if !errors.As(err, &nm) || !strings.Contains(err.Error(), "linux/amd64, linux/arm64, linux/s390x") {
+					t.Errorf("error %v, want an *image.NoMatchError naming the index's platforms", err)
+				}
+			}},
+		{name: "an image built for one of them", src: "team/app:1", platforms: []ocispec.Platform{arm64, amd64}, want: img},
+		{name: "an image built for none of them", src: "team/app:1", platforms: []ocispec.Platform{arm64, s390x},
+			left: []registrytest.Pushed{img},
+			err: func(t *testing.T, err error) {
+				var pe *image.PlatformError
+				if !errors.As(err, &pe) || pe.Have.Architecture != "amd64" {
+					t.Errorf("error %v, want an *image.PlatformError for linux/amd64", err)
+				}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dst := registrytest.New(t, registrytest.Config{TokenAuth: true, IndexPlatforms: tt.indexPlatforms})
+			c := config(t, src, dst)
+			c.Platforms = tt.platforms
+			to := mustRef(t, dst.Ref("mirror/app:1"))
+			res, err := push.Copy(t.Context(), mustRef(t, src.Ref(tt.src)), to, c)
+			cl := newClient(t, dst, alice)
+			for _, p := range tt.left {
+				if _, ok, err := cl.ManifestExists(t.Context(), to.WithDigest(p.Digest)); err != nil || ok {
+					t.Errorf("the destination holds %s (%v), which was to be left out", p.Digest, err)
+				}
+			}
+			for _, p := range tt.kept {
+				checkServed(t, cl, to.WithDigest(p.Digest), p)
+			}
+			if tt.err != nil {
+				tt.err(t, err)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Digest != tt.want.Digest {
+				t.Errorf("copied %s, want %s", res.Digest, tt.want.Digest)
+			}
+			served := tt.want
+			served.Manifests = nil         // the children kept are checked above, and the others are not there
+			checkServed(t, cl, to, served) // the index as read, or the image
+			if len(tt.kept) > 0 && (res.Subset == nil || len(res.Subset.Kept) != len(tt.kept)) {
+				t.Errorf("result's subset %+v, want %d entries kept", res.Subset, len(tt.kept))
+			}
+		})
+	}
+}
+
+// TestKeepPlatforms: what a list of platforms keeps of an index, in the
+// index's order, attestations with their images, each image once.
+func TestKeepPlatforms(t *testing.T) {
+	t.Parallel()
+	d := func(s string) digest.Digest { return digest.FromString(s) }
+	entry := func(name, platform string) image.Descriptor {
+		e := image.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: d(name), Size: 1}
+		if platform != "" {
+			parts := append(strings.Split(platform, "/"), "")
+			e.Platform = &image.Platform{OS: parts[0], Architecture: parts[1], Variant: parts[2]} // as written: linux/arm64/v8 stays
+		}
+		return e
+	}
+	attestation := func(name, of string) image.Descriptor {
+		e := entry(name, "unknown/unknown")
+		e.Annotations = map[string]string{"vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": d(of).String()}
+		return e
+	}
+	idx := &image.Index{Manifests: []image.Descriptor{
+		entry("amd", "linux/amd64"), entry("arm", "linux/arm64/v8"), entry("arm7", "linux/arm/v7"),
+		attestation("att-amd", "amd"), attestation("att-arm", "arm"), attestation("att-x", "elsewhere"),
+	}}
+	tests := []struct {
+		platforms  string
+		platformsK string // Subset.Platforms
+		kept       string
+		images     int
+		err        bool
+	}{
+		{platforms: "linux/arm64,linux/amd64", platformsK: "linux/arm64/v8 linux/amd64", kept: "amd arm att-amd att-arm", images: 3},
+		{platforms: "linux/arm/v7,linux/arm/v7", platformsK: "linux/arm/v7", kept: "arm7", images: 3},
+		{platforms: "linux/amd64,linux/arm64,linux/arm/v7", platformsK: "linux/amd64 linux/arm64/v8 linux/arm/v7", kept: "amd arm arm7 att-amd att-arm", images: 3},
+		{platforms: "linux/amd64,windows/amd64", err: true},
+	}
+	names := map[digest.Digest]string{}
+	for _, e := range idx.Manifests {
+		for _, n := range []string{"amd", "arm", "arm7", "att-amd", "att-arm", "att-x"} {
+			if e.Digest == d(n) {
+				names[e.Digest] = n
+			}
+		}
+	}
+	for _, tt := range tests {
+		t.Run(tt.platforms, func(t *testing.T) {
+			t.Parallel()
+			var want []image.Platform
+			for _, s := range strings.Split(tt.platforms, ",") {
+				p, err := image.ParsePlatform(s)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, p)
+			}
+			sub, err := push.KeepPlatforms(idx, want)
+			if tt.err {
+				var nm *image.NoMatchError
+				if !errors.As(err, &nm) {
+					t.Fatalf("error %v, want an *image.NoMatchError", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var kept []string
+			for _, e := range sub.Kept {
+				kept = append(kept, names[e.Digest])
+			}
+			if got := strings.Join(kept, " "); got != tt.kept || strings.Join(sub.Platforms, " ") != tt.platformsK || sub.Images != tt.images {
+				t.Errorf("kept %q, platforms %q, %d images; want %q, %q, %d", got, sub.Platforms, sub.Images, tt.kept, tt.platformsK, tt.images)
+			}
+			if len(sub.Kept)+len(sub.Left) != len(idx.Manifests) || sub.Whole() {
+				t.Errorf("%d kept and %d left of %d entries (whole: %v)", len(sub.Kept), len(sub.Left), len(idx.Manifests), sub.Whole())
+			}
+		})
+	}
 }

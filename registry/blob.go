@@ -30,6 +30,9 @@ func (c *Client) Blob(ctx context.Context, r ref.Reference, d image.Descriptor) 
 // bytes of the blob and has fed them to v, which must be a Verifier for d (nil
 // when offset is 0). That is how a partial download kept on disk is finished.
 func (c *Client) BlobAt(ctx context.Context, r ref.Reference, d image.Descriptor, offset int64, v *image.Verifier) (io.ReadCloser, error) {
+	if err := c.checkRef(r); err != nil {
+		return nil, err
+	}
 	what := "blob " + string(d.Digest) + " of " + r.Name()
 	if err := image.ValidateDescriptor(d); err != nil {
 		return nil, fmt.Errorf("fetching %s: %w", what, err)
@@ -48,6 +51,9 @@ func (c *Client) BlobAt(ctx context.Context, r ref.Reference, d image.Descriptor
 // layer's home), asked without credentials: they belong to the registry. Only
 // https URLs are tried, and the bytes are verified like any other.
 func (c *Client) BlobFromURL(ctx context.Context, r ref.Reference, d image.Descriptor, rawURL string, offset int64, v *image.Verifier) (io.ReadCloser, error) {
+	if err := c.checkRef(r); err != nil {
+		return nil, err
+	}
 	what := "blob " + string(d.Digest) + " from " + rawURL
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
@@ -426,6 +432,9 @@ func parseContentRange(v string) (start, total int64, err error) {
 // BlobDescriptor asks the registry (HEAD) for the size of blob dgst in r's
 // repository. The size only bounds the read: the digest still judges the bytes.
 func (c *Client) BlobDescriptor(ctx context.Context, r ref.Reference, dgst digest.Digest) (image.Descriptor, error) {
+	if err := c.checkRef(r); err != nil {
+		return image.Descriptor{}, err
+	}
 	what := "blob " + string(dgst) + " of " + r.Name()
 	if err := image.ValidateDigest(dgst); err != nil {
 		return image.Descriptor{}, fmt.Errorf("checking %s: %w", what, err)

@@ -180,6 +180,20 @@ func New(c Config) (*Client, error) {
 // Registry is the registry name the client was made for.
 func (c *Client) Registry() string { return c.registry }
 
+// checkRef returns an *OtherRegistryError unless r names a repository of the
+// client's registry. Every method given a reference calls it first: the
+// request would otherwise go to this registry under the other one's name,
+// with this registry's credentials, and a registry that proxies another (or
+// holds a namesake) could even answer it. Names of one API host are one
+// registry: docker.io, index.docker.io and registry-1.docker.io; host names
+// are compared without regard to case.
+func (c *Client) checkRef(r ref.Reference) error {
+	if strings.EqualFold(ref.APIHost(r.Registry()), ref.APIHost(c.registry)) {
+		return nil
+	}
+	return &OtherRegistryError{Client: c.registry, Ref: r}
+}
+
 // BaseURL is scheme://host[:port] of the registry's API.
 func (c *Client) BaseURL() string { return c.base.String() }
 

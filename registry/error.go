@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/haul-dev/haul/auth"
+	"github.com/haul-dev/haul/ref"
 )
 
 // Code is a distribution-spec error code; it is itself an error, so callers can
@@ -39,6 +40,21 @@ const (
 	ErrTooManyRequests     Code = "TOOMANYREQUESTS"
 )
 
+// OtherRegistryError is returned, before any request is sent, by every Client
+// method given a reference of another registry than the one the client was
+// made for (Config.Registry): a Client talks to one registry, so a program
+// holding clients of several picks the one for Ref.Registry(). A mirror's
+// client is given the name the mirror serves (mirror.Endpoint.Map), never
+// the upstream's. Match it with errors.As.
+type OtherRegistryError struct {
+	Client string        // the client's registry: "ghcr.io"
+	Ref    ref.Reference // the reference refused: "docker.io/library/alpine:3.20"
+}
+
+func (e *OtherRegistryError) Error() string {
+	return fmt.Sprintf("%s is a reference of registry %s, not of %s, which this client talks to", e.Ref, e.Ref.Registry(), e.Client)
+}
+
 // Missing says what a 404 for a manifest lacked, when the client could tell.
 type Missing string
 
@@ -58,7 +74,22 @@ type Detail struct {
 	Detail  json.RawMessage `json:"detail,omitempty"`
 }
 
-// Error is a registry's non-2xx answer.
+// Error is a registry's non-2xx answer, which every Client method that got
+// one returns, wrapped in what it was doing (after the retries RetryPolicy
+// allows). Match it with errors.As and read Status:
+//
+//   - 404, not found: Missing says, for a manifest, whether the tag, the
+//     repository or the registry itself is missing. errors.Is(err,
+//     ErrManifestUnknown), ErrNameUnknown or ErrBlobUnknown match the spec's
+//     codes when the registry sent them, as registries do not all do.
+//   - 401 or 403, unauthorized: Realm, Service and Scope say which token was
+//     asked for, HadCredentials whether a credential was sent. A token
+//     service that refuses the credential itself is an *auth.TokenError.
+//   - 429, rate limited: RateReset says when to try again (zero if the
+//     registry did not say); Docker Hub also counts RateLimit and
+//     RateRemaining. errors.Is(err, ErrTooManyRequests) matches the code.
+//
+// Hint turns any of them into advice for a person.
 type Error struct {
 	Method     string
 	URL        string // query secrets redacted
@@ -81,6 +112,11 @@ type Error struct {
 	// From a 429: Docker Hub's pull-limit headers, and how long to wait.
 	RateLimit, RateRemaining string
 	RetryAfter               time.Duration
+	// RateReset is when a 429's limit resets: the answer's time plus
+	// RetryAfter, else as the RateLimit-Reset header says (Docker Hub's, and
+	// the IETF draft's: seconds from now, or a Unix time); zero when the
+	// registry said neither.
+	RateReset time.Time
 }
 
 func (e *Error) Error() string {
@@ -113,6 +149,8 @@ func (e *Error) message() string {
 		}
 		if e.RetryAfter > 0 {
 			fmt.Fprintf(&b, "; retry after %s", e.RetryAfter.Round(time.Second))
+		} else if !e.RateReset.IsZero() {
+			fmt.Fprintf(&b, "; the limit resets at %s", e.RateReset.UTC().Format(time.RFC3339))
 		}
 	}
 	return b.String()
@@ -246,7 +284,29 @@ func newError(resp *http.Response, registry, repo string, now time.Time) *Error 
 	e.RateLimit = resp.Header.Get("Ratelimit-Limit")
 	e.RateRemaining = resp.Header.Get("Ratelimit-Remaining")
 	e.RetryAfter, _ = parseRetryAfter(resp.Header.Get("Retry-After"), now)
+	if resp.StatusCode == http.StatusTooManyRequests {
+		e.RateReset = rateReset(resp.Header, now)
+	}
 	return e
+}
+
+// rateReset is when a 429's limit resets: Retry-After, else RateLimit-Reset,
+// which the IETF's RateLimit draft gives as seconds from now ("21600", or
+// with parameters: "21600;w=21600") and some registries as a Unix time; a
+// number past 2001 in seconds can only be the latter.
+func rateReset(h http.Header, now time.Time) time.Time {
+	if d, ok := parseRetryAfter(h.Get("Retry-After"), now); ok {
+		return now.Add(d)
+	}
+	v, _, _ := strings.Cut(h.Get("Ratelimit-Reset"), ";")
+	s, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	switch {
+	case err != nil || s < 0:
+		return time.Time{}
+	case s >= 1e9:
+		return time.Unix(s, 0)
+	}
+	return now.Add(time.Duration(min(s, 1<<31)) * time.Second)
 }
 
 // parseRetryAfter reads Retry-After as delay-seconds or as an HTTP-date (RFC 9110 10.2.3).

@@ -378,3 +378,43 @@ func TestNearTags(t *testing.T) {
 		})
 	}
 }
+
+// TestRateReset: a 429 says when its limit resets, from Retry-After first,
+// else from RateLimit-Reset as seconds or as a Unix time, and says so in
+// its text when Retry-After did not.
+func TestRateReset(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	const prefix = "GET https://bob@r.example/v2/team/app/manifests/1?X-Amz-Signature=REDACTED: 429 Too Many Requests"
+	tests := []struct {
+		name     string
+		status   int
+		header   http.Header
+		want     time.Time
+		wantText string
+	}{
+		{"Retry-After seconds", 429, http.Header{"Retry-After": {"120"}, "Ratelimit-Reset": {"3600"}}, now.Add(2 * time.Minute), prefix + "; retry after 2m0s"},
+		{"Retry-After date", 429, http.Header{"Retry-After": {now.Add(time.Hour).Format(http.TimeFormat)}}, now.Add(time.Hour), prefix + "; retry after 1h0m0s"},
+		{"RateLimit-Reset seconds", 429, http.Header{"Ratelimit-Reset": {"21600"}}, now.Add(6 * time.Hour), prefix + "; the limit resets at 2026-03-01T18:00:00Z"},
+		{"RateLimit-Reset with parameters", 429, http.Header{"Ratelimit-Reset": {" 60;w=21600"}}, now.Add(time.Minute), prefix + "; the limit resets at 2026-03-01T12:01:00Z"},
+		{"RateLimit-Reset Unix time", 429, http.Header{"Ratelimit-Reset": {"1772373600"}}, time.Unix(1772373600, 0), prefix + "; the limit resets at 2026-03-01T14:00:00Z"},
+		{"RateLimit-Reset malformed", 429, http.Header{"Ratelimit-Reset": {"soon"}}, time.Time{}, prefix},
+		{"RateLimit-Reset negative", 429, http.Header{"Ratelimit-Reset": {"-5"}}, time.Time{}, prefix},
+		{"neither", 429, nil, time.Time{}, prefix},
+		{"not a 429", 503, http.Header{"Retry-After": {"120"}, "Ratelimit-Reset": {"60"}}, time.Time{},
+			"GET https://bob@r.example/v2/team/app/manifests/1?X-Amz-Signature=REDACTED: 503 Service Unavailable"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			resp, _ := errorResponse(t, tt.status, tt.header, nil)
+			e := newError(resp, "r.example", "team/app", now)
+			if !e.RateReset.Equal(tt.want) {
+				t.Errorf("RateReset = %v, want %v", e.RateReset, tt.want)
+			}
+			if e.Error() != tt.wantText {
+				t.Errorf("Error() =\n%q, want\n%q", e.Error(), tt.wantText)
+			}
+		})
+	}
+}

@@ -20,6 +20,9 @@ import (
 // an answer, not an error, and costs no second request to explain it: a push
 // asks this of every manifest it is about to put, and most are absent.
 func (c *Client) ManifestExists(ctx context.Context, r ref.Reference) (image.Descriptor, bool, error) {
+	if err := c.checkRef(r); err != nil {
+		return image.Descriptor{}, false, err
+	}
 	req, err := c.newRequest(ctx, http.MethodHead, c.url("/v2/"+r.Repository()+"/manifests/"+r.Identifier()))
 	if err != nil {
 		return image.Descriptor{}, false, fmt.Errorf("checking for manifest %s: %w", r, err)

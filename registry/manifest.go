@@ -35,6 +35,9 @@ func acceptHeader() string { return strings.Join(image.ManifestMediaTypes(), ", 
 // pull). The body must hash to r's pinned digest, if any, and to
 // Docker-Content-Digest, if sent.
 func (c *Client) Manifest(ctx context.Context, r ref.Reference) (*Manifest, error) {
+	if err := c.checkRef(r); err != nil {
+		return nil, err
+	}
 	m, err := c.manifest(ctx, r, image.Descriptor{Digest: r.Digest(), Size: -1})
 	if err != nil {
 		c.explainNotFound(ctx, r, err)
@@ -46,6 +49,9 @@ func (c *Client) Manifest(ctx context.Context, r ref.Reference) (*Manifest, erro
 // ManifestByDescriptor fetches the manifest d names in r's repository: it must
 // have d's digest and size.
 func (c *Client) ManifestByDescriptor(ctx context.Context, r ref.Reference, d image.Descriptor) (*Manifest, error) {
+	if err := c.checkRef(r); err != nil {
+		return nil, err
+	}
 	if err := image.ValidateDescriptor(d); err != nil {
 		return nil, fmt.Errorf("fetching manifest of %s: %w", r.Name(), err)
 	}
@@ -149,6 +155,9 @@ func checkManifestDigest(body []byte, pinned digest.Digest, header, what string)
 // not count as a pull). Digest is "" when the registry sent no well-formed
 // Docker-Content-Digest; Size is -1 without Content-Length.
 func (c *Client) Head(ctx context.Context, r ref.Reference) (image.Descriptor, error) {
+	if err := c.checkRef(r); err != nil {
+		return image.Descriptor{}, err
+	}
 	req, err := c.newRequest(ctx, http.MethodHead, c.url("/v2/"+r.Repository()+"/manifests/"+r.Identifier()))
 	if err != nil {
 		return image.Descriptor{}, err

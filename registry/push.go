@@ -21,6 +21,9 @@ import (
 // pull) whether r's repository holds blob d. A registry that says the blob
 // has another size than d's is an error: the two cannot both be right.
 func (c *Client) BlobExists(ctx context.Context, r ref.Reference, d image.Descriptor) (bool, error) {
+	if err := c.checkRef(r); err != nil {
+		return false, err
+	}
 	if err := image.ValidateDescriptor(d); err != nil {
 		return false, fmt.Errorf("checking for blob %s in %s: %w", d.Digest, r.Name(), err)
 	}
@@ -63,8 +66,11 @@ func (c *Client) MountBlob(ctx context.Context, r ref.Reference, d image.Descrip
 	if err := image.ValidateDescriptor(d); err != nil {
 		return false, fmt.Errorf("%s: %w", what, err)
 	}
-	if from.Registry() != r.Registry() || r.Registry() != c.registry {
-		return false, fmt.Errorf("%s: a blob mounts only within one registry, %s", what, c.registry)
+	if err := c.checkRef(r); err != nil {
+		return false, err
+	}
+	if err := c.checkRef(from); err != nil {
+		return false, fmt.Errorf("%s: a blob mounts only within one registry: %w", what, err)
 	}
 	u := c.url("/v2/" + r.Repository() + "/blobs/uploads/")
 	u.RawQuery = url.Values{"mount": {d.Digest.String()}, "from": {from.Repository()}}.Encode()
@@ -112,6 +118,9 @@ func (c *Client) PushManifest(ctx context.Context, r ref.Reference, body []byte,
 
 // putManifest is PushManifest, with the headers of the registry's answer.
 func (c *Client) putManifest(ctx context.Context, r ref.Reference, body []byte, mediaType string) (digest.Digest, http.Header, error) {
+	if err := c.checkRef(r); err != nil {
+		return "", nil, err
+	}
 	what := "pushing manifest " + r.String()
 	if r.Tag() == "" && r.Digest() == "" {
 		return "", nil, fmt.Errorf("%s: no tag or digest to push it as", what)
@@ -197,6 +206,9 @@ func drain(resp *http.Response) {
 // ignores Range has the bytes before the offset skipped.
 func (c *Client) BlobSource(r ref.Reference, d image.Descriptor) BlobSource {
 	return BlobSourceFunc(func(ctx context.Context, offset int64) (io.ReadCloser, error) {
+		if err := c.checkRef(r); err != nil {
+			return nil, err
+		}
 		if offset == 0 {
 			return c.Blob(ctx, r, d)
 		}

@@ -87,6 +87,9 @@ func FallbackTag(d digest.Digest) string {
 // The client remembers a 404 from the API: it asks the fallback tags of
 // every later subject straight away.
 func (c *Client) Referrers(ctx context.Context, r ref.Reference, subject image.Descriptor, opts ReferrersOptions) ([]Referrer, error) {
+	if err := c.checkRef(r); err != nil {
+		return nil, err
+	}
 	if err := image.ValidateDigest(subject.Digest); err != nil {
 		return nil, fmt.Errorf("finding referrers in %s: %w", r.Name(), err)
 	}

@@ -18,6 +18,9 @@ const maxTagPages = 10000
 // Tags lists every tag of repo, following Link pagination. Pages must stay on the
 // registry's own origin and never repeat.
 func (c *Client) Tags(ctx context.Context, repo ref.Reference) ([]string, error) {
+	if err := c.checkRef(repo); err != nil {
+		return nil, err
+	}
 	u := c.url("/v2/" + repo.Repository() + "/tags/list")
 	var tags []string
 	seen := map[string]bool{}

@@ -107,8 +107,8 @@ func (c *Client) PushBlob(ctx context.Context, r ref.Reference, d image.Descript
 	if err := image.ValidateDescriptor(d); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	if r.Registry() != c.registry {
-		return fmt.Errorf("%s: this client talks to %s", what, c.registry)
+	if err := c.checkRef(r); err != nil {
+		return err
 	}
 	u := &upload{c: c, r: r, d: d, src: src, opts: opts}
 	u.session = UploadSession{Registry: c.registry, Repository: r.Repository(), Digest: d.Digest, Size: d.Size}

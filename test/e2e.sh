@@ -858,10 +858,51 @@ else
 fi
 run "$HAUL" copy --json --dest-authfile "$COPY_AUTH" "$APP:1" "$B/e2e/copied-app:v1"
 expect_eq "a second copy is up to date" true "$(jq -r '.copies[0].upToDate' "$OUT" 2>&1)"
+
+# expect_referrers_at WHAT REPO: REPO at B holds the SBOM and the signature
+# of $SIGNED:1 as A does: the SBOM listed in the index under the image's
+# fallback tag (B, distribution 2.8, has no referrers API), the signature
+# under the .sig tag, each with A's digest.
+expect_referrers_at() {
+	local tag=sha256-${SIGNED_DIGEST#sha256:}
+	expect_eq "$1: the fallback index at B lists A's SBOM" "$(crane_q manifest "$SIGNED:$tag" | jq -r '.manifests[].digest')" \
+		"$(crane_q manifest "$B/$2:$tag" | jq -r '.manifests[].digest' 2>&1)"
+	expect_eq "$1: the .sig tag at B is A's signature" "$(crane_q digest "$SIGNED:$tag.sig")" "$(crane_q digest "$B/$2:$tag.sig" 2>&1)"
+}
+run "$HAUL" copy --dest-authfile "$COPY_AUTH" "$SIGNED:1" "$B/e2e/copied-signed"
+expect_success "copy of a signed image from A to B"
+expect_in "copy: the referrers go with the image" "$ERR" "2 referrers"
+expect_in "copy: haul says the fallback index is new" "$ERR" "is a new index of referrers"
+expect_referrers_at "copy" e2e/copied-signed
+run "$HAUL" copy --json --no-referrers --dest-authfile "$COPY_AUTH" "$SIGNED:1" "$B/e2e/copied-unsigned"
+expect_eq "copy --no-referrers puts none" 0 "$(jq -r '.copies[0].referrers' "$OUT" 2>&1)"
+expect_eq "copy --no-referrers: no .sig tag at B" "" \
+	"$(crane_q ls "$B/e2e/copied-unsigned" 2>/dev/null | grep -F .sig)"
 run "$HAUL" copy --json "$APP:1" "$A/e2e/copied-app"
 expect_success "copy within registry A"
 expect_eq "a copy within one registry mounts every blob" "0 3" "$(jq -r '.copies[0] | "\(.pushed.blobs) \(.mounted.blobs)"' "$OUT" 2>&1)"
 expect_eq "copy within A: crane digest of the tag kept" "$APP_DIGEST" "$(crane_q digest "$A/e2e/copied-app:1")"
+
+# ---------------------------------------------------------------- 28b. sync with several platforms
+# haul sync of an entry listing two of an index's three platforms into B:
+# --dry-run says that only 2 of 3 images go; Debian's docker-registry
+# (distribution 2.8) requires every image an index lists, so the entry fails
+# and haul says that and what to do, after the two images went by digest.
+note "sync"
+crane_q mutate --set-platform linux/s390x -t "$MULTI:s390x" "$APP:1" >/dev/null
+crane_q index append -m "$MULTI:amd64" -m "$MULTI:arm64" -m "$MULTI:s390x" -t "$MULTI:three" >/dev/null
+THREE_DIGEST=$(crane_q digest "$MULTI:three")
+printf 'images:\n  - ref: %s\n    platforms: [linux/amd64, linux/arm64]\n' "$MULTI:three" >"$WORK/sync.yaml"
+run "$HAUL" sync --dry-run --dest-authfile "$COPY_AUTH" "$WORK/sync.yaml" "$B/e2e/sync"
+expect_success "sync --dry-run of two platforms of a three-platform index"
+expect_in "sync --dry-run says that only 2 of the index's 3 images go" "$ERR" "only 2 of the index's 3 images (linux/amd64, linux/arm64) go"
+run "$HAUL" sync --dest-authfile "$COPY_AUTH" "$WORK/sync.yaml" "$B/e2e/sync"
+expect_rc "sync of two platforms into distribution 2.8 fails" 1
+expect_in "sync says distribution 2.8 requires every image of the index, and which it refused" "$ERR" \
+	"$B requires every image an index lists, and refused index $THREE_DIGEST"
+expect_in "sync says which images went by digest" "$ERR" "linux/amd64 $AMD_DIGEST, linux/arm64 $ARM_DIGEST"
+expect_in "sync says what to do" "$ERR" "list one platform"
+expect_eq "sync: the arm64 image is at B by digest" "$ARM_DIGEST" "$(crane_q digest "$B/e2e/sync/e2e/multi@$ARM_DIGEST")"
 
 # ---------------------------------------------------------------- 29. an interrupted copy
 # A copy killed (SIGKILL) mid-upload of a 256 MiB layer, then run again: into
@@ -941,6 +982,9 @@ expect_eq "push: the index's image for this machine at B is A's" \
 	"$(crane_q digest --platform "linux/$(go env GOARCH)" "$MULTI:index")" "$(crane_q digest "$B/e2e/pushed/e2e/multi:index")"
 run "$HAUL" push --json --dest-authfile "$COPY_AUTH" "$WORK/push-bundle.tar" "$B/e2e/pushed"
 expect_eq "a second push is up to date" "true true" "$(jq -r '[.pushes[].upToDate] | join(" ")' "$OUT" 2>&1)"
+run "$HAUL" push --json --dest-authfile "$COPY_AUTH" "$PULL/signed.tar" "$B/e2e/pushed"
+expect_eq "push of a bundle pulled with --referrers: its 2 referrers go with the image" 2 "$(jq -r '.pushes[0].referrers' "$OUT" 2>&1)"
+expect_referrers_at "push" e2e/pushed/e2e/signed
 if ((HAVE_SKOPEO)); then
 	run skopeo inspect --raw --tls-verify=false --creds "$USER_B:$PASS_B" "docker://$B/e2e/pushed/e2e/app:1"
 	expect_eq "push: skopeo inspect --raw at B is A's manifest" "$APP_DIGEST" "$(sha "$OUT")"

@@ -28,6 +28,14 @@ go exactly as read, children before the index. The whole index is copied,
 every platform and attestation; --platform copies one image, whose own
 digest DST then names (not the index's).
 
+What refers to the image goes with it, digests kept: signatures, SBOMs and
+attestations, found by the source's referrers API or fallback tags, and
+cosign's sha256-….sig/.att/.sbom tags. The destination lists them in its
+referrers API where it has one; else haul adds them to the index under the
+subject's fallback tag (sha256-…), the one manifest whose digest a copy
+writes anew, and says so. --no-referrers leaves them. An image already at
+the destination is left as it is, its referrers too.
+
 DST without a tag keeps SRC's: haul copy alpine:3.20 reg.lan/mirror/alpine
 writes reg.lan/mirror/alpine:3.20. SRC pinned by digest goes by digest, and
 is tagged only if DST names a tag. --all-tags copies every tag of the
@@ -51,7 +59,7 @@ the upload sessions; the second quits at once.`
 // copyFlags are haul copy's flags.
 type copyFlags struct {
 	platform, srcAuth, destAuth, cacheDir string
-	allTags                               bool
+	allTags, noReferrers                  bool
 	jobs                                  int
 }
 
@@ -70,6 +78,7 @@ func newCopyCmd(e *env) *cobra.Command {
 	fl := c.Flags()
 	fl.StringVar(&f.platform, "platform", "", "os/arch[/variant]: copy only this image of an index, under its own digest (default: the whole index)")
 	fl.BoolVar(&f.allTags, "all-tags", false, "copy every tag of the repository SRC to the same tag under the repository DST")
+	fl.BoolVar(&f.noReferrers, "no-referrers", false, "leave out the signatures, SBOMs and attestations that refer to the image (default: they go with it)")
 	fl.IntVarP(&f.jobs, "jobs", "j", push.DefaultJobs, "blobs put at once")
 	fl.StringVar(&f.srcAuth, "src-authfile", "", "docker config.json with the credentials for SRC's registry (default: docker's and podman's stored logins)")
 	fl.StringVar(&f.destAuth, "dest-authfile", "", "docker config.json with the credentials for DST's registry (default: docker's and podman's stored logins)")
@@ -143,7 +152,7 @@ func copyRefs(srcArg, dstArg string, allTags bool) (ref.Reference, ref.Reference
 // registry (through its mirrors), a client per destination (never a
 // mirror), the cache's upload sessions.
 func (e *env) copyConfig(f copyFlags, dstRegistry string) (push.Config, error) {
-	cfg := push.Config{Jobs: f.jobs}
+	cfg := push.Config{Jobs: f.jobs, NoReferrers: f.noReferrers}
 	if f.jobs < 1 {
 		return cfg, usagef("--jobs %d: want 1 or more", f.jobs)
 	}
@@ -240,19 +249,42 @@ type copyJSON struct {
 
 // copiedImage is one source reference and where it went.
 type copiedImage struct {
-	Source      string     `json:"source"`
-	Destination string     `json:"destination"`
-	Digest      string     `json:"digest"`
-	MediaType   string     `json:"mediaType"`
-	Platform    string     `json:"platform,omitempty"`
-	UpToDate    bool       `json:"upToDate"`
-	Manifests   int        `json:"manifests"`
-	Pushed      push.Count `json:"pushed"`
-	Mounted     push.Count `json:"mounted"`
-	Skipped     push.Count `json:"skipped"`
-	Sent        int64      `json:"sent"`
-	Resumed     int64      `json:"resumed"`
-	Seconds     float64    `json:"seconds"`
+	Source      string `json:"source"`
+	Destination string `json:"destination"`
+	Digest      string `json:"digest"`
+	MediaType   string `json:"mediaType"`
+	Platform    string `json:"platform,omitempty"`
+	putJSON
+}
+
+// putJSON is what copy and push say of one image put.
+type putJSON struct {
+	UpToDate        bool                `json:"upToDate"`
+	Manifests       int                 `json:"manifests"`
+	Referrers       int                 `json:"referrers"`
+	FallbackIndexes []fallbackIndexJSON `json:"fallbackIndexes,omitempty"`
+	Pushed          push.Count          `json:"pushed"`
+	Mounted         push.Count          `json:"mounted"`
+	Skipped         push.Count          `json:"skipped"`
+	Sent            int64               `json:"sent"`
+	Resumed         int64               `json:"resumed"`
+	Seconds         float64             `json:"seconds"`
+}
+
+// fallbackIndexJSON is an index of referrers haul wrote under a fallback tag.
+type fallbackIndexJSON struct {
+	Ref    string `json:"ref"`
+	Digest string `json:"digest"`
+	Added  int    `json:"added"`
+}
+
+func newPutJSON(r *push.Result) putJSON {
+	v := putJSON{UpToDate: r.UpToDate, Manifests: r.Manifests, Referrers: r.Referrers,
+		Pushed: r.Pushed, Mounted: r.Mounted, Skipped: r.Skipped, Sent: r.Sent, Resumed: r.Resumed, Seconds: r.Elapsed.Seconds()}
+	for _, fi := range r.FallbackIndexes {
+		v.FallbackIndexes = append(v.FallbackIndexes, fallbackIndexJSON{Ref: fi.Ref.String(), Digest: fi.Digest.String(), Added: fi.Added})
+	}
+	return v
 }
 
 func (e *env) copySummary(res []*push.Result, elapsed time.Duration) error {
@@ -261,8 +293,7 @@ func (e *env) copySummary(res []*push.Result, elapsed time.Duration) error {
 		for _, r := range res {
 			v.Copies = append(v.Copies, copiedImage{
 				Source: r.Source.String(), Destination: r.Destination.String(), Digest: r.Digest.String(),
-				MediaType: r.MediaType, Platform: r.Platform, UpToDate: r.UpToDate, Manifests: r.Manifests,
-				Pushed: r.Pushed, Mounted: r.Mounted, Skipped: r.Skipped, Sent: r.Sent, Resumed: r.Resumed, Seconds: r.Elapsed.Seconds(),
+				MediaType: r.MediaType, Platform: r.Platform, putJSON: newPutJSON(r),
 			})
 		}
 		return e.printJSON(v)
@@ -283,17 +314,29 @@ func copyLine(r *push.Result) string {
 	if r.Platform != "" {
 		fmt.Fprintf(&b, "%s for %s is the image %s: %s names it, not the index\n", r.Source.Familiar(), r.Platform, r.Digest, r.Destination.Familiar())
 	}
-	fmt.Fprintf(&b, "copied %s to %s (%s): ", r.Source.Familiar(), r.Destination.Familiar(), r.Digest)
-	if r.UpToDate {
-		fmt.Fprintf(&b, "already there, nothing sent, in %s", r.Elapsed.Round(time.Millisecond))
-		return b.String()
-	}
-	fmt.Fprintf(&b, "%d blobs pushed (%s), %d mounted, %d skipped, in %s",
-		r.Pushed.Blobs, human(r.Pushed.Bytes), r.Mounted.Blobs, r.Skipped.Blobs, r.Elapsed.Round(time.Millisecond))
-	if r.Resumed > 0 {
-		fmt.Fprintf(&b, "; resumed uploads the registry held %s of", human(r.Resumed))
-	}
+	fmt.Fprintf(&b, "copied %s to %s (%s): %s", r.Source.Familiar(), r.Destination.Familiar(), r.Digest, putCounts(r))
 	return b.String()
+}
+
+// putCounts says what putting one image did: "N blobs pushed (X MiB), M
+// mounted, K skipped, R referrers (if any), in T", and each fallback index
+// written.
+func putCounts(r *push.Result) string {
+	if r.UpToDate {
+		return fmt.Sprintf("already there, nothing sent, in %s", r.Elapsed.Round(time.Millisecond))
+	}
+	s := fmt.Sprintf("%d blobs pushed (%s), %d mounted, %d skipped, ", r.Pushed.Blobs, human(r.Pushed.Bytes), r.Mounted.Blobs, r.Skipped.Blobs)
+	if r.Referrers > 0 {
+		s += fmt.Sprintf("%d referrers, ", r.Referrers)
+	}
+	s += "in " + r.Elapsed.Round(time.Millisecond).String()
+	if r.Resumed > 0 {
+		s += fmt.Sprintf("; resumed uploads the registry held %s of", human(r.Resumed))
+	}
+	for _, fi := range r.FallbackIndexes {
+		s += fmt.Sprintf("\n%s is a new index of referrers, %s (%d added): the registry has no referrers API, so they are listed under this tag, the one manifest a copy writes anew", fi.Ref.Familiar(), fi.Digest, fi.Added)
+	}
+	return s
 }
 
 // copyProgress shows a copy as it goes: bars on a terminal, as a pull's,

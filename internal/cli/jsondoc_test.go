@@ -159,7 +159,15 @@ func jsonOutputs(t *testing.T) map[string][]string {
 	labeled.OCI = true
 	labeled.Annotations = map[string]string{"org.opencontainers.image.source": "https://example.com/app"}
 	labeled.Config = labeledConfig(t, labeled)
-	reg.MustPush(t, "team/app:1", labeled)
+	app := reg.MustPush(t, "team/app:1", labeled)
+	sbom := registrytest.Artifact{ArtifactType: "application/spdx+json", Subject: &ocispec.Descriptor{MediaType: app.MediaType, Digest: app.Digest, Size: app.Size}, Data: []byte("{}")}
+	sp, err := reg.PushArtifact(t.Context(), "team/app@", sbom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.PushFallbackIndex(t.Context(), "team/app", app.Digest, []ocispec.Descriptor{registrytest.ReferrerDescriptor(sp, sbom)}); err != nil {
+		t.Fatal(err)
+	}
 	arm := registrytest.RandomImage(81, 1, 100)
 	arm.Platform = ocispec.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}
 	amd := registrytest.RandomImage(82, 1, 100)
@@ -209,7 +217,9 @@ insecure = true
 		{"copy", []string{"copy", "--dest-authfile", authFile(t, reg.Host()), "--platform", "linux/arm64", reg.Ref("team/multi:1"), reg.Ref("copied/multi:arm")}},
 		{"push", []string{"push", "--dest-authfile", authFile(t, reg.Host()), filepath.Join(dir, "two.tar"), reg.Host() + "/pushed"}},
 		{"push", []string{"push", "--dest-authfile", authFile(t, reg.Host()), partial, reg.Host() + "/partial"}},
+		{"push", []string{"push", "--dest-authfile", authFile(t, reg.Host()), filepath.Join(dir, "referrers.tar"), reg.Host() + "/signed"}},
 		{"sync", []string{"sync", "--dest-authfile", authFile(t, reg.Host()), syncFile(t, "images:\n  - "+reg.Ref("team/app:1")+"\n  - ref: "+reg.Ref("team/multi:1")+"\n    platforms: [linux/amd64]\n"), reg.Host() + "/synced"}},
+		{"sync", []string{"sync", "--dry-run", syncFile(t, "images:\n  - ref: "+reg.Ref("team/multi:1")+"\n    platforms: [linux/amd64, linux/arm64]\n"), reg.Host() + "/synced"}},
 	}
 	if runtime.GOOS == "linux" { // unpacking is Linux's only
 		cases = append(cases,

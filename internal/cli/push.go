@@ -33,16 +33,19 @@ skopeo's docker-archive:) gets a Docker manifest built by haul, which says
 so: the config kept (so the image ID stays), the layers as stored, or
 gzipped with --compress (the same bytes every time). Blobs are read from the
 archive in place; an upload interrupted is resumed by the next push, as
-haul copy's (its session is kept in the cache, --cache-dir).
+haul copy's (its session is kept in the cache, --cache-dir). The
+signatures, SBOMs and attestations of a bundle pulled with --referrers go
+with the images they refer to, as haul copy puts them (--no-referrers
+leaves them).
 
 Credentials for DST's registry: docker's and podman's stored logins, or
 --dest-authfile (docker's config.json format), or -u/--password-stdin.`
 
 // pushFlags are haul push's flags.
 type pushFlags struct {
-	destAuth, cacheDir     string
-	keepRegistry, compress bool
-	jobs                   int
+	destAuth, cacheDir                  string
+	keepRegistry, compress, noReferrers bool
+	jobs                                int
 }
 
 func newPushCmd(e *env) *cobra.Command {
@@ -60,6 +63,7 @@ func newPushCmd(e *env) *cobra.Command {
 	fl := c.Flags()
 	fl.BoolVar(&f.keepRegistry, "keep-registry", false, "put each image's source registry first in its path under DST")
 	fl.BoolVar(&f.compress, "compress", false, "gzip the uncompressed layers of images whose manifest haul builds (docker save before Docker 25)")
+	fl.BoolVar(&f.noReferrers, "no-referrers", false, "leave out the signatures, SBOMs and attestations the archive holds (haul pull --referrers)")
 	fl.IntVarP(&f.jobs, "jobs", "j", push.DefaultJobs, "blobs put at once")
 	fl.StringVar(&f.destAuth, "dest-authfile", "", "docker config.json with the credentials for DST's registry (default: docker's and podman's stored logins)")
 	fl.StringVar(&f.cacheDir, "cache-dir", "", "where upload sessions are kept for a later run to resume (default $XDG_CACHE_HOME/haul)")
@@ -81,7 +85,7 @@ func (e *env) runPush(ctx context.Context, f pushFlags, src, dstArg string) erro
 		return err
 	}
 	defer rd.Close()
-	ac := push.ArchiveConfig{Compress: f.compress} // an index held in part: this machine's image
+	ac := push.ArchiveConfig{Compress: f.compress, NoReferrers: f.noReferrers} // an index held in part: this machine's image
 	a, err := push.ReadArchive(ctx, rd, ac)
 	if err != nil {
 		return fmt.Errorf("push %s: %w", src, err)
@@ -110,20 +114,13 @@ type pushJSON struct {
 
 // pushedImage is one image of the archive and where it went.
 type pushedImage struct {
-	Source      string     `json:"source"`
-	Destination string     `json:"destination"`
-	Digest      string     `json:"digest"`
-	MediaType   string     `json:"mediaType"`
-	Built       bool       `json:"built"`
-	Platform    string     `json:"platform,omitempty"`
-	UpToDate    bool       `json:"upToDate"`
-	Manifests   int        `json:"manifests"`
-	Pushed      push.Count `json:"pushed"`
-	Mounted     push.Count `json:"mounted"`
-	Skipped     push.Count `json:"skipped"`
-	Sent        int64      `json:"sent"`
-	Resumed     int64      `json:"resumed"`
-	Seconds     float64    `json:"seconds"`
+	Source      string `json:"source"`
+	Destination string `json:"destination"`
+	Digest      string `json:"digest"`
+	MediaType   string `json:"mediaType"`
+	Built       bool   `json:"built"`
+	Platform    string `json:"platform,omitempty"`
+	putJSON
 }
 
 func (e *env) pushSummary(res []push.ArchiveResult, elapsed time.Duration) error {
@@ -132,8 +129,7 @@ func (e *env) pushSummary(res []push.ArchiveResult, elapsed time.Duration) error
 		for _, r := range res {
 			v.Pushes = append(v.Pushes, pushedImage{
 				Source: r.Image.Shown(), Destination: r.Destination.String(), Digest: r.Digest.String(),
-				MediaType: r.MediaType, Built: r.Image.Built, Platform: r.Image.Platform, UpToDate: r.UpToDate, Manifests: r.Manifests,
-				Pushed: r.Pushed, Mounted: r.Mounted, Skipped: r.Skipped, Sent: r.Sent, Resumed: r.Resumed, Seconds: r.Elapsed.Seconds(),
+				MediaType: r.MediaType, Built: r.Image.Built, Platform: r.Image.Platform, putJSON: newPutJSON(r.Result),
 			})
 		}
 		return e.printJSON(v)
@@ -156,14 +152,5 @@ func (e *env) pushSummary(res []push.ArchiveResult, elapsed time.Duration) error
 // pushLine is the summary of one image: "pushed NAME to DST (sha256:…): N
 // blobs pushed (X MiB), M mounted, K skipped, in T".
 func pushLine(r push.ArchiveResult) string {
-	head := fmt.Sprintf("pushed %s to %s (%s): ", r.Image.Shown(), r.Destination.Familiar(), r.Digest)
-	if r.UpToDate {
-		return head + fmt.Sprintf("already there, nothing sent, in %s", r.Elapsed.Round(time.Millisecond))
-	}
-	s := head + fmt.Sprintf("%d blobs pushed (%s), %d mounted, %d skipped, in %s",
-		r.Pushed.Blobs, human(r.Pushed.Bytes), r.Mounted.Blobs, r.Skipped.Blobs, r.Elapsed.Round(time.Millisecond))
-	if r.Resumed > 0 {
-		s += fmt.Sprintf("; resumed uploads the registry held %s of", human(r.Resumed))
-	}
-	return s
+	return fmt.Sprintf("pushed %s to %s (%s): %s", r.Image.Shown(), r.Destination.Familiar(), r.Digest, putCounts(r.Result))
 }

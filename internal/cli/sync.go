@@ -29,6 +29,8 @@ pulls through DST as a mirror find them. FILE is YAML:
     - ref: ghcr.io/org/app
       tags: '^v1\.[0-9]+\.[0-9]+$'     # a regular expression over the repository's tags
       platforms: [linux/amd64]        # one image of an index, as copy --platform
+    - ref: docker.io/library/nginx:1.27
+      platforms: [linux/amd64, linux/arm64]   # some images of an index, and the index
 
 Each image is copied as haul copy copies it: every digest kept, blobs the
 destination has skipped, within one registry mounted, uploads resumed. An
@@ -38,9 +40,20 @@ nothing more (HEADs do not count against Docker Hub's pull limit).
 (reg.lan/mirror/docker.io/library/alpine:3.20; a port's colon becomes _),
 where two registries' paths would collide.
 
---dry-run prints what would be copied and sends nothing but HEADs.
---keep-going copies the others when one fails and reports each failure; the
-exit code is 1 if any failed.`
+platforms: with one platform copies that image of an index alone, under the
+tag, with its own digest. With several, the index keeps its digest: the
+images it has for them (and their attestations) go by digest, then the index
+unchanged under the tag, listing images DST does not get. A registry must
+accept such an index: distribution 2.8 and 3 refuse it unless configured
+with validation.manifests.indexes.platforms: none, and haul then fails that
+entry and says so (list one platform, or none for the whole index). A
+platform the index lacks is an error naming those it has; an image that is
+no index is copied whole if it is built for one of them.
+
+--dry-run prints what would be copied and sends nothing but HEADs (and, for
+an entry with several platforms, reads its index to say how many of its
+images go). --keep-going copies the others when one fails and reports each
+failure; the exit code is 1 if any failed.`
 
 // syncFlags are haul sync's flags: copy's, and sync's own.
 type syncFlags struct {
@@ -63,6 +76,7 @@ func newSyncCmd(e *env) *cobra.Command {
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print what would be copied; send nothing but HEADs")
 	fl.BoolVar(&f.keepGoing, "keep-going", false, "when an image fails, copy the others, then report each failure")
 	fl.BoolVar(&f.keepRegistry, "keep-registry", false, "put the source registry first in each destination path")
+	fl.BoolVar(&f.noReferrers, "no-referrers", false, "leave out the signatures, SBOMs and attestations that refer to the images (default: they go with them)")
 	fl.IntVarP(&f.jobs, "jobs", "j", push.DefaultJobs, "blobs put at once")
 	fl.StringVar(&f.srcAuth, "src-authfile", "", "docker config.json with the credentials for the source registries (default: docker's and podman's stored logins)")
 	fl.StringVar(&f.destAuth, "dest-authfile", "", "docker config.json with the credentials for DST's registry (default: docker's and podman's stored logins)")
@@ -83,6 +97,12 @@ type syncedImage struct {
 	Destination string `json:"destination"`
 	Digest      string `json:"digest,omitempty"`
 	Platform    string `json:"platform,omitempty"`
+	// Platforms and IndexImages: the entry's several platforms kept of an
+	// index (Digest is the index's), as the index names them, and how many
+	// images the index lists.
+	Platforms   []string `json:"platforms,omitempty"`
+	IndexImages int      `json:"indexImages,omitempty"`
+	partial     bool     // the index lists entries that do not go
 	// Action: "copied", "up-to-date", "would-copy" (--dry-run), "failed".
 	Action string     `json:"action"`
 	Pushed push.Count `json:"pushed"`
@@ -159,10 +179,6 @@ func (e *env) syncPairs(ctx context.Context, f syncFlags, list *config.SyncFile,
 	var pairs []syncPair
 	seen := map[string]string{} // destination -> source
 	for _, img := range list.Images {
-		if len(img.Platforms) > 1 {
-			return nil, usagef("line %d: %s: platforms lists %d; haul sync copies one platform of an index (as copy --platform) or the whole index: an index with some of its images would have a new digest, and haul keeps digests",
-				img.Line, img.Ref.Name(), len(img.Platforms))
-		}
 		if err := e.allowed(img.Ref); err != nil {
 			return nil, err
 		}
@@ -220,17 +236,23 @@ func (e *env) syncTags(ctx context.Context, f syncFlags, img config.SyncImage) (
 // syncOne copies one pair, or with --dry-run says whether it would.
 func (e *env) syncOne(ctx context.Context, f syncFlags, cfg push.Config, p syncPair) (syncedImage, error) {
 	line := syncedImage{Source: p.src.String(), Destination: p.dst.String()}
-	if len(p.entry.Platforms) == 1 {
+	switch len(p.entry.Platforms) {
+	case 0:
+	case 1:
 		pl := p.entry.Platforms[0]
 		cfg.Platform = &pl
+	default:
+		cfg.Platforms = p.entry.Platforms
 	}
 	var err error
 	if f.dryRun {
 		err = e.syncPlan(ctx, cfg, p, &line)
 	} else {
 		var res *push.Result
-		if res, err = push.Copy(ctx, p.src, p.dst, cfg); err == nil {
+		res, err = push.Copy(ctx, p.src, p.dst, cfg)
+		if res != nil { // also for an index refused after its images went
 			line.Digest, line.Platform, line.Pushed = res.Digest.String(), res.Platform, res.Pushed
+			line.subset(res.Subset)
 			line.Action = "copied"
 			if res.UpToDate {
 				line.Action = "up-to-date"
@@ -257,6 +279,13 @@ func (e *env) syncPlan(ctx context.Context, cfg push.Config, p syncPair, line *s
 	if cfg.Platform != nil {
 		return nil // the child's digest takes the index: a dry run asks no more
 	}
+	if len(cfg.Platforms) > 0 {
+		sub, err := push.RegistryImages{Reader: rd, Platforms: cfg.Platforms}.Subset(ctx, p.src.WithDigest(want))
+		if err != nil {
+			return err
+		}
+		line.subset(sub)
+	}
 	dcl, err := cfg.Dest(p.dst.Registry())
 	if err != nil {
 		return err
@@ -271,6 +300,15 @@ func (e *env) syncPlan(ctx context.Context, cfg push.Config, p syncPair, line *s
 		line.Action = "up-to-date"
 	}
 	return nil
+}
+
+// subset notes what of an index goes when only some platforms do; nil:
+// the entry's image goes whole.
+func (l *syncedImage) subset(sub *push.Subset) {
+	if sub == nil {
+		return
+	}
+	l.Platforms, l.IndexImages, l.partial = sub.Platforms, sub.Images, !sub.Whole()
 }
 
 // syncReport prints what sync did, and fails if any image did.
@@ -294,9 +332,9 @@ func (e *env) syncReport(report []syncedImage, elapsed time.Duration) error {
 			case "failed":
 				fmt.Fprintf(e.Stderr, "FAILED %s -> %s: %s\n", l.Source, l.Destination, l.Error)
 			case "copied":
-				fmt.Fprintf(e.Stderr, "copied %s -> %s (%s): %d blobs pushed (%s)\n", l.Source, l.Destination, l.Digest, l.Pushed.Blobs, human(l.Pushed.Bytes))
+				fmt.Fprintf(e.Stderr, "copied %s -> %s (%s): %d blobs pushed (%s)%s\n", l.Source, l.Destination, l.Digest, l.Pushed.Blobs, human(l.Pushed.Bytes), l.imagesNote())
 			default:
-				fmt.Fprintf(e.Stderr, "%s %s -> %s (%s)\n", l.Action, l.Source, l.Destination, l.Digest)
+				fmt.Fprintf(e.Stderr, "%s %s -> %s (%s)%s\n", l.Action, l.Source, l.Destination, l.Digest, l.imagesNote())
 			}
 		}
 	}
@@ -304,6 +342,19 @@ func (e *env) syncReport(report []syncedImage, elapsed time.Duration) error {
 		return fmt.Errorf("sync: %d of %d images failed", failed, len(report))
 	}
 	return nil
+}
+
+// imagesNote says, for an index of which only some images go, how many,
+// and for --dry-run what that asks of the destination; "" otherwise.
+func (l syncedImage) imagesNote() string {
+	if !l.partial {
+		return ""
+	}
+	images := fmt.Sprintf("%d of the index's %d images (%s)", len(l.Platforms), l.IndexImages, strings.Join(l.Platforms, ", "))
+	if l.Action == "would-copy" {
+		return "; only " + images + " go: the registry must accept an index whose other images it lacks (distribution 2.8 and 3 refuse it unless validation.manifests.indexes.platforms is none)"
+	}
+	return "; " + images + " copied"
 }
 
 // joinPath joins repository path parts, leaving out empty ones.

@@ -53,14 +53,7 @@ func TestSyncCommand(t *testing.T) {
 	mirrorAt := dst.Host() + "/mirror"
 	sync := func(args ...string) (syncJSON, string, int) {
 		t.Helper()
-		out, errOut, code := run(t, env, "", append([]string{"--json", "sync", "--dest-authfile", creds}, args...)...)
-		var v syncJSON
-		if out != "" {
-			if err := json.Unmarshal([]byte(out), &v); err != nil {
-				t.Fatalf("--json: %v\n%s", err, out)
-			}
-		}
-		return v, errOut, code
+		return run2json(t, env, append([]string{"sync", "--dest-authfile", creds}, args...)...)
 	}
 	actions := func(v syncJSON) string {
 		var s []string
@@ -125,11 +118,66 @@ func TestSyncCommand(t *testing.T) {
 		}
 	})
 	t.Run("several platforms", func(t *testing.T) {
-		writeFile("images:\n  - ref: " + src.Ref("library/multi:1") + "\n    platforms: [linux/amd64, linux/arm64]\n")
-		if _, errOut, code := sync(file, mirrorAt); code != 2 || !strings.Contains(errOut, "haul keeps digests") {
-			t.Fatalf("exit %d: %s", code, errOut)
+		var spec registrytest.IndexSpec
+		for i, arch := range []string{"amd64", "arm64", "s390x"} {
+			img := registrytest.RandomImage(int64(77+i), 1, 100)
+			img.Platform = ocispec.Platform{OS: "linux", Architecture: arch}
+			spec.Images = append(spec.Images, img)
+		}
+		spec.OCI, spec.Attestation = true, true
+		three := src.MustPushIndex(t, "library/three:1", spec)
+		writeFile("images:\n  - ref: " + src.Ref("library/three:1") + "\n    platforms: [linux/amd64, linux/arm64]\n" +
+			"  - ref: " + src.Ref("library/multi:1") + "\n    platforms: [linux/arm64, linux/amd64]\n")
+		kept := "linux/amd64 " + three.Manifests[0].Digest.String() + ", linux/arm64 " + three.Manifests[1].Digest.String()
+		before := uploads.Load()
+
+		_, errOut, code := run(t, env, "", "sync", "--dry-run", "--dest-authfile", creds, file, dst.Host()+"/plat")
+		want := "would-copy " + src.Ref("library/three:1")
+		if code != 0 || !strings.Contains(errOut, want) || !strings.Contains(errOut, "only 2 of the index's 3 images (linux/amd64, linux/arm64) go: the registry must accept an index whose other images it lacks") ||
+			strings.Count(errOut, "only ") != 1 { // library/multi:1 goes whole
+			t.Fatalf("--dry-run: exit %d:\n%s", code, errOut)
+		}
+		if uploads.Load() != before {
+			t.Errorf("--dry-run sent %d uploads", uploads.Load()-before)
+		}
+
+		// Distribution's default requires every image of an index.
+		v, errOut, code := sync("--keep-going", file, dst.Host()+"/plat")
+		if code != 1 || actions(v) != "failed plat/library/three:1, copied plat/library/multi:1" {
+			t.Fatalf("exit %d, %q: %s", code, actions(v), errOut)
+		}
+		l := v.Images[0]
+		for _, s := range []string{dst.Host() + " requires every image an index lists", "refused index " + three.Digest.String(),
+			"only those for linux/amd64, linux/arm64 were copied, by digest (" + kept + ")", "list one platform", "or none (the whole index)"} {
+			if !strings.Contains(l.Error, s) {
+				t.Errorf("the error %q lacks %q", l.Error, s)
+			}
+		}
+		if strings.Join(l.Platforms, " ") != "linux/amd64 linux/arm64" || l.IndexImages != 3 || v.Images[1].Digest != idx.Digest.String() {
+			t.Errorf("--json lines %+v", v.Images)
+		}
+
+		// A registry configured to take an index whatever it lacks.
+		open := registrytest.New(t, registrytest.Config{TokenAuth: true, IndexPlatforms: "none"})
+		v, errOut, code = run2json(t, env, "sync", "--dest-authfile", authFile(t, open.Host()), file, open.Host())
+		if code != 0 || len(v.Images) != 2 || v.Images[0].Action != "copied" || v.Images[0].Digest != three.Digest.String() ||
+			strings.Join(v.Images[0].Platforms, " ") != "linux/amd64 linux/arm64" {
+			t.Fatalf("into a registry that takes it: exit %d, %+v: %s", code, v.Images, errOut)
 		}
 	})
+}
+
+// run2json runs haul --json with args and decodes sync's report.
+func run2json(t *testing.T, env map[string]string, args ...string) (syncJSON, string, int) {
+	t.Helper()
+	out, errOut, code := run(t, env, "", append([]string{"--json"}, args...)...)
+	var v syncJSON
+	if out != "" {
+		if err := json.Unmarshal([]byte(out), &v); err != nil {
+			t.Fatalf("--json: %v\n%s", err, out)
+		}
+	}
+	return v, errOut, code
 }
 
 // syncFile writes a sync file holding s.

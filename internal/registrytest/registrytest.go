@@ -99,6 +99,10 @@ type Config struct {
 	// filesystem driver); "": in memory, where every chunk written copies the
 	// blob so far, so that pushing one of tens of MiB takes seconds.
 	Dir string
+	// IndexPlatforms is distribution's validation.manifests.indexes.platforms:
+	// "" or "all" (the default) refuses an index until the registry holds
+	// every manifest it lists; "none" takes an index whatever it lacks.
+	IndexPlatforms string
 }
 
 // Registry is a running registry and, with TokenAuth, its token server.
@@ -199,6 +203,7 @@ func Start(c Config) (_ *Registry, err error) {
 	conf.HTTP.Secret = randomHex(16)
 	conf.Proxy = configuration.Proxy{RemoteURL: c.ProxyOf, Username: c.ProxyUsername, Password: c.ProxyPassword}
 	conf.Log.Level = "error"
+	conf.Validation.Manifests.Indexes.Platforms = configuration.Platforms(c.IndexPlatforms)
 
 	switch {
 	case c.TokenAuth:
