@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -177,21 +176,14 @@ func (cl *Client) applyFile() error {
 
 // parsePlatform reads Config.Platform: "", "all", or a comma list.
 func (cl *Client) parsePlatform(s string) error {
-	switch strings.TrimSpace(s) {
-	case "":
-		return nil
-	case "all":
-		cl.all = true
-		return nil
+	var c pull.Config
+	if err := c.ParsePlatforms(s); err != nil {
+		return fmt.Errorf("haul: Config.Platform: %w", err)
 	}
-	for _, part := range strings.Split(s, ",") {
-		p, err := image.ParsePlatform(part)
-		if err != nil {
-			return fmt.Errorf("haul: Config.Platform: %w", err)
-		}
-		cl.platforms = append(cl.platforms, p)
+	cl.platforms, cl.all = c.Platforms, c.AllPlatforms
+	if len(cl.platforms) > 0 {
+		cl.prefer = cl.platforms[0]
 	}
-	cl.prefer = cl.platforms[0]
 	return nil
 }
 

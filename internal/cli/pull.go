@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/haul-dev/haul"
-	"github.com/haul-dev/haul/image"
 	"github.com/haul-dev/haul/pull"
 	"github.com/haul-dev/haul/ref"
 	"github.com/haul-dev/haul/store"
@@ -139,8 +138,8 @@ func newPullCmd(e *env) *cobra.Command {
 				}
 			}
 		}
-		if err := parsePlatforms(platform, &cfg); err != nil {
-			return err
+		if err := cfg.ParsePlatforms(platform); err != nil {
+			return usageError{err}
 		}
 		if !cmd.Flags().Changed("platform") && len(cfg.Platforms) == 1 {
 			// config.toml's platform: a default to pick from an index, not a demand.
@@ -202,25 +201,6 @@ func newPullCmd(e *env) *cobra.Command {
 		return e.pullSummary(cfg, res)
 	}
 	return c
-}
-
-// parsePlatforms reads --platform: "", "all", or a comma list.
-func parsePlatforms(s string, c *pull.Config) error {
-	switch strings.TrimSpace(s) {
-	case "":
-		return nil
-	case "all":
-		c.AllPlatforms = true
-		return nil
-	}
-	for _, part := range strings.Split(s, ",") {
-		p, err := image.ParsePlatform(part)
-		if err != nil {
-			return usageError{err}
-		}
-		c.Platforms = append(c.Platforms, p)
-	}
-	return nil
 }
 
 // defaultOutput names the output after the image's last path component and
