@@ -3,9 +3,11 @@ package haul_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -113,5 +115,16 @@ func TestPlatformDemanded(t *testing.T) {
 	img, err := cl.Inspect(t.Context(), reg.Ref("team/app:2"))
 	if err != nil || img.Image.Platform != "linux/arm64" {
 		t.Errorf("inspect of an arm64 image for linux/arm64: %v, %v", img, err)
+	}
+}
+
+// TestConfigNeverPrintsPassword: a Config logged by mistake shows no secret.
+func TestConfigNeverPrintsPassword(t *testing.T) {
+	t.Parallel()
+	c := haul.Config{Login: alice}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		if s := fmt.Sprintf(verb, c); strings.Contains(s, alice.Password) {
+			t.Errorf("%s of a Config prints the password: %s", verb, s)
+		}
 	}
 }
