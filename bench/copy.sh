@@ -17,9 +17,12 @@
 #           curl-get GETs each blob from the source to /dev/null, 8 at a time:
 #           what the source takes to serve them.
 #
-# Both registries are Debian's docker-registry on 127.0.0.1, storage on this
-# machine's disk, access logs on; the source's blobs are warm in the page
-# cache. Besides each command's wall and CPU, each run records the CPU
+# Both registries are Debian's docker-registry on 127.0.0.1, access logs on;
+# the source's blobs are warm in the page cache. DISK=fast (the default): the
+# destination's storage on this machine's disk. DISK=slow: on pull.sh's slow
+# disk (bench/slowdisk.sh; root), the destination registry and the command in
+# its blkio cgroup: the registry's fsync of each blob it commits is throttled
+# to SLOW_BPS. Besides each command's wall and CPU, each run records the CPU
 # seconds (user+sys) each registry spent during it, and the requests each
 # was asked (its access log). Writes bench/results/<date>-copy.md and its
 # -raw.tsv (OUT to change). Never run in CI.
@@ -33,7 +36,14 @@ TOOLS=${TOOLS:-$ALL_TOOLS}
 BIG_MIB=${BIG_MIB:-1024}
 MANY_LAYERS=${MANY_LAYERS:-40}
 MANY_MIB=${MANY_MIB:-10}
-OUT=${OUT:-$ROOT/bench/results/$(date +%F)-copy.md}
+DISK=${DISK:-fast}
+case $DISK in
+fast | slow) ;;
+*) echo "bench: error: DISK=$DISK: fast or slow" >&2 && exit 2 ;;
+esac
+SLOW_BPS=${SLOW_BPS:-131072000}
+SLOW_GIB=${SLOW_GIB:-6}
+OUT=${OUT:-$ROOT/bench/results/$(date +%F)-copy$([[ $DISK == slow ]] && echo -slow).md}
 RAW=${OUT%.md}-raw.tsv
 T_START=$SECONDS
 
@@ -47,16 +57,25 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/haul-copybench.XXXXXX")
 # shellcheck source=../scripts/registry.sh
 . "$ROOT/scripts/registry.sh"
 SRC_PID='' DST_PID=''
+# DISK=slow: the loop device, its mount and the blkio cgroup (bench/slowdisk.sh).
+SCRATCH=$WORK CGROUP='' LOOP='' SLOW_MNT=''
+# shellcheck source=slowdisk.sh
+. "$ROOT/bench/slowdisk.sh"
 cleanup() {
 	local rc=$?
 	[[ -n $DST_PID ]] && kill "$DST_PID" 2>/dev/null
 	[[ -n $SRC_PID ]] && kill "$SRC_PID" 2>/dev/null
 	wait 2>/dev/null
+	slow_teardown
 	rm -rf "$WORK"
 	exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
+if [[ $DISK == slow ]]; then
+	slow_setup
+	SCRATCH=$SLOW_MNT
+fi
 
 if [[ -n ${HAUL_BASE:-} ]]; then
 	[[ -x $HAUL_BASE ]] || die "HAUL_BASE=$HAUL_BASE is not executable"
@@ -110,9 +129,10 @@ curl_one() { # put|get IMAGE DIGEST DST SRC SRCDATA
 # One timed run: a fresh destination registry, then the command.
 run_one() { # ROUND IMAGE TOOL
 	local round=$1 img=$2 tool=$3 rc=0 t0 t1 dst cmd
-	rm -rf "$WORK/dst"
-	start_registry "$WORK/dst" 1 >/dev/null 2>&1 || die "could not start a destination registry"
+	rm -rf "$SCRATCH/dst" "$SCRATCH/home"
+	start_registry "$SCRATCH/dst" 1 >/dev/null 2>&1 || die "could not start a destination registry"
 	dst=$REG DST_PID=$REG_PID REG_PID=
+	[[ -z $CGROUP ]] || echo "$DST_PID" >"$CGROUP/cgroup.procs"
 	local from=$SRC/bench/$img:1 to=$dst/bench/$img:1 bundle=$WORK/bundle-$img.tar
 	mkdir -p "$WORK/home"
 	HOME=$WORK/home "$REGCTL" registry set --tls disabled "$SRC" >/dev/null
@@ -131,19 +151,22 @@ run_one() { # ROUND IMAGE TOOL
 	*) die "unknown tool $tool" ;;
 	esac
 	local sreq0 dreq0 scpu0 dcpu0
-	sreq0=$(requests "$WORK/src/access.log") dreq0=$(requests "$WORK/dst/access.log")
+	sreq0=$(requests "$WORK/src/access.log") dreq0=$(requests "$SCRATCH/dst/access.log")
 	scpu0=$(cpu_ticks "$SRC_PID") dcpu0=$(cpu_ticks "$DST_PID")
 	t0=$EPOCHREALTIME
-	env HOME="$WORK/home" DOCKER_CONFIG="$WORK/home/.docker" TMPDIR="$WORK" XDG_CACHE_HOME="$WORK/home/cache" \
-		/usr/bin/time -f '%e %U %S %M' -o "$WORK/time.txt" "${cmd[@]}" >"$WORK/out.txt" 2>&1 || rc=$?
+	(
+		in_cgroup
+		exec env HOME="$WORK/home" DOCKER_CONFIG="$WORK/home/.docker" TMPDIR="$SCRATCH" XDG_CACHE_HOME="$SCRATCH/home/cache" \
+			/usr/bin/time -f '%e %U %S %M' -o "$WORK/time.txt" "${cmd[@]}" >"$WORK/out.txt" 2>&1
+	) || rc=$?
 	t1=$EPOCHREALTIME
 	sleep 0.2 # the registries' last log lines
 	local scpu dcpu sreq dreq
 	scpu=$(secs $(($(cpu_ticks "$SRC_PID") - scpu0))) dcpu=$(secs $(($(cpu_ticks "$DST_PID") - dcpu0)))
-	sreq=$(($(requests "$WORK/src/access.log") - sreq0)) dreq=$(($(requests "$WORK/dst/access.log") - dreq0))
+	sreq=$(($(requests "$WORK/src/access.log") - sreq0)) dreq=$(($(requests "$SCRATCH/dst/access.log") - dreq0))
 	kill "$DST_PID" 2>/dev/null; wait "$DST_PID" 2>/dev/null || true
 	DST_PID=
-	rm -rf "$WORK/home/cache"
+	rm -rf "$SCRATCH/home/cache"
 	local u s m
 	read -r _ u s m < <(grep -v '^Command' "$WORK/time.txt" | tail -n1)
 	printf '%s\t%s\t%s\t%s\t%.4f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$img" "$tool" "$round" "$rc" "$(bc <<<"$t1 - $t0")" "$u" "$s" "$m" \
@@ -171,7 +194,7 @@ done
 	echo "# Copy benchmark, $(date +%F)"
 	echo
 	echo "haul $("$HAUL" --version | awk '{print $NF}')${HAUL_BASE:+ (base: $("$HAUL_BASE" --version | awk '{print $NF}'))}, crane $CRANE_VERSION, regctl $REGCTL_VERSION${SKOPEO:+, $("$SKOPEO" --version)};"
-	echo "$ROUNDS rounds, each run into a fresh empty docker-registry; images: $IMAGES. Raw runs: \`$(basename "$RAW")\`."
+	echo "$ROUNDS rounds, each run into a fresh empty docker-registry; DISK=$DISK${SLOW_CHECK:+ ($SLOW_CHECK)}; images: $IMAGES. Raw runs: \`$(basename "$RAW")\`."
 	echo "CPU: user+sys seconds of the command, and of each registry during the run; reqs: access-log lines."
 	echo
 	echo "| image | MiB | tool | ok | median wall | MiB/s | peak RSS | CPU | dst CPU | src CPU | dst reqs | src reqs | haul / fastest peer |"
