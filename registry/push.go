@@ -285,6 +285,8 @@ func (b *exactBody) Read(p []byte) (int, error) {
 		return n, io.ErrUnexpectedEOF
 	case err == io.EOF:
 		return n, nil // rc ended with its last bytes, and so judged them
+	case err != nil && b.left == 0:
+		return 0, err // rc judged the blob with its last bytes: they are held back
 	case err != nil:
 		return n, err
 	case b.left == 0:

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -766,6 +767,8 @@ func TestUploadSourceFails(t *testing.T) {
 	}{
 		{"a registry copied from that serves a flipped byte, small", small, flipped, isDigestError},
 		{"a registry copied from that serves a flipped byte, large", large, flipped, isDigestError},
+		{"a verifying source that fails with its last bytes, small", small, failsAtEnd, isDigestError},
+		{"a verifying source that fails with its last bytes, large", large, failsAtEnd, isDigestError},
 		{"a source that goes on past the blob, small", small, longer, isSizeError},
 		{"a source that goes on past the blob, large", large, longer, isSizeError},
 	}
@@ -813,6 +816,19 @@ func flipped(t *testing.T, b []byte, d image.Descriptor) registry.BlobSource {
 		})
 	})
 	return newClient(t, src, auth.Credential{}).BlobSource(mustRef(t, src.Ref("team/app:1")), d)
+}
+
+// failsAtEnd is a flipped blob through image.VerifyReader over a reader
+// that returns its last bytes with io.EOF: the digest error comes with them.
+func failsAtEnd(_ *testing.T, b []byte, d image.Descriptor) registry.BlobSource {
+	b = bytes.Clone(b)
+	b[len(b)-1] ^= 1
+	return registry.BlobSourceFunc(func(_ context.Context, off int64) (io.ReadCloser, error) {
+		if off != 0 {
+			return nil, fmt.Errorf("asked for offset %d", off)
+		}
+		return io.NopCloser(image.VerifyReader(iotest.DataErrReader(bytes.NewReader(b)), d, "blob")), nil
+	})
 }
 
 func longer(_ *testing.T, b []byte, _ image.Descriptor) registry.BlobSource {
