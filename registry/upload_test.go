@@ -704,6 +704,44 @@ func TestUploadStop(t *testing.T) {
 	}
 }
 
+// TestUploadStopWhole: Stop closed while the PUT that carries a small blob
+// whole is on its way lets that request finish, which commits the blob:
+// nothing is left to resume, and no second request is sent.
+func TestUploadStopWhole(t *testing.T) {
+	t.Parallel()
+	reg := registrytest.New(t, registrytest.Config{TokenAuth: true, Dir: t.TempDir()})
+	stop := make(chan struct{})
+	var log requestLog
+	reg.Wrap(func(next http.Handler) http.Handler {
+		return log.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPut && r.ContentLength > 0 {
+				close(stop) // Ctrl-C while the blob is on its way
+			}
+			next.ServeHTTP(w, r)
+		}))
+	})
+	cache := t.TempDir()
+	st, err := store.Open(store.Config{Dir: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, d := blobOf(21, 3<<20)
+	to := mustRef(t, reg.Ref("team/app:1"))
+	cl := newClient(t, reg, alice)
+	if err := cl.PushBlob(t.Context(), to, d, bytesSource(b), registry.PushOptions{Sessions: st.Uploads(), Stop: stop}); err != nil {
+		t.Fatalf("stopped during the whole PUT: %v, want the blob committed", err)
+	}
+	if got := strings.Join(log.methods(), " "); got != "POST PUT" {
+		t.Errorf("requests %q, want POST PUT", got)
+	}
+	if got, err := readBlob(t, cl, to, d); err != nil || !bytes.Equal(got, b) {
+		t.Fatalf("read back: %v", err)
+	}
+	if sessions, _ := filepath.Glob(filepath.Join(cache, "uploads", "*", "team", "app", "*.json")); len(sessions) != 0 {
+		t.Errorf("a session was kept for a committed blob: %v", sessions)
+	}
+}
+
 // TestUploadWrongBytes: bytes that are not the blob's are refused at the
 // PUT, and their session is forgotten, so that no later run resumes after
 // them.
