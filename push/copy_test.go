@@ -71,8 +71,8 @@ func config(t testing.TB, regs ...*registrytest.Registry) push.Config {
 }
 
 // requestLog records what a registry is asked by the code under test (not
-// the token dance's 401s, not registrytest's own requests), and the PATCH
-// body bytes it reads.
+// the token dance's 401s, not registrytest's own requests), and the blob
+// bytes it reads (sendsBytes).
 type requestLog struct {
 	mu      sync.Mutex
 	reqs    []string
@@ -81,7 +81,7 @@ type requestLog struct {
 
 func (l *requestLog) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPatch {
+		if sendsBytes(r) {
 			r.Body = countedBody{r.Body, &l.patched}
 		}
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
@@ -378,7 +378,7 @@ type cutFront struct {
 
 func (f *cutFront) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPatch || r.ContentLength <= f.min || f.done.Swap(true) {
+		if !sendsBytes(r) || r.ContentLength <= f.min || f.done.Swap(true) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -387,6 +387,12 @@ func (f *cutFront) wrap(next http.Handler) http.Handler {
 		f.onCut()
 		panic(http.ErrAbortHandler)
 	})
+}
+
+// sendsBytes: r carries a blob's bytes, in a PATCH or, for a blob sent
+// whole, in the PUT that commits it.
+func sendsBytes(r *http.Request) bool {
+	return r.Method == http.MethodPatch || r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads/") && r.ContentLength > 0
 }
 
 type errReader struct{}

@@ -209,19 +209,45 @@ func (s *countingSource) advance(pos, sent int64) {
 	}
 }
 
+// progressStep is how many bytes a body reads between two reports: one per
+// read (32 KiB, net/http's copy buffer) would take the transfer's lock and
+// call Progress (a progress bar's channel send) 32,768 times a GiB.
+const progressStep = 1 << 20
+
 type countingBody struct {
-	rc  io.ReadCloser
-	s   *countingSource
-	pos int64
+	rc io.ReadCloser
+	s  *countingSource
+
+	mu      sync.Mutex // Read and Close may run at once: net/http reads, the upload closes
+	pos     int64
+	pending int64 // bytes read and not reported yet
 }
 
 func (b *countingBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
-	if n > 0 {
-		b.pos += int64(n)
-		b.s.t.lock(func() { b.s.advance(b.pos, int64(n)) })
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.pos += int64(n)
+	b.pending += int64(n)
+	if b.pending >= progressStep || err != nil {
+		b.flush()
 	}
 	return n, err
 }
 
-func (b *countingBody) Close() error { return b.rc.Close() }
+// flush reports the pending bytes; called under b.mu.
+func (b *countingBody) flush() {
+	if b.pending == 0 {
+		return
+	}
+	sent := b.pending
+	b.pending = 0
+	b.s.t.lock(func() { b.s.advance(b.pos, sent) })
+}
+
+func (b *countingBody) Close() error {
+	b.mu.Lock()
+	b.flush()
+	b.mu.Unlock()
+	return b.rc.Close()
+}

@@ -258,8 +258,12 @@ func (c *Client) blobRange(ctx context.Context, r ref.Reference, d image.Descrip
 	return &exactBody{rc: resp.Body, left: d.Size - offset, size: d.Size, what: "blob " + string(d.Digest)}, nil
 }
 
-// exactBody yields exactly left bytes of rc: fewer is io.ErrUnexpectedEOF,
-// more is a *image.SizeError.
+// exactBody yields exactly left bytes of rc, the last of a blob of size
+// bytes: fewer is io.ErrUnexpectedEOF, more an error. It reads rc past its
+// last byte in the Read that would hand that byte on, and hands it on only if
+// rc ends there cleanly: a verifying rc (Blob's) judges the blob at its end,
+// so an upload whose source fails the check never gives the registry the
+// whole blob, which the registry could commit before the client gave up.
 type exactBody struct {
 	rc   io.ReadCloser
 	left int64
@@ -269,10 +273,6 @@ type exactBody struct {
 
 func (b *exactBody) Read(p []byte) (int, error) {
 	if b.left == 0 {
-		var one [1]byte
-		if n, _ := b.rc.Read(one[:]); n > 0 {
-			return 0, fmt.Errorf("%s: the registry sent more than the blob's %d bytes", b.what, b.size)
-		}
 		return 0, io.EOF
 	}
 	if int64(len(p)) > b.left {
@@ -280,13 +280,42 @@ func (b *exactBody) Read(p []byte) (int, error) {
 	}
 	n, err := b.rc.Read(p)
 	b.left -= int64(n)
-	if err == io.EOF && b.left > 0 {
-		err = io.ErrUnexpectedEOF
+	switch {
+	case err == io.EOF && b.left > 0:
+		return n, io.ErrUnexpectedEOF
+	case err == io.EOF:
+		return n, nil // rc ended with its last bytes, and so judged them
+	case err != nil && b.left == 0:
+		return 0, err // rc judged the blob with its last bytes: they are held back
+	case err != nil:
+		return n, err
+	case b.left == 0:
+		if err := b.end(); err != nil {
+			return 0, err // the last bytes are held back
+		}
 	}
-	if err == io.EOF {
-		err = nil
-	}
-	return n, err
+	return n, nil
 }
+
+// end reads rc past the blob's last byte: it must end there, cleanly.
+func (b *exactBody) end() error {
+	var one [1]byte
+	for range maxEmptyReads {
+		n, err := b.rc.Read(one[:])
+		switch {
+		case n > 0:
+			return &image.SizeError{What: b.what, Want: b.size, Got: b.size + 1}
+		case err == io.EOF:
+			return nil
+		case err != nil:
+			return err
+		}
+	}
+	return fmt.Errorf("%s: %w after the blob's %d bytes", b.what, io.ErrNoProgress, b.size)
+}
+
+// maxEmptyReads is how many reads in a row may return nothing (io.Reader
+// allows it) before a stream counts as stuck, as bufio counts them.
+const maxEmptyReads = 100
 
 func (b *exactBody) Close() error { return b.rc.Close() }

@@ -58,6 +58,17 @@ func (l *requestLog) wrap(next http.Handler) http.Handler {
 	})
 }
 
+// methods are the requests' methods, in order.
+func (l *requestLog) methods() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var m []string
+	for _, r := range l.reqs {
+		m = append(m, strings.Fields(r)[0])
+	}
+	return m
+}
+
 func (l *requestLog) count(method, pathPart string) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -28,8 +29,9 @@ import (
 )
 
 // uploadFront stands before a real registry's upload endpoints: it counts the
-// PATCH body bytes the registry reads and the status requests, and injects
-// one fault per request of a kind, as its fields say.
+// blob bytes the registry reads (PATCH bodies, and the PUT's of a blob sent
+// whole) and the status requests, and injects one fault per request of a
+// kind, as its fields say. "PATCH" below means either.
 type uploadFront struct {
 	received atomic.Int64 // PATCH body bytes the registry read
 	statuses atomic.Int32 // GETs of an upload URL
@@ -80,7 +82,8 @@ func (f *uploadFront) wrap(next http.Handler) http.Handler {
 			f.mu.Lock()
 			f.held = w.Header().Get("Range")
 			f.mu.Unlock()
-		case r.Method == http.MethodPatch && isUpload:
+		case isUpload && (r.Method == http.MethodPatch || r.Method == http.MethodPut && r.ContentLength > 0):
+			// The blob's bytes go in a PATCH, or a small blob's in the PUT itself.
 			f.patches.Add(1)
 			f.mu.Lock()
 			ft, faulty := f.patchFault.take()
@@ -207,21 +210,24 @@ func heldBytes(t *testing.T, rng string) int64 {
 // registry receives only the rest.
 // The rest comes from the cache, or from a Range read of the registry
 // copied from.
+// A blob of up to 16 MiB is cut in the PUT that carries it whole, a larger
+// one in its PATCH.
 func TestUploadResumesInANewRun(t *testing.T) {
 	t.Parallel()
 	for _, from := range []string{"cache", "registry"} {
-		t.Run(from, func(t *testing.T) {
-			t.Parallel()
-			testUploadResumes(t, from == "registry")
-		})
+		for _, size := range []int{16 << 20, 16<<20 + 1} {
+			t.Run(fmt.Sprintf("%s, %d bytes", from, size), func(t *testing.T) {
+				t.Parallel()
+				testUploadResumes(t, from == "registry", size)
+			})
+		}
 	}
 }
 
-func testUploadResumes(t *testing.T, fromRegistry bool) {
+func testUploadResumes(t *testing.T, fromRegistry bool, size int) {
 	f := newUploadFixture(t)
-	const size = 16 << 20
 	b, d := blobOf(11, size)
-	f.interrupted(t, b, d, size/2)
+	f.interrupted(t, b, d, int64(size/2))
 
 	src := bytesSource(b)
 	var ranges []string
@@ -257,7 +263,7 @@ func testUploadResumes(t *testing.T, fromRegistry bool) {
 	f.front.mu.Lock()
 	held := heldBytes(t, f.front.held)
 	f.front.mu.Unlock()
-	if held <= 0 || held > size/2 {
+	if held <= 0 || held > int64(size/2) {
 		t.Fatalf("the registry held %d bytes after the cut at %d", held, size/2)
 	}
 	if got, want := f.front.received.Load(), int64(size)-held; got != want {
@@ -266,7 +272,7 @@ func testUploadResumes(t *testing.T, fromRegistry bool) {
 	if restarted.Load() != 0 {
 		t.Error("Restarted was called for a session the registry resumed")
 	}
-	if len(progress) != 2 || progress[0] != held || progress[1] != size {
+	if len(progress) != 2 || progress[0] != held || progress[1] != int64(size) {
 		t.Errorf("progress %v, want [%d %d]", progress, held, size)
 	}
 	if fromRegistry && (len(ranges) == 0 || ranges[len(ranges)-1] != fmt.Sprintf("bytes=%d-", held)) {
@@ -372,19 +378,36 @@ func TestBlobSource(t *testing.T) {
 }
 
 // TestPushBlobSizes pushes blobs of the sizes at the edges of the protocol
-// (nothing to PATCH; Range "0-0", which distribution writes for 0 bytes held
-// and for 1) and reads them back.
+// (nothing to send; Range "0-0", which distribution writes for 0 bytes held
+// and for 1; the largest blob sent whole in the PUT, and one byte more, which
+// goes in a PATCH) and reads them back, and checks the requests each took.
 func TestPushBlobSizes(t *testing.T) {
 	t.Parallel()
-	reg := registrytest.New(t, registrytest.Config{TokenAuth: true})
-	cl := newClient(t, reg, alice)
-	for _, n := range []int{0, 1, 2, 3 << 20} {
-		t.Run(strconv.Itoa(n), func(t *testing.T) {
+	const maxWhole = 16 << 20
+	tests := []struct {
+		size int
+		want string // the upload's requests
+	}{
+		{0, "POST PUT"},
+		{1, "POST PUT"},
+		{2, "POST PUT"},
+		{maxWhole, "POST PUT"},
+		{maxWhole + 1, "POST PATCH PUT"},
+	}
+	for _, tt := range tests {
+		t.Run(strconv.Itoa(tt.size), func(t *testing.T) {
 			t.Parallel()
-			b, d := blobOf(int64(n), n)
-			r := mustRef(t, reg.Ref("team/app:"+strconv.Itoa(n)))
+			reg := registrytest.New(t, registrytest.Config{TokenAuth: true})
+			var log requestLog
+			reg.Wrap(log.wrap)
+			cl := newClient(t, reg, alice)
+			b, d := blobOf(int64(tt.size), tt.size)
+			r := mustRef(t, reg.Ref("team/app:1"))
 			if err := cl.PushBlob(t.Context(), r, d, bytesSource(b), registry.PushOptions{}); err != nil {
 				t.Fatal(err)
+			}
+			if got := strings.Join(log.methods(), " "); got != tt.want {
+				t.Errorf("requests %q, want %q", got, tt.want)
 			}
 			got, err := readBlob(t, cl, r, d)
 			if err != nil || !bytes.Equal(got, b) {
@@ -562,7 +585,8 @@ func TestChunkedUpload(t *testing.T) {
 		{name: "chunks", want: []string{first, second, last}, chunksAfter: true},
 		{name: "416 to the second chunk", fault: answer(416), want: []string{first, second, rest}},
 		{name: "a Range that does not advance", fault: answer(202, "Range", "0-5242879"), want: []string{first, second, rest}},
-		{name: "201 before the last chunk", fault: answer(201), want: []string{first, second, ""}, wantRestarts: 1},
+		// The session refused, the blob starts again, whole (maxWhole): in the PUT, no PATCH.
+		{name: "201 before the last chunk", fault: answer(201), want: []string{first, second}, wantRestarts: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -680,6 +704,44 @@ func TestUploadStop(t *testing.T) {
 	}
 }
 
+// TestUploadStopWhole: Stop closed while the PUT that carries a small blob
+// whole is on its way lets that request finish, which commits the blob:
+// nothing is left to resume, and no second request is sent.
+func TestUploadStopWhole(t *testing.T) {
+	t.Parallel()
+	reg := registrytest.New(t, registrytest.Config{TokenAuth: true, Dir: t.TempDir()})
+	stop := make(chan struct{})
+	var log requestLog
+	reg.Wrap(func(next http.Handler) http.Handler {
+		return log.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPut && r.ContentLength > 0 {
+				close(stop) // Ctrl-C while the blob is on its way
+			}
+			next.ServeHTTP(w, r)
+		}))
+	})
+	cache := t.TempDir()
+	st, err := store.Open(store.Config{Dir: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, d := blobOf(21, 3<<20)
+	to := mustRef(t, reg.Ref("team/app:1"))
+	cl := newClient(t, reg, alice)
+	if err := cl.PushBlob(t.Context(), to, d, bytesSource(b), registry.PushOptions{Sessions: st.Uploads(), Stop: stop}); err != nil {
+		t.Fatalf("stopped during the whole PUT: %v, want the blob committed", err)
+	}
+	if got := strings.Join(log.methods(), " "); got != "POST PUT" {
+		t.Errorf("requests %q, want POST PUT", got)
+	}
+	if got, err := readBlob(t, cl, to, d); err != nil || !bytes.Equal(got, b) {
+		t.Fatalf("read back: %v", err)
+	}
+	if sessions, _ := filepath.Glob(filepath.Join(cache, "uploads", "*", "team", "app", "*.json")); len(sessions) != 0 {
+		t.Errorf("a session was kept for a committed blob: %v", sessions)
+	}
+}
+
 // TestUploadWrongBytes: bytes that are not the blob's are refused at the
 // PUT, and their session is forgotten, so that no later run resumes after
 // them.
@@ -726,4 +788,97 @@ func TestPushUnreachable(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("a refused push took %s", d)
 	}
+}
+
+// TestUploadSourceFails: a source whose bytes are not the blob's ends the
+// upload with the source's error, before the registry has the whole blob,
+// so that it can commit nothing; the session is forgotten. Both ways up: the
+// PUT that carries a small blob, the PATCH of a large one.
+func TestUploadSourceFails(t *testing.T) {
+	t.Parallel()
+	const small, large = 1 << 20, 16<<20 + 1 // large > maxWhole
+	tests := []struct {
+		name   string
+		size   int
+		source func(t *testing.T, b []byte, d image.Descriptor) registry.BlobSource
+		want   func(error) bool
+	}{
+		{"a registry copied from that serves a flipped byte, small", small, flipped, isDigestError},
+		{"a registry copied from that serves a flipped byte, large", large, flipped, isDigestError},
+		{"a verifying source that fails with its last bytes, small", small, failsAtEnd, isDigestError},
+		{"a verifying source that fails with its last bytes, large", large, failsAtEnd, isDigestError},
+		{"a source that goes on past the blob, small", small, longer, isSizeError},
+		{"a source that goes on past the blob, large", large, longer, isSizeError},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b, d := blobOf(int64(tt.size), tt.size)
+			f := newUploadFixture(t)
+			err := f.runFrom(t.Context(), t, tt.source(t, b, d), d, registry.PushOptions{})
+			if !tt.want(err) {
+				t.Fatalf("error %v, want the source's", err)
+			}
+			if got := f.front.received.Load(); got >= d.Size {
+				t.Errorf("the registry read %d bytes of %d: it had the whole blob", got, d.Size)
+			}
+			if ok, err := newClient(t, f.reg, alice).BlobExists(t.Context(), f.to, d); ok || err != nil {
+				t.Errorf("the registry holds the blob (%v)", err)
+			}
+			if sessions, _ := filepath.Glob(filepath.Join(f.cache, "uploads", "*", "mirror", "app", "*.json")); len(sessions) != 0 {
+				t.Errorf("the failed upload's session was kept: %v", sessions)
+			}
+		})
+	}
+}
+
+// flipped is blob d read from a registry that serves it with its last byte
+// flipped.
+func flipped(t *testing.T, b []byte, d image.Descriptor) registry.BlobSource {
+	src := registrytest.New(t, registrytest.Config{TokenAuth: true})
+	if _, err := src.PushBlob(t.Context(), "team/app", b); err != nil {
+		t.Fatal(err)
+	}
+	src.Wrap(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !registrytest.IsBlobGET(r) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			rec := registrytest.Record(next, r)
+			body := rec.Body.Bytes()
+			body[len(body)-1] ^= 1
+			registrytest.CopyHeader(w, rec)
+			w.WriteHeader(rec.Code)
+			w.Write(body)
+		})
+	})
+	return newClient(t, src, auth.Credential{}).BlobSource(mustRef(t, src.Ref("team/app:1")), d)
+}
+
+// failsAtEnd is a flipped blob through image.VerifyReader over a reader
+// that returns its last bytes with io.EOF: the digest error comes with them.
+func failsAtEnd(_ *testing.T, b []byte, d image.Descriptor) registry.BlobSource {
+	b = bytes.Clone(b)
+	b[len(b)-1] ^= 1
+	return registry.BlobSourceFunc(func(_ context.Context, off int64) (io.ReadCloser, error) {
+		if off != 0 {
+			return nil, fmt.Errorf("asked for offset %d", off)
+		}
+		return io.NopCloser(image.VerifyReader(iotest.DataErrReader(bytes.NewReader(b)), d, "blob")), nil
+	})
+}
+
+func longer(_ *testing.T, b []byte, _ image.Descriptor) registry.BlobSource {
+	return bytesSource(append(bytes.Clone(b), 'x'))
+}
+
+func isDigestError(err error) bool {
+	var de *image.DigestError
+	return errors.As(err, &de)
+}
+
+func isSizeError(err error) bool {
+	var se *image.SizeError
+	return errors.As(err, &se)
 }
