@@ -143,7 +143,7 @@ func Copy(ctx context.Context, src, dst ref.Reference, c Config) (*Result, error
 			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 	}
-	res, err := Put(ctx, plan, to, dcl, c)
+	res, err := put(ctx, plan, to, dcl, c, c.Platform == nil)
 	if res != nil {
 		res.Elapsed = c.now().Sub(start)
 	}
@@ -219,6 +219,12 @@ func (c Config) stopped() bool {
 // root under to's tag (or digest). Each digest the registry gives back must
 // be the plan's: a copy that would change one is refused.
 func Put(ctx context.Context, plan *Plan, to ref.Reference, dcl *registry.Client, c Config) (*Result, error) {
+	return put(ctx, plan, to, dcl, c, false)
+}
+
+// put is Put; tagAsked says that the caller has just asked the destination
+// what its tag names (Copy's upToDate), so that it is not asked twice.
+func put(ctx context.Context, plan *Plan, to ref.Reference, dcl *registry.Client, c Config, tagAsked bool) (*Result, error) {
 	if len(plan.Manifests) == 0 {
 		return nil, errors.New("nothing to put: the plan has no manifest")
 	}
@@ -227,7 +233,7 @@ func Put(ctx context.Context, plan *Plan, to ref.Reference, dcl *registry.Client
 	if d := to.Digest(); d != "" && d != root.Descriptor.Digest {
 		return nil, fmt.Errorf("the destination is pinned to %s, but the manifest to put is %s: a copy keeps digests", d, root.Descriptor.Digest)
 	}
-	if to.Tag() != "" {
+	if to.Tag() != "" && !tagAsked {
 		if got, ok, err := dcl.ManifestExists(ctx, to); err != nil {
 			return nil, err
 		} else if ok && got.Digest == root.Descriptor.Digest {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -237,6 +238,9 @@ func TestCopyKeepsDigests(t *testing.T) {
 			}
 			if wantM := 1 + len(want.Manifests); res.Manifests != wantM {
 				t.Errorf("%d manifests put, want %d", res.Manifests, wantM)
+			}
+			if n := slices.Index(dstLog.reqs, "HEAD /v2/mirror/app/manifests/1"); n < 0 || slices.Contains(dstLog.reqs[n+1:], dstLog.reqs[n]) {
+				t.Errorf("the destination's tag was asked for other than once: %v", dstLog.reqs)
 			}
 			srcLog.reset()
 			dstLog.reset()
