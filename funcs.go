@@ -84,13 +84,11 @@ func Export(ctx context.Context, src string, w io.Writer) error {
 }
 
 // Copy is Client.Copy with the CLI's defaults.
-func Copy(ctx context.Context, src, dst string) error {
-	_, err := with(func(cl *Client) (struct{}, error) { return struct{}{}, cl.Copy(ctx, src, dst) })
-	return err
+func Copy(ctx context.Context, src, dst string) (*CopyResult, error) {
+	return with(func(cl *Client) (*CopyResult, error) { return cl.Copy(ctx, src, dst) })
 }
 
 // Push is Client.Push with the CLI's defaults.
-func Push(ctx context.Context, src, dst string) error {
-	_, err := with(func(cl *Client) (struct{}, error) { return struct{}{}, cl.Push(ctx, src, dst) })
-	return err
+func Push(ctx context.Context, src, dst string) (*PushResult, error) {
+	return with(func(cl *Client) (*PushResult, error) { return cl.Push(ctx, src, dst) })
 }
