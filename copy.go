@@ -311,3 +311,47 @@ func pushArchive(ctx context.Context, src string, to push.Dest, ac push.ArchiveC
 	}
 	return push.PushArchive(ctx, a, refs, c)
 }
+
+// CopyCheck is what a copy of src to dst would do, as CheckCopy finds it.
+type CopyCheck struct {
+	Digest digest.Digest // what src points to
+	// UpToDate: dst names Digest already, and a copy would put nothing.
+	UpToDate bool
+	// Subset is set when several Platforms would keep only some images of
+	// the index src points to.
+	Subset *push.Subset
+}
+
+// CheckCopy says whether CopyWith(ctx, src, dst, o) has anything to do,
+// asking each end for its digest with HEAD and putting nothing: what haul
+// sync --dry-run prints. With one platform in o.Platforms it asks src
+// alone (the image a copy would write is not read) and UpToDate is false;
+// with several, it reads src's index to say which images would go. On
+// failure, a result that is not nil holds src's digest.
+func (cl *Client) CheckCopy(ctx context.Context, src, dst string, o CopyOptions) (*CopyCheck, error) {
+	s, d, err := cl.copyRefs(src, dst, false)
+	if err != nil {
+		return nil, err
+	}
+	sd := cl.sides(o)
+	defer sd.close()
+	rd, err := sd.source(s.Registry())
+	if err != nil {
+		return nil, err
+	}
+	want, err := rd.Digest(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	res := &CopyCheck{Digest: want}
+	if len(o.Platforms) == 1 {
+		return res, nil
+	}
+	if len(o.Platforms) > 1 {
+		if res.Subset, err = (push.RegistryImages{Reader: rd, Platforms: o.Platforms}).Subset(ctx, s.WithDigest(want)); err != nil {
+			return res, err
+		}
+	}
+	res.UpToDate, err = sd.names(ctx, push.Target(s, d), want)
+	return res, err
+}

@@ -1,10 +1,16 @@
 package haul
 
 import (
+	"context"
+	"errors"
+	"net/http"
 	"sync"
+
+	"github.com/opencontainers/go-digest"
 
 	"github.com/haul-dev/haul/auth"
 	"github.com/haul-dev/haul/push"
+	"github.com/haul-dev/haul/ref"
 	"github.com/haul-dev/haul/registry"
 )
 
@@ -96,4 +102,19 @@ func (s *sides) close() {
 	for _, c := range s.made {
 		c.CloseIdleConnections()
 	}
+}
+
+// names reports whether the destination to already names want (HEAD); a
+// reference it does not know is no error.
+func (s *sides) names(ctx context.Context, to ref.Reference, want digest.Digest) (bool, error) {
+	dcl, err := s.dest(to.Registry())
+	if err != nil {
+		return false, err
+	}
+	have, err := dcl.Digest(ctx, to)
+	var re *registry.Error
+	if errors.As(err, &re) && re.Status == http.StatusNotFound {
+		return false, nil
+	}
+	return err == nil && have == want, err
 }

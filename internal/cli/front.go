@@ -38,21 +38,33 @@ func (e *env) front(cmd *cobra.Command, arg string, platform func() (image.Platf
 // registryName (-u and --password-stdin go there) and platform ("": the
 // default); with viaMirrors, reads go through --mirror's mirrors too.
 func (e *env) haulClient(registryName, platform string, viaMirrors bool) (*haul.Client, error) {
-	var mirrors []string
-	if viaMirrors {
-		for _, s := range e.g.mirrors {
-			if _, err := mirror.ParseEndpoint(s); err != nil {
-				return nil, usagef("--mirror: %v", err)
-			}
-		}
-		mirrors = e.g.mirrors
+	c, err := e.haulConfig(viaMirrors)
+	if err != nil {
+		return nil, err
 	}
 	explicit, err := e.explicitCredential(registryName)
 	if err != nil {
 		return nil, err
 	}
+	c.Platform, c.Login = platform, explicit.Cred
+	return haul.New(c)
+}
+
+// haulConfig is the haul.Config of the global flags and the settings
+// already read, with no cache and no credential but the stored logins;
+// with viaMirrors, reads go through --mirror's mirrors too.
+func (e *env) haulConfig(viaMirrors bool) (haul.Config, error) {
+	var mirrors []string
+	if viaMirrors {
+		for _, s := range e.g.mirrors {
+			if _, err := mirror.ParseEndpoint(s); err != nil {
+				return haul.Config{}, usagef("--mirror: %v", err)
+			}
+		}
+		mirrors = e.g.mirrors
+	}
 	c := haul.Config{
-		Platform: platform, Login: explicit.Cred, Mirrors: mirrors, NoCache: true, Settings: &e.settings,
+		Mirrors: mirrors, NoCache: true, Settings: &e.settings,
 		IdleTimeout: e.g.idleTimeout, PlainHTTP: e.g.plainHTTP, Insecure: e.g.insecure, CAFile: e.g.caFile,
 		TraceSecrets: e.g.traceSecrets, Version: Version, Getenv: e.Getenv,
 	}
@@ -64,5 +76,5 @@ func (e *env) haulClient(registryName, platform string, viaMirrors bool) (*haul.
 			fmt.Fprintf(e.Stderr, "haul: warning: TLS verification is off for %s (--insecure): anyone on the path can read and change what is pulled\n", host)
 		}
 	}
-	return haul.New(c)
+	return c, nil
 }
