@@ -142,7 +142,10 @@ func ExampleWriter() {
 func ExampleExport() {
 	var files []string
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(haul.Export(context.Background(), reg.Ref("team/app:1"), pw)) }()
+	go func() {
+		_, err := haul.Export(context.Background(), reg.Ref("team/app:1"), pw)
+		pw.CloseWithError(err)
+	}()
 	tr := tar.NewReader(pr)
 	for {
 		h, err := tr.Next()

@@ -78,9 +78,8 @@ func Pull(ctx context.Context, refs []string, dest Destination) (*PullResult, er
 }
 
 // Export is Client.Export with the CLI's defaults.
-func Export(ctx context.Context, src string, w io.Writer) error {
-	_, err := with(func(cl *Client) (struct{}, error) { return struct{}{}, cl.Export(ctx, src, w) })
-	return err
+func Export(ctx context.Context, src string, w io.Writer) (*Exported, error) {
+	return with(func(cl *Client) (*Exported, error) { return cl.Export(ctx, src, w) })
 }
 
 // Copy is Client.Copy with the CLI's defaults.

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/haul-dev/haul"
+	"github.com/haul-dev/haul/auth"
 	"github.com/haul-dev/haul/image"
 	"github.com/haul-dev/haul/mirror"
 	"github.com/haul-dev/haul/ref"
@@ -30,24 +31,44 @@ func (e *env) front(cmd *cobra.Command, arg string, platform func() (image.Platf
 	if cmd.Flags().Changed("platform") {
 		plat = image.FormatPlatform(p)
 	}
-	cl, err := e.haulClient(r.Registry(), plat, true)
+	cl, err := e.haulClient(plat, true)
 	return r, cl, err
 }
 
-// haulClient is the haul.Client of the global flags, for the references of
-// registryName (-u and --password-stdin go there) and platform ("": the
-// default); with viaMirrors, reads go through --mirror's mirrors too.
-func (e *env) haulClient(registryName, platform string, viaMirrors bool) (*haul.Client, error) {
+// haulClient is the haul.Client of the global flags, with -u and
+// --password-stdin for the registries of the references, and platform
+// ("": the default); with viaMirrors, reads go through --mirror's mirrors
+// too.
+func (e *env) haulClient(platform string, viaMirrors bool) (*haul.Client, error) {
 	c, err := e.haulConfig(viaMirrors)
 	if err != nil {
 		return nil, err
 	}
-	explicit, err := e.explicitCredential(registryName)
-	if err != nil {
+	if c.Login, err = e.login(); err != nil {
 		return nil, err
 	}
-	c.Platform, c.Login = platform, explicit.Cred
+	c.Platform = platform
 	return haul.New(c)
+}
+
+// loginConfig is the haul.Config of pull and export: haulConfig through
+// the mirrors, with -u/--password-stdin for the registries the references
+// name, and platform ("": the default).
+func (e *env) loginConfig(platform string) (haul.Config, error) {
+	c, err := e.haulConfig(true)
+	if err != nil {
+		return c, err
+	}
+	c.Login, err = e.login()
+	c.Platform = platform
+	return c, err
+}
+
+// login is the credential -u/--password-stdin or HAUL_USERNAME and
+// HAUL_PASSWORD give; zero if none.
+func (e *env) login() (auth.Credential, error) {
+	explicit, err := e.explicitCredential("")
+	return explicit.Cred, err
 }
 
 // haulConfig is the haul.Config of the global flags and the settings
