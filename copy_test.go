@@ -121,3 +121,34 @@ func TestPushWith(t *testing.T) {
 		t.Errorf("push of a missing archive: %v", err)
 	}
 }
+
+// TestCheckCopy checks a copy before and after it is made: due, then up
+// to date; and with several platforms, says which images of the index go.
+func TestCheckCopy(t *testing.T) {
+	t.Parallel()
+	cl := client(t, haul.Config{})
+	ctx := t.Context()
+	src, dst := reg.Ref("team/multi:1"), reg.Ref("checked/multi:1")
+	for _, copied := range []bool{false, true} {
+		chk, err := cl.CheckCopy(ctx, src, dst, haul.CopyOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if chk.UpToDate != copied || chk.Digest != "sha256:62325d8472fca56ee183559b53c834ad82888de0eea9b18dc8d7e670d55ff5bf" || chk.Subset != nil {
+			t.Errorf("copied %v: %+v", copied, chk)
+		}
+		if !copied {
+			if _, err := cl.Copy(ctx, src, dst); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	two := []image.Platform{{OS: "linux", Architecture: "arm64"}, {OS: "linux", Architecture: "amd64"}}
+	chk, err := cl.CheckCopy(ctx, src, reg.Ref("checked/two:1"), haul.CopyOptions{Platforms: two})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if chk.UpToDate || chk.Subset == nil || !chk.Subset.Whole() || len(chk.Subset.Platforms) != 2 {
+		t.Errorf("two platforms of two: %+v", chk)
+	}
+}

@@ -25,7 +25,9 @@
 // pushed, mounted, skipped), in the shape of haul copy --json and haul
 // push --json; CopyWith and PushWith take CopyOptions: every tag, some
 // platforms, each side's own credentials, a channel that stops the uploads
-// where a later run resumes them.
+// where a later run resumes them. PullWith takes PullOptions (referrers,
+// the cache, a root filesystem's limits), ExportWith the image of a local
+// archive to export.
 //
 // References are normalized as docker does ("alpine" is
 // docker.io/library/alpine:latest). Every manifest and blob is verified
