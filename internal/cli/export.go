@@ -88,16 +88,8 @@ func newExportCmd(e *env) *cobra.Command {
 			if cmd.Flags().Changed("platform") {
 				plat = image.FormatPlatform(p)
 			}
-			hc, err := e.loginConfig(plat)
+			cl, pr, err := e.pullClient(plat, fetchFlags{jobs, cacheDir, noCache}, out == "-")
 			if err != nil {
-				return err
-			}
-			hc.Jobs, hc.CacheDir, hc.NoCache = jobs, cacheDir, noCache
-			pr := newPullProgress(e, out == "-")
-			hc.Progress = pr.event
-			cl, err := haul.New(hc)
-			if err != nil {
-				pr.done()
 				return err
 			}
 			defer cl.Close()

@@ -51,19 +51,6 @@ func (e *env) haulClient(platform string, viaMirrors bool) (*haul.Client, error)
 	return haul.New(c)
 }
 
-// loginConfig is the haul.Config of pull and export: haulConfig through
-// the mirrors, with -u/--password-stdin for the registries the references
-// name, and platform ("": the default).
-func (e *env) loginConfig(platform string) (haul.Config, error) {
-	c, err := e.haulConfig(true)
-	if err != nil {
-		return c, err
-	}
-	c.Login, err = e.login()
-	c.Platform = platform
-	return c, err
-}
-
 // login is the credential -u/--password-stdin or HAUL_USERNAME and
 // HAUL_PASSWORD give; zero if none.
 func (e *env) login() (auth.Credential, error) {

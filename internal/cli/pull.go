@@ -141,16 +141,8 @@ func newPullCmd(e *env) *cobra.Command {
 		}
 		cacheAll = cacheAll && !noCache
 		o.CacheAll = &cacheAll
-		hc, err := e.loginConfig(platform)
+		cl, pr, err := e.pullClient(platform, fetchFlags{jobs, cacheDir, noCache}, output == "-")
 		if err != nil {
-			return err
-		}
-		hc.Jobs, hc.CacheDir, hc.NoCache = jobs, cacheDir, noCache
-		pr := newPullProgress(e, output == "-")
-		hc.Progress = pr.event
-		cl, err := haul.New(hc)
-		if err != nil {
-			pr.done()
 			return err
 		}
 		defer cl.Close()
@@ -165,6 +157,37 @@ func newPullCmd(e *env) *cobra.Command {
 		return e.pullSummary(res)
 	}
 	return c
+}
+
+// fetchFlags are the flags of pull and export that say how blobs are
+// fetched: how many at once, and into which cache.
+type fetchFlags struct {
+	jobs     int
+	cacheDir string
+	noCache  bool
+}
+
+// pullClient is the haul.Client of pull and export: the global flags,
+// through the mirrors, with -u/--password-stdin for the registries of the
+// references, platform ("": the default), f, and a progress shown on
+// stderr (toStdout: the output is there).
+func (e *env) pullClient(platform string, f fetchFlags, toStdout bool) (*haul.Client, *pullProgress, error) {
+	c, err := e.haulConfig(true)
+	if err != nil {
+		return nil, nil, err
+	}
+	if c.Login, err = e.login(); err != nil {
+		return nil, nil, err
+	}
+	c.Platform, c.Jobs, c.CacheDir, c.NoCache = platform, f.jobs, f.cacheDir, f.noCache
+	pr := newPullProgress(e, toStdout)
+	c.Progress = pr.event
+	cl, err := haul.New(c)
+	if err != nil {
+		pr.done()
+		return nil, nil, err
+	}
+	return cl, pr, nil
 }
 
 // checkPullFormat refuses what format f cannot take: referrers, several
