@@ -170,7 +170,8 @@ func (cl *Client) pushConfig(s *sides, o CopyOptions) (push.Config, error) {
 	case len(ps) > 1:
 		c.Platforms = ps
 	case len(cl.platforms) == 1:
-		c.Platform = &cl.platforms[0]
+		p := cl.platforms[0] // the Client's own stays unshared
+		c.Platform = &p
 	}
 	st, err := cl.cache()
 	if st != nil {
