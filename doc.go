@@ -8,8 +8,8 @@
 //	d, err := haul.Digest(ctx, "alpine:3.20")                        // HEAD, as `haul digest`
 //	img, err := haul.Inspect(ctx, "alpine")                          // platforms, layers, entrypoint
 //	res, err := haul.Pull(ctx, []string{"alpine", "nginx"}, haul.DockerArchive("bundle.tar"))
-//	err = haul.Copy(ctx, "alpine:3.20", "reg.lan/mirror/library/alpine:3.20")
-//	err = haul.Push(ctx, "bundle.tar", "reg.lan/mirror")
+//	cp, err := haul.Copy(ctx, "alpine:3.20", "reg.lan/mirror/library/alpine:3.20")
+//	ps, err := haul.Push(ctx, "bundle.tar", "reg.lan/mirror")
 //	tags, err := haul.Tags(ctx, "ghcr.io/org/app")
 //
 // Each of these functions opens a Client and closes it. A program that does
@@ -19,6 +19,15 @@
 //	c, err := haul.New(haul.Config{Platform: "linux/arm64"})
 //	defer c.Close()
 //	img, err = c.Inspect(ctx, "alpine")
+//	cp, err = c.CopyWith(ctx, "ghcr.io/org/app", "reg.lan/app", haul.CopyOptions{AllTags: true})
+//
+// Copy and Push return what they put, image by image (digests; blobs
+// pushed, mounted, skipped), in the shape of haul copy --json and haul
+// push --json; CopyWith and PushWith take CopyOptions: every tag, some
+// platforms, each side's own credentials, a channel that stops the uploads
+// where a later run resumes them. PullWith takes PullOptions (referrers,
+// the cache, a root filesystem's limits), ExportWith the image of a local
+// archive to export.
 //
 // References are normalized as docker does ("alpine" is
 // docker.io/library/alpine:latest). Every manifest and blob is verified

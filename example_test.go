@@ -142,7 +142,10 @@ func ExampleWriter() {
 func ExampleExport() {
 	var files []string
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(haul.Export(context.Background(), reg.Ref("team/app:1"), pw)) }()
+	go func() {
+		_, err := haul.Export(context.Background(), reg.Ref("team/app:1"), pw)
+		pw.CloseWithError(err)
+	}()
 	tr := tar.NewReader(pr)
 	for {
 		h, err := tr.Next()
@@ -161,16 +164,39 @@ func ExampleExport() {
 
 func ExampleCopy() {
 	ctx := context.Background()
-	if err := haul.Copy(ctx, reg.Ref("team/multi:1"), open.Ref("copies/multi")); err != nil {
+	res, err := haul.Copy(ctx, reg.Ref("team/multi:1"), open.Ref("copies/multi"))
+	if err != nil {
 		log.Fatal(err)
 	}
+	c := res.Copies[0]
+	fmt.Println(c.Digest, c.Manifests, "manifests,", c.Pushed.Blobs, "blobs pushed")
 	d, err := haul.Digest(ctx, open.Ref("copies/multi:1")) // the tag came from the source
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(d)
+	fmt.Println(d == c.Digest)
 	// Output:
-	// sha256:62325d8472fca56ee183559b53c834ad82888de0eea9b18dc8d7e670d55ff5bf
+	// sha256:62325d8472fca56ee183559b53c834ad82888de0eea9b18dc8d7e670d55ff5bf 3 manifests, 5 blobs pushed
+	// true
+}
+
+func ExampleClient_CopyWith() {
+	ctx := context.Background()
+	c, err := haul.New(haul.Config{NoSettings: true, NoCache: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	res, err := c.CopyWith(ctx, reg.Ref("team/app"), open.Ref("all-tags/app"), haul.CopyOptions{AllTags: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, cp := range res.Copies {
+		fmt.Println(strings.TrimPrefix(cp.Destination, open.Ref("")), cp.Digest)
+	}
+	// Output:
+	// all-tags/app:1 sha256:9b0e200758a654535354d5191643e2d4745cea2c52d0a12183d6ee5c04974616
+	// all-tags/app:2 sha256:4f26e4fa0604701c49d628c337d28b50f28b556ef9acb1ad155fc657ff85e70d
 }
 
 func ExamplePush() {
@@ -184,16 +210,20 @@ func ExamplePush() {
 	if _, err := haul.Pull(ctx, []string{reg.Ref("team/app:2")}, haul.DockerArchive(bundle)); err != nil {
 		log.Fatal(err)
 	}
-	if err := haul.Push(ctx, bundle, open.Ref("air-gap")); err != nil { // under its own path: air-gap/team/app:2
+	res, err := haul.Push(ctx, bundle, open.Ref("air-gap")) // under its own path: air-gap/team/app:2
+	if err != nil {
 		log.Fatal(err)
 	}
+	p := res.Pushes[0]
+	fmt.Println(strings.TrimPrefix(p.Destination, open.Ref("")), p.Digest)
 	d, err := haul.Digest(ctx, open.Ref("air-gap/team/app:2"))
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(d)
+	fmt.Println(d == p.Digest)
 	// Output:
-	// sha256:4f26e4fa0604701c49d628c337d28b50f28b556ef9acb1ad155fc657ff85e70d
+	// air-gap/team/app:2 sha256:4f26e4fa0604701c49d628c337d28b50f28b556ef9acb1ad155fc657ff85e70d
+	// true
 }
 
 func ExampleNew() {
@@ -213,7 +243,7 @@ func ExampleNew() {
 		log.Fatal(err)
 	}
 	fmt.Println(img.Image.Platform, img.Image.Digest)
-	if err := c.Copy(ctx, reg.Ref("team/multi:1"), reg.Ref("team/arm64:1")); err != nil { // one platform: that image alone
+	if _, err := c.Copy(ctx, reg.Ref("team/multi:1"), reg.Ref("team/arm64:1")); err != nil { // one platform: that image alone
 		log.Fatal(err)
 	}
 	d, err := c.Digest(ctx, reg.Ref("team/arm64:1"))

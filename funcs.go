@@ -78,19 +78,16 @@ func Pull(ctx context.Context, refs []string, dest Destination) (*PullResult, er
 }
 
 // Export is Client.Export with the CLI's defaults.
-func Export(ctx context.Context, src string, w io.Writer) error {
-	_, err := with(func(cl *Client) (struct{}, error) { return struct{}{}, cl.Export(ctx, src, w) })
-	return err
+func Export(ctx context.Context, src string, w io.Writer) (*Exported, error) {
+	return with(func(cl *Client) (*Exported, error) { return cl.Export(ctx, src, w) })
 }
 
 // Copy is Client.Copy with the CLI's defaults.
-func Copy(ctx context.Context, src, dst string) error {
-	_, err := with(func(cl *Client) (struct{}, error) { return struct{}{}, cl.Copy(ctx, src, dst) })
-	return err
+func Copy(ctx context.Context, src, dst string) (*CopyResult, error) {
+	return with(func(cl *Client) (*CopyResult, error) { return cl.Copy(ctx, src, dst) })
 }
 
 // Push is Client.Push with the CLI's defaults.
-func Push(ctx context.Context, src, dst string) error {
-	_, err := with(func(cl *Client) (struct{}, error) { return struct{}{}, cl.Push(ctx, src, dst) })
-	return err
+func Push(ctx context.Context, src, dst string) (*PushResult, error) {
+	return with(func(cl *Client) (*PushResult, error) { return cl.Push(ctx, src, dst) })
 }

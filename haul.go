@@ -204,6 +204,16 @@ func (cl *Client) Close() error {
 	return nil
 }
 
+// open is errClosed after Close.
+func (cl *Client) open() error {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	if cl.closed {
+		return errClosed
+	}
+	return nil
+}
+
 // parse parses s, a reference, and refuses a name the files block.
 func (cl *Client) parse(s string) (ref.Reference, error) {
 	r, err := ref.Parse(s)
@@ -274,6 +284,18 @@ func (cl *Client) reader(name string) (reader, error) {
 	if err != nil {
 		return nil, err
 	}
+	rd, err := cl.throughMirrors(up, name)
+	if err != nil {
+		return nil, err
+	}
+	cl.readers[name] = rd
+	return rd, nil
+}
+
+// throughMirrors reads up, the client of the registry name, through that
+// registry's mirrors first, each with its own host's credentials; up
+// alone when it has none.
+func (cl *Client) throughMirrors(up *registry.Client, name string) (reader, error) {
 	specs, err := mirror.FromSettings(cl.settings, name, cl.mirrors)
 	if err != nil || len(specs) == 0 {
 		return up, err
@@ -282,7 +304,6 @@ func (cl *Client) reader(name string) (reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	cl.readers[name] = src
 	return src, nil
 }
 

@@ -2,6 +2,7 @@ package haul
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 
@@ -38,6 +39,32 @@ func RootFS(dir string) Destination { return Destination{format: pull.RootFS, pa
 // Writer streams the docker archive to w (DockerArchive's tar, written in
 // order): a failure leaves it cut short.
 func Writer(w io.Writer) Destination { return Destination{format: pull.Docker, path: "-", w: w} }
+
+// Output is the destination of format at path, as haul pull's --format
+// and -o name it; path "-" streams the tar to stdout (pull.Docker and
+// pull.OCIArchive only), as Writer does.
+func Output(format pull.Format, path string, stdout io.Writer) Destination {
+	return Destination{format: format, path: path, w: stdout}
+}
+
+// PullOptions are what one Pull may do beyond what the Client's Config
+// says. The zero value is what Pull does.
+type PullOptions struct {
+	// Referrers adds what refers to each image kept (signatures, SBOMs,
+	// attestations, found by the referrers API, the fallback tag and
+	// cosign's tags), and what refers to those, to the archive or layout:
+	// in its index.json without a name, so docker load still loads the
+	// images alone. Not with RootFS.
+	Referrers bool
+	// CacheAll, when set, says whether a tar pull keeps every layer in the
+	// cache too (a second write of each where the filesystem cannot share
+	// extents); nil: config.toml's cache-all, else only small blobs.
+	CacheAll *bool
+	// Unpack, when set, bounds what a RootFS pull's layers may write, lets
+	// it apply them onto a directory that is not empty (Force) and hears its
+	// warnings; nil: config.toml's limits.
+	Unpack *rootfs.Config
+}
 
 // PullResult is what Pull wrote, and `haul pull --json`'s shape
 // (docs/json.md).
@@ -129,6 +156,11 @@ func (cl *Client) pullConfig() (pull.Config, error) {
 // failure nothing is left at dest; what was fetched stays in the cache (a
 // tar's beside it) for the same pull to continue.
 func (cl *Client) Pull(ctx context.Context, refs []string, dest Destination) (*PullResult, error) {
+	return cl.PullWith(ctx, refs, dest, PullOptions{})
+}
+
+// PullWith is Pull with options.
+func (cl *Client) PullWith(ctx context.Context, refs []string, dest Destination, o PullOptions) (*PullResult, error) {
 	rs := make([]ref.Reference, 0, len(refs))
 	for _, s := range refs {
 		r, err := cl.parse(s)
@@ -141,12 +173,40 @@ func (cl *Client) Pull(ctx context.Context, refs []string, dest Destination) (*P
 	if err != nil {
 		return nil, err
 	}
-	c.Format, c.Output, c.Stdout = dest.format, dest.path, dest.w
+	c.Format, c.Output, c.Stdout, c.Referrers = dest.format, dest.path, dest.w, o.Referrers
+	if o.CacheAll != nil {
+		c.CacheAll = *o.CacheAll
+	}
+	if o.Unpack != nil {
+		c.Unpack = *o.Unpack
+	}
 	res, err := pull.Pull(ctx, rs, c)
 	if err != nil {
 		return nil, err
 	}
-	return NewPullResult(dest.path, dest.format, false, res), nil
+	return NewPullResult(dest.path, dest.format, o.Referrers, res), nil
+}
+
+// ExportOptions are what one Export may do beyond what the Client's
+// Config says. The zero value is what Export does.
+type ExportOptions struct {
+	// Image chooses the image of a local archive that holds several: a
+	// reference or a name as the archive has it (an *archive.AmbiguousError
+	// when it is needed and missing). "": the archive's one image.
+	Image string
+}
+
+// Exported is what Export wrote.
+type Exported struct {
+	// Image is the image exported: the reference, or for a local archive
+	// its name there ("" when the archive gives it none).
+	Image  string
+	Digest digest.Digest // what Image points to: a manifest or an index
+	// Fetched bytes crossed the network, Cached came from the cache, and
+	// Served says which mirrors, registries and the cache gave the blobs;
+	// none for a local archive.
+	Fetched, Cached int64
+	Served          []pull.Served
 }
 
 // Export writes the filesystem the layers of src make, flattened, as one
@@ -154,23 +214,37 @@ func (cl *Client) Pull(ctx context.Context, refs []string, dest Destination) (*P
 // when that path exists, else a reference, resolved to Config.Platform and
 // fetched through the cache. A failure once the tar has started leaves it
 // cut short.
-func (cl *Client) Export(ctx context.Context, src string, w io.Writer) error {
+func (cl *Client) Export(ctx context.Context, src string, w io.Writer) (*Exported, error) {
+	return cl.ExportWith(ctx, src, w, ExportOptions{})
+}
+
+// ExportWith is Export with options.
+func (cl *Client) ExportWith(ctx context.Context, src string, w io.Writer, o ExportOptions) (*Exported, error) {
 	if _, err := os.Stat(src); err == nil {
-		l, err := pull.OpenLocal(ctx, src, "", cl.prefer)
+		l, err := pull.OpenLocal(ctx, src, o.Image, cl.prefer)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer l.Close()
-		return l.Export(ctx, w)
+		if err := l.Export(ctx, w); err != nil {
+			return nil, err
+		}
+		return &Exported{Image: l.Image.Name, Digest: l.Image.Digest()}, nil
+	}
+	if o.Image != "" {
+		return nil, fmt.Errorf("haul: ExportOptions.Image chooses among the images of a local archive; %s is no file or directory", src)
 	}
 	r, err := cl.parse(src)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	c, err := cl.pullConfig()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, err = pull.Export(ctx, r, w, c)
-	return err
+	res, err := pull.Export(ctx, r, w, c)
+	if err != nil {
+		return nil, err
+	}
+	return &Exported{Image: r.String(), Digest: res.Images[0].Digest, Fetched: res.Fetched, Cached: res.Cached, Served: res.Served}, nil
 }

@@ -112,7 +112,7 @@ func (c *Count) add(size int64) { c.Blobs++; c.Bytes += size }
 // a HEAD at each end and nothing more.
 func Copy(ctx context.Context, src, dst ref.Reference, c Config) (*Result, error) {
 	start := c.now()
-	to := destination(src, dst)
+	to := Target(src, dst)
 	what := fmt.Sprintf("copy %s to %s", src, to)
 	if c.Source == nil || c.Dest == nil {
 		return nil, fmt.Errorf("%s: push.Config needs Source and Dest", what)
@@ -157,8 +157,9 @@ func wrap(what string, err error) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
-// destination is dst with what it leaves out taken from src.
-func destination(src, dst ref.Reference) ref.Reference {
+// Target is the reference Copy writes: dst, with the tag it leaves out
+// taken from src (or, src being pinned by digest only, src's digest).
+func Target(src, dst ref.Reference) ref.Reference {
 	if dst.Tag() != "" || dst.Digest() != "" {
 		return dst
 	}

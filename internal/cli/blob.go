@@ -44,7 +44,7 @@ bytes were written, and the exit code is 1.`,
 				return err
 			}
 		}
-		cl, err := e.haulClient(r.Registry(), "", true)
+		cl, err := e.haulClient("", true)
 		if err != nil {
 			return err
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 
+	"github.com/haul-dev/haul"
 	"github.com/haul-dev/haul/auth"
 	"github.com/haul-dev/haul/image"
 	"github.com/haul-dev/haul/push"
@@ -88,41 +89,32 @@ func newCopyCmd(e *env) *cobra.Command {
 }
 
 func (e *env) runCopy(ctx context.Context, f copyFlags, srcArg, dstArg string) error {
-	src, dst, err := copyRefs(srcArg, dstArg, f.allTags)
+	_, dst, err := copyRefs(srcArg, dstArg, f.allTags)
 	if err != nil {
 		return err
 	}
-	if err := e.allowed(src); err != nil {
-		return err
-	}
-	cfg, err := e.copyConfig(f, dst.Registry())
+	o, err := e.copyOptions(f, dst.Registry())
 	if err != nil {
 		return err
 	}
-	pr, stopped := e.copyProgress(&cfg)
+	o.AllTags = f.allTags
+	cl, pr, stopped, err := e.copyClient(f, dst.Registry(), &o)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
 	defer stopped()
-	start := time.Now()
-	var res []*push.Result
-	if f.allTags {
-		var tags push.Lister
-		if tags, err = e.copySourceClient(src.Registry(), f.srcAuth, dst.Registry()); err == nil {
-			res, err = push.CopyAllTags(ctx, src, dst, tags, cfg)
-		}
-	} else {
-		var r *push.Result
-		if r, err = push.Copy(ctx, src, dst, cfg); r != nil && err == nil {
-			res = append(res, r)
-		}
-	}
+	res, err := cl.CopyWith(ctx, srcArg, dstArg, o)
 	pr.done()
 	if err != nil {
 		return e.uploadsStopped(err, "copy")
 	}
-	return e.copySummary(res, time.Since(start))
+	return e.copySummary(res)
 }
 
 // copyRefs parses SRC and DST: a repository each with --all-tags; else DST
-// may leave out the tag, which SRC's fills.
+// may leave out the tag, which SRC's fills. A malformed one is a usage
+// error.
 func copyRefs(srcArg, dstArg string, allTags bool) (ref.Reference, ref.Reference, error) {
 	if allTags {
 		src, err := ref.ParseRepository(srcArg)
@@ -148,51 +140,58 @@ func copyRefs(srcArg, dstArg string, allTags bool) (ref.Reference, ref.Reference
 	return src, dst, nil
 }
 
-// copyConfig fills push.Config from the flags: a reader per source
-// registry (through its mirrors), a client per destination (never a
-// mirror), the cache's upload sessions.
-func (e *env) copyConfig(f copyFlags, dstRegistry string) (push.Config, error) {
-	cfg := push.Config{Jobs: f.jobs, NoReferrers: f.noReferrers}
+// copyOptions are the haul.CopyOptions of copy's flags, push's and
+// sync's: --platform, --no-referrers, and each side's credentials when an
+// authfile gives them (else the Client's: see copyClient).
+func (e *env) copyOptions(f copyFlags, dstRegistry string) (haul.CopyOptions, error) {
+	o := haul.CopyOptions{NoReferrers: f.noReferrers}
 	if f.jobs < 1 {
-		return cfg, usagef("--jobs %d: want 1 or more", f.jobs)
+		return o, usagef("--jobs %d: want 1 or more", f.jobs)
 	}
 	if f.platform != "" {
 		p, err := image.ParsePlatform(f.platform)
 		if err != nil {
-			return cfg, usageError{err}
+			return o, usageError{err}
 		}
-		cfg.Platform = &p
+		o.Platforms = []image.Platform{p}
 	}
-	st, err := e.openStore(f.cacheDir, false)
+	var err error
+	if f.srcAuth != "" {
+		if o.SourceCredentials, err = e.copyCreds(f.srcAuth, dstRegistry); err != nil {
+			return o, err
+		}
+	}
+	if f.destAuth != "" {
+		o.DestCredentials, err = e.copyCreds(f.destAuth, dstRegistry)
+	}
+	return o, err
+}
+
+// copyClient is the haul.Client of copy, push and sync: reads through the
+// mirrors, -u/--password-stdin for dstRegistry alone (and the source's,
+// if the same), upload sessions in the cache for a later run to resume,
+// its progress shown by pr, and the first interrupt closing o.Stop until
+// stopped is called.
+func (e *env) copyClient(f copyFlags, dstRegistry string, o *haul.CopyOptions) (cl *haul.Client, pr *copyProgress, stopped func(), err error) {
+	c, err := e.haulConfig(true)
 	if err != nil {
-		return cfg, err
+		return nil, nil, nil, err
 	}
-	cfg.Sessions = st.Uploads()
-	readers := map[string]push.Reader{}
-	cfg.Source = func(name string) (push.Reader, error) {
-		if rd, ok := readers[name]; ok {
-			return rd, nil
-		}
-		rd, err := e.copyReader(name, f.srcAuth, dstRegistry)
-		if err != nil {
-			return nil, err
-		}
-		readers[name] = rd
-		return rd, nil
+	creds, err := e.copyCreds("", dstRegistry)
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	clients := map[string]*registry.Client{}
-	cfg.Dest = func(name string) (*registry.Client, error) {
-		if cl, ok := clients[name]; ok {
-			return cl, nil
-		}
-		cl, err := e.copyDestClient(name, f.destAuth)
-		if err != nil {
-			return nil, err
-		}
-		clients[name] = cl
-		return cl, nil
+	c.Credentials, c.Jobs, c.CacheDir, c.NoCache = creds, f.jobs, f.cacheDir, false
+	pr = newCopyProgress(e)
+	c.CopyProgress = pr.event
+	if cl, err = haul.New(c); err != nil {
+		pr.done()
+		return nil, nil, nil, err
 	}
-	return cfg, nil
+	stop := make(chan struct{})
+	o.Stop = stop
+	e.setStop(stop)
+	return cl, pr, func() { e.setStop(nil) }, nil
 }
 
 // copyCreds are the credentials for one side of a copy: -u/--password-stdin
@@ -209,14 +208,8 @@ func (e *env) copyCreds(authfile, dstRegistry string) (auth.Source, error) {
 	return auth.Default(explicit, e.Getenv), nil
 }
 
-// copyDestClient is a destination registry's client: never a mirror.
-func (e *env) copyDestClient(name, authfile string) (*registry.Client, error) {
-	return e.copySourceClient(name, authfile, name)
-}
-
-// copySourceClient is a registry's own client, with the credentials of
-// one side of a copy: the source's, for its tags and, without mirrors, its
-// blobs; or the destination's.
+// copySourceClient is a source registry's own client, with the
+// credentials of the source side of a copy: what lists sync's tags.
 func (e *env) copySourceClient(name, authfile, dstRegistry string) (*registry.Client, error) {
 	creds, err := e.copyCreds(authfile, dstRegistry)
 	if err != nil {
@@ -227,114 +220,58 @@ func (e *env) copySourceClient(name, authfile, dstRegistry string) (*registry.Cl
 	return registry.New(c)
 }
 
-// copyReader reads a source registry through its mirrors, as e.source does
-// for the read commands, with the source's own credentials.
-func (e *env) copyReader(name, authfile, dstRegistry string) (push.Reader, error) {
-	up, err := e.copySourceClient(name, authfile, dstRegistry)
-	if err != nil {
-		return nil, err
-	}
-	specs, err := e.mirrors(name)
-	if err != nil || len(specs) == 0 {
-		return up, err
-	}
-	return e.throughMirrors(up, specs)
-}
-
-// copyJSON is `haul copy --json`'s shape (docs/json.md).
-type copyJSON struct {
-	Copies  []copiedImage `json:"copies"`
-	Seconds float64       `json:"seconds"`
-}
-
-// copiedImage is one source reference and where it went.
-type copiedImage struct {
-	Source      string `json:"source"`
-	Destination string `json:"destination"`
-	Digest      string `json:"digest"`
-	MediaType   string `json:"mediaType"`
-	Platform    string `json:"platform,omitempty"`
-	putJSON
-}
-
-// putJSON is what copy and push say of one image put.
-type putJSON struct {
-	UpToDate        bool                `json:"upToDate"`
-	Manifests       int                 `json:"manifests"`
-	Referrers       int                 `json:"referrers"`
-	FallbackIndexes []fallbackIndexJSON `json:"fallbackIndexes,omitempty"`
-	Pushed          push.Count          `json:"pushed"`
-	Mounted         push.Count          `json:"mounted"`
-	Skipped         push.Count          `json:"skipped"`
-	Sent            int64               `json:"sent"`
-	Resumed         int64               `json:"resumed"`
-	Seconds         float64             `json:"seconds"`
-}
-
-// fallbackIndexJSON is an index of referrers haul wrote under a fallback tag.
-type fallbackIndexJSON struct {
-	Ref    string `json:"ref"`
-	Digest string `json:"digest"`
-	Added  int    `json:"added"`
-}
-
-func newPutJSON(r *push.Result) putJSON {
-	v := putJSON{UpToDate: r.UpToDate, Manifests: r.Manifests, Referrers: r.Referrers,
-		Pushed: r.Pushed, Mounted: r.Mounted, Skipped: r.Skipped, Sent: r.Sent, Resumed: r.Resumed, Seconds: r.Elapsed.Seconds()}
-	for _, fi := range r.FallbackIndexes {
-		v.FallbackIndexes = append(v.FallbackIndexes, fallbackIndexJSON{Ref: fi.Ref.String(), Digest: fi.Digest.String(), Added: fi.Added})
-	}
-	return v
-}
-
-func (e *env) copySummary(res []*push.Result, elapsed time.Duration) error {
+func (e *env) copySummary(res *haul.CopyResult) error {
 	if e.g.json {
-		v := copyJSON{Copies: []copiedImage{}, Seconds: elapsed.Seconds()}
-		for _, r := range res {
-			v.Copies = append(v.Copies, copiedImage{
-				Source: r.Source.String(), Destination: r.Destination.String(), Digest: r.Digest.String(),
-				MediaType: r.MediaType, Platform: r.Platform, putJSON: newPutJSON(r),
-			})
-		}
-		return e.printJSON(v)
+		return e.printJSON(res)
 	}
 	if e.g.quiet {
 		return nil
 	}
-	for _, r := range res {
-		fmt.Fprintln(e.Stderr, copyLine(r))
+	for _, c := range res.Copies {
+		fmt.Fprintln(e.Stderr, copyLine(c))
 	}
 	return nil
 }
 
 // copyLine is the summary of one copy: "copied SRC to DST (sha256:…): N
 // blobs pushed (X MiB), M mounted, K skipped, in T".
-func copyLine(r *push.Result) string {
+func copyLine(c haul.CopiedImage) string {
 	var b strings.Builder
-	if r.Platform != "" {
-		fmt.Fprintf(&b, "%s for %s is the image %s: %s names it, not the index\n", r.Source.Familiar(), r.Platform, r.Digest, r.Destination.Familiar())
+	if c.Platform != "" {
+		fmt.Fprintf(&b, "%s for %s is the image %s: %s names it, not the index\n", familiar(c.Source), c.Platform, c.Digest, familiar(c.Destination))
 	}
-	fmt.Fprintf(&b, "copied %s to %s (%s): %s", r.Source.Familiar(), r.Destination.Familiar(), r.Digest, putCounts(r))
+	fmt.Fprintf(&b, "copied %s to %s (%s): %s", familiar(c.Source), familiar(c.Destination), c.Digest, putCounts(c.Transfer))
 	return b.String()
+}
+
+// familiar is the reference s as docker prints it: "alpine:3.20" for
+// docker.io/library/alpine:3.20; s itself if it is no reference.
+func familiar(s string) string {
+	r, err := ref.Parse(s)
+	if err != nil {
+		return s
+	}
+	return r.Familiar()
 }
 
 // putCounts says what putting one image did: "N blobs pushed (X MiB), M
 // mounted, K skipped, R referrers (if any), in T", and each fallback index
 // written.
-func putCounts(r *push.Result) string {
-	if r.UpToDate {
-		return fmt.Sprintf("already there, nothing sent, in %s", r.Elapsed.Round(time.Millisecond))
+func putCounts(t haul.Transfer) string {
+	elapsed := time.Duration(t.Seconds * float64(time.Second)).Round(time.Millisecond)
+	if t.UpToDate {
+		return fmt.Sprintf("already there, nothing sent, in %s", elapsed)
 	}
-	s := fmt.Sprintf("%d blobs pushed (%s), %d mounted, %d skipped, ", r.Pushed.Blobs, human(r.Pushed.Bytes), r.Mounted.Blobs, r.Skipped.Blobs)
-	if r.Referrers > 0 {
-		s += fmt.Sprintf("%d referrers, ", r.Referrers)
+	s := fmt.Sprintf("%d blobs pushed (%s), %d mounted, %d skipped, ", t.Pushed.Blobs, human(t.Pushed.Bytes), t.Mounted.Blobs, t.Skipped.Blobs)
+	if t.Referrers > 0 {
+		s += fmt.Sprintf("%d referrers, ", t.Referrers)
 	}
-	s += "in " + r.Elapsed.Round(time.Millisecond).String()
-	if r.Resumed > 0 {
-		s += fmt.Sprintf("; resumed uploads the registry held %s of", human(r.Resumed))
+	s += "in " + elapsed.String()
+	if t.Resumed > 0 {
+		s += fmt.Sprintf("; resumed uploads the registry held %s of", human(t.Resumed))
 	}
-	for _, fi := range r.FallbackIndexes {
-		s += fmt.Sprintf("\n%s is a new index of referrers, %s (%d added): the registry has no referrers API, so they are listed under this tag, the one manifest a copy writes anew", fi.Ref.Familiar(), fi.Digest, fi.Added)
+	for _, fi := range t.FallbackIndexes {
+		s += fmt.Sprintf("\n%s is a new index of referrers, %s (%d added): the registry has no referrers API, so they are listed under this tag, the one manifest a copy writes anew", familiar(fi.Ref), fi.Digest, fi.Added)
 	}
 	return s
 }
@@ -440,17 +377,6 @@ func (p *copyProgress) done() {
 		b.Abort(true)
 	}
 	p.bars.Wait()
-}
-
-// copyProgress shows cfg's progress, and makes the first interrupt stop it
-// after the requests in flight (cfg.Stop) until stopped is called.
-func (e *env) copyProgress(cfg *push.Config) (pr *copyProgress, stopped func()) {
-	pr = newCopyProgress(e)
-	cfg.Progress = pr.event
-	stop := make(chan struct{})
-	cfg.Stop = stop
-	e.setStop(stop)
-	return pr, func() { e.setStop(nil) }
 }
 
 // setStop sets (nil: unsets) the channel the first interrupt closes instead

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/haul-dev/haul"
 	"github.com/haul-dev/haul/disk"
 	"github.com/haul-dev/haul/image"
 	"github.com/haul-dev/haul/pull"
@@ -83,27 +84,20 @@ func newExportCmd(e *env) *cobra.Command {
 			if err := e.allowed(r); err != nil {
 				return err
 			}
-			cfg := pull.Config{Jobs: jobs, Prefer: p}
+			plat := ""
 			if cmd.Flags().Changed("platform") {
-				cfg.Platforms = []image.Platform{p}
+				plat = image.FormatPlatform(p)
 			}
-			if cfg.Store, err = e.openStore(cacheDir, noCache); err != nil {
+			cl, pr, err := e.pullClient(plat, fetchFlags{jobs, cacheDir, noCache}, out == "-")
+			if err != nil {
 				return err
 			}
-			cfg.Source = func(reg string) (pull.Source, error) { return e.reader(reg) }
+			defer cl.Close()
 			write = func(w io.Writer) error {
-				pr := newPullProgress(e, out == "-")
-				cfg.Progress = pr.event
-				res, err := pull.Export(cmd.Context(), r, w, cfg)
+				res, err := cl.Export(cmd.Context(), args[0], w)
 				pr.done()
 				if err == nil {
-					summary = func() string {
-						line := fmt.Sprintf("exported %s (%s) to %s: fetched %s, %s from cache", r.Familiar(), res.Images[0].Digest, out, human(res.Fetched), human(res.Cached))
-						if e.anyMirrors() {
-							line += "\n" + servedLine(res)
-						}
-						return line
-					}
+					summary = func() string { return e.exportLine(res, out) }
 				}
 				return err
 			}
@@ -119,4 +113,13 @@ func newExportCmd(e *env) *cobra.Command {
 		return err
 	}
 	return c
+}
+
+// exportLine is the summary of an export of a reference: what was fetched.
+func (e *env) exportLine(res *haul.Exported, out string) string {
+	line := fmt.Sprintf("exported %s (%s) to %s: fetched %s, %s from cache", familiar(res.Image), res.Digest, out, human(res.Fetched), human(res.Cached))
+	if e.anyMirrors() {
+		line += "\n" + servedLine(res.Served)
+	}
+	return line
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/haul-dev/haul"
+	"github.com/haul-dev/haul/auth"
 	"github.com/haul-dev/haul/image"
 	"github.com/haul-dev/haul/mirror"
 	"github.com/haul-dev/haul/ref"
@@ -30,29 +31,48 @@ func (e *env) front(cmd *cobra.Command, arg string, platform func() (image.Platf
 	if cmd.Flags().Changed("platform") {
 		plat = image.FormatPlatform(p)
 	}
-	cl, err := e.haulClient(r.Registry(), plat, true)
+	cl, err := e.haulClient(plat, true)
 	return r, cl, err
 }
 
-// haulClient is the haul.Client of the global flags, for the references of
-// registryName (-u and --password-stdin go there) and platform ("": the
-// default); with viaMirrors, reads go through --mirror's mirrors too.
-func (e *env) haulClient(registryName, platform string, viaMirrors bool) (*haul.Client, error) {
+// haulClient is the haul.Client of the global flags, with -u and
+// --password-stdin for the registries of the references, and platform
+// ("": the default); with viaMirrors, reads go through --mirror's mirrors
+// too.
+func (e *env) haulClient(platform string, viaMirrors bool) (*haul.Client, error) {
+	c, err := e.haulConfig(viaMirrors)
+	if err != nil {
+		return nil, err
+	}
+	if c.Login, err = e.login(); err != nil {
+		return nil, err
+	}
+	c.Platform = platform
+	return haul.New(c)
+}
+
+// login is the credential -u/--password-stdin or HAUL_USERNAME and
+// HAUL_PASSWORD give; zero if none.
+func (e *env) login() (auth.Credential, error) {
+	explicit, err := e.explicitCredential("")
+	return explicit.Cred, err
+}
+
+// haulConfig is the haul.Config of the global flags and the settings
+// already read, with no cache and no credential but the stored logins;
+// with viaMirrors, reads go through --mirror's mirrors too.
+func (e *env) haulConfig(viaMirrors bool) (haul.Config, error) {
 	var mirrors []string
 	if viaMirrors {
 		for _, s := range e.g.mirrors {
 			if _, err := mirror.ParseEndpoint(s); err != nil {
-				return nil, usagef("--mirror: %v", err)
+				return haul.Config{}, usagef("--mirror: %v", err)
 			}
 		}
 		mirrors = e.g.mirrors
 	}
-	explicit, err := e.explicitCredential(registryName)
-	if err != nil {
-		return nil, err
-	}
 	c := haul.Config{
-		Platform: platform, Login: explicit.Cred, Mirrors: mirrors, NoCache: true, Settings: &e.settings,
+		Mirrors: mirrors, NoCache: true, Settings: &e.settings,
 		IdleTimeout: e.g.idleTimeout, PlainHTTP: e.g.plainHTTP, Insecure: e.g.insecure, CAFile: e.g.caFile,
 		TraceSecrets: e.g.traceSecrets, Version: Version, Getenv: e.Getenv,
 	}
@@ -64,5 +84,5 @@ func (e *env) haulClient(registryName, platform string, viaMirrors bool) (*haul.
 			fmt.Fprintf(e.Stderr, "haul: warning: TLS verification is off for %s (--insecure): anyone on the path can read and change what is pulled\n", host)
 		}
 	}
-	return haul.New(c)
+	return c, nil
 }

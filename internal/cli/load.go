@@ -8,9 +8,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/haul-dev/haul"
 	"github.com/haul-dev/haul/engine"
 	"github.com/haul-dev/haul/pull"
-	"github.com/haul-dev/haul/ref"
 )
 
 // errEngineStopped is what a pull still writing gets once the engine's
@@ -28,26 +28,27 @@ func checkLoad(cmd *cobra.Command, f pull.Format) error {
 	return nil
 }
 
-// pullLoad pulls refs as pull -o - would, with the tar streamed through a
-// pipe into the engine the docker CLI would use, and prints what it loaded.
-// The engine is pinged first, so a missing one fails before any download;
-// a pull that fails cuts the upload off, so the engine loads nothing.
-func (e *env) pullLoad(ctx context.Context, refs []ref.Reference, cfg pull.Config, pr *pullProgress) error {
-	cl, err := engine.FromEnv(e.Getenv)
+// pullLoad pulls refs through cl as pull -o - would, with the tar streamed
+// through a pipe into the engine the docker CLI would use, and prints what
+// it loaded. The engine is pinged first, so a missing one fails before any
+// download; a pull that fails cuts the upload off, so the engine loads
+// nothing.
+func (e *env) pullLoad(ctx context.Context, cl *haul.Client, refs []string, o haul.PullOptions, pr *pullProgress) error {
+	ec, err := engine.FromEnv(e.Getenv)
 	if err == nil {
-		_, err = cl.Ping(ctx)
+		_, err = ec.Ping(ctx)
 	}
 	if err != nil {
 		pr.done()
 		return err
 	}
-	res, loaded, err := pullInto(ctx, cl, refs, cfg)
+	res, loaded, err := pullInto(ctx, ec, cl, refs, o)
 	pr.done()
 	if err != nil {
 		return err
 	}
-	cfg.Output = cl.Host().URL
-	if err := e.pullSummary(cfg, res); err != nil {
+	res.Output = ec.Host().URL
+	if err := e.pullSummary(res); err != nil {
 		return err
 	}
 	if !e.g.quiet {
@@ -59,20 +60,19 @@ func (e *env) pullLoad(ctx context.Context, refs []ref.Reference, cfg pull.Confi
 }
 
 // pullInto runs the pull and the load side by side over a pipe.
-func pullInto(ctx context.Context, cl *engine.Client, refs []ref.Reference, cfg pull.Config) (*pull.Result, *engine.LoadResult, error) {
+func pullInto(ctx context.Context, ec *engine.Client, cl *haul.Client, refs []string, o haul.PullOptions) (*haul.PullResult, *engine.LoadResult, error) {
 	pipeR, pipeW := io.Pipe()
-	cfg.Output, cfg.Stdout = "-", pipeW
 	type loadDone struct {
 		res *engine.LoadResult
 		err error
 	}
 	done := make(chan loadDone, 1)
 	go func() {
-		res, err := cl.Load(ctx, pipeR)
+		res, err := ec.Load(ctx, pipeR)
 		pipeR.CloseWithError(errEngineStopped) // a refusal must not leave the pull blocked in a write
 		done <- loadDone{res, err}
 	}()
-	res, err := pull.Pull(ctx, refs, cfg)
+	res, err := cl.PullWith(ctx, refs, haul.Writer(pipeW), o)
 	pipeW.CloseWithError(err) // nil: the tar's end; else the upload is cut off
 	ld := <-done
 	switch {

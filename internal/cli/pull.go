@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -13,7 +12,6 @@ import (
 	"github.com/haul-dev/haul"
 	"github.com/haul-dev/haul/pull"
 	"github.com/haul-dev/haul/ref"
-	"github.com/haul-dev/haul/store"
 )
 
 const pullLong = `Pull one or more images and write them as one file or directory:
@@ -115,92 +113,129 @@ func newPullCmd(e *env) *cobra.Command {
 			}
 			refs = append(refs, r)
 		}
-		cfg := pull.Config{Jobs: jobs, Stdout: e.Stdout, Referrers: referrers}
-		var ok bool
-		if cfg.Format, ok = pull.ParseFormat(format); !ok {
+		f, ok := pull.ParseFormat(format)
+		if !ok {
 			return usagef("--format %q: want docker, oci, oci-archive or rootfs", format)
 		}
-		if referrers && cfg.Format == pull.RootFS {
-			return usagef("--referrers: a rootfs has no place for them; use --format docker, oci or oci-archive")
+		o := haul.PullOptions{Referrers: referrers}
+		if err := checkPullFormat(cmd, f, o.Referrers, len(refs), uf); err != nil {
+			return err
 		}
-		if cfg.Format == pull.RootFS {
-			if len(refs) > 1 {
-				return usagef("--format rootfs unpacks one image; %d were given", len(refs))
-			}
-			if uf.maxEntries < 0 {
-				return usagef("--max-entries %d: want a count", uf.maxEntries)
-			}
-			cfg.Unpack = uf.config(e)
-		} else {
-			for _, fl := range []string{"force", "max-size", "max-entries"} {
-				if cmd.Flags().Changed(fl) {
-					return usagef("--%s is for --format rootfs", fl)
-				}
-			}
+		if f == pull.RootFS {
+			u := uf.config(e)
+			o.Unpack = &u
 		}
-		if err := cfg.ParsePlatforms(platform); err != nil {
+		var pc pull.Config
+		if err := pc.ParsePlatforms(platform); err != nil {
 			return usageError{err}
 		}
-		if !cmd.Flags().Changed("platform") && len(cfg.Platforms) == 1 {
-			// config.toml's platform: a default to pick from an index, not a demand.
-			cfg.Prefer, cfg.Platforms = cfg.Platforms[0], nil
+		if !cmd.Flags().Changed("platform") && len(pc.Platforms) == 1 {
+			platform = "" // config.toml's platform: the Client's default to pick from an index, not a demand
 		}
-		cfg.Output = out
-		if load {
-			if err := checkLoad(cmd, cfg.Format); err != nil {
-				return err
-			}
-			cfg.Output = "-" // into a pipe to the engine: see pullLoad
-		} else if out == "" {
-			if len(refs) > 1 {
-				return usagef("several images go into one bundle: name it with -o FILE")
-			}
-			cfg.Output = defaultOutput(refs[0], cfg.Format)
-		}
-		if cfg.Output == "-" && cfg.Format == pull.OCI {
-			return usagef("an oci layout is a directory: use --format docker or oci-archive with -o -")
-		}
-		if cfg.Output == "-" && cfg.Format == pull.RootFS {
-			return usagef("a rootfs is a directory: for a tar of it on stdout, use haul export REF -o -")
-		}
-		if cfg.Output == "-" && !load && e.stdoutTerminal() {
-			return usagef("cowardly refusing to write a tar to a terminal: redirect it, e.g. haul pull REF -o - > x.tar, or pipe it into docker load")
-		}
-		st, err := e.openStore(cacheDir, noCache)
+		output, err := e.pullOutput(cmd, refs, out, f, load)
 		if err != nil {
 			return err
 		}
-		cfg.Store = st
 		if noCache && cmd.Flags().Changed("cache-all") {
 			return usagef("--cache-all and --no-cache: choose one")
 		}
-		cfg.CacheAll = cacheAll && !noCache
-		// Credentials and clients are made once per registry.
-		clients := map[string]pull.Source{}
-		cfg.Source = func(name string) (pull.Source, error) {
-			if cl, ok := clients[name]; ok {
-				return cl, nil
-			}
-			cl, err := e.reader(name)
-			if err != nil {
-				return nil, err
-			}
-			clients[name] = cl
-			return cl, nil
+		cacheAll = cacheAll && !noCache
+		o.CacheAll = &cacheAll
+		cl, pr, err := e.pullClient(platform, fetchFlags{jobs, cacheDir, noCache}, output == "-")
+		if err != nil {
+			return err
 		}
-		pr := newPullProgress(e, cfg.Output == "-")
-		cfg.Progress = pr.event
+		defer cl.Close()
 		if load {
-			return e.pullLoad(cmd.Context(), refs, cfg, pr)
+			return e.pullLoad(cmd.Context(), cl, args, o, pr)
 		}
-		res, err := pull.Pull(cmd.Context(), refs, cfg)
+		res, err := cl.PullWith(cmd.Context(), args, haul.Output(f, output, e.Stdout), o)
 		pr.done()
 		if err != nil {
 			return err
 		}
-		return e.pullSummary(cfg, res)
+		return e.pullSummary(res)
 	}
 	return c
+}
+
+// fetchFlags are the flags of pull and export that say how blobs are
+// fetched: how many at once, and into which cache.
+type fetchFlags struct {
+	jobs     int
+	cacheDir string
+	noCache  bool
+}
+
+// pullClient is the haul.Client of pull and export: the global flags,
+// through the mirrors, with -u/--password-stdin for the registries of the
+// references, platform ("": the default), f, and a progress shown on
+// stderr (toStdout: the output is there).
+func (e *env) pullClient(platform string, f fetchFlags, toStdout bool) (*haul.Client, *pullProgress, error) {
+	c, err := e.haulConfig(true)
+	if err != nil {
+		return nil, nil, err
+	}
+	if c.Login, err = e.login(); err != nil {
+		return nil, nil, err
+	}
+	c.Platform, c.Jobs, c.CacheDir, c.NoCache = platform, f.jobs, f.cacheDir, f.noCache
+	pr := newPullProgress(e, toStdout)
+	c.Progress = pr.event
+	cl, err := haul.New(c)
+	if err != nil {
+		pr.done()
+		return nil, nil, err
+	}
+	return cl, pr, nil
+}
+
+// checkPullFormat refuses what format f cannot take: referrers, several
+// images or a bad --max-entries for a rootfs, rootfs flags for the others.
+func checkPullFormat(cmd *cobra.Command, f pull.Format, referrers bool, refs int, uf unpackFlags) error {
+	if referrers && f == pull.RootFS {
+		return usagef("--referrers: a rootfs has no place for them; use --format docker, oci or oci-archive")
+	}
+	if f == pull.RootFS {
+		if refs > 1 {
+			return usagef("--format rootfs unpacks one image; %d were given", refs)
+		}
+		if uf.maxEntries < 0 {
+			return usagef("--max-entries %d: want a count", uf.maxEntries)
+		}
+		return nil
+	}
+	for _, fl := range []string{"force", "max-size", "max-entries"} {
+		if cmd.Flags().Changed(fl) {
+			return usagef("--%s is for --format rootfs", fl)
+		}
+	}
+	return nil
+}
+
+// pullOutput is where a pull writes: -o, "-" for --load (a pipe to the
+// engine: see pullLoad), else a name made from the one image's.
+func (e *env) pullOutput(cmd *cobra.Command, refs []ref.Reference, out string, f pull.Format, load bool) (string, error) {
+	if load {
+		if err := checkLoad(cmd, f); err != nil {
+			return "", err
+		}
+		out = "-"
+	} else if out == "" {
+		if len(refs) > 1 {
+			return "", usagef("several images go into one bundle: name it with -o FILE")
+		}
+		out = defaultOutput(refs[0], f)
+	}
+	switch {
+	case out == "-" && f == pull.OCI:
+		return "", usagef("an oci layout is a directory: use --format docker or oci-archive with -o -")
+	case out == "-" && f == pull.RootFS:
+		return "", usagef("a rootfs is a directory: for a tar of it on stdout, use haul export REF -o -")
+	case out == "-" && !load && e.stdoutTerminal():
+		return "", usagef("cowardly refusing to write a tar to a terminal: redirect it, e.g. haul pull REF -o - > x.tar, or pipe it into docker load")
+	}
+	return out, nil
 }
 
 // defaultOutput names the output after the image's last path component and
@@ -226,37 +261,38 @@ func defaultOutput(r ref.Reference, f pull.Format) string {
 	return name + ".tar"
 }
 
-func (e *env) pullSummary(c pull.Config, res *pull.Result) error {
+func (e *env) pullSummary(res *haul.PullResult) error {
 	if e.g.json {
-		return e.printJSON(haul.NewPullResult(c.Output, c.Format, c.Referrers, res))
+		return e.printJSON(res)
 	}
 	if e.g.quiet {
 		return nil
 	}
 	w := e.Stderr
 	for _, p := range res.Images {
-		plat := strings.Join(slices.DeleteFunc(slices.Clone(p.Platforms), func(s string) bool { return s == "" }), ", ")
+		plat := strings.Join(p.Platforms, ", ")
 		if plat != "" {
 			plat = " (" + plat + ")"
 		}
-		if c.Referrers {
-			plat += fmt.Sprintf(", %d referrers", p.Referrers)
+		if p.Referrers != nil {
+			plat += fmt.Sprintf(", %d referrers", *p.Referrers)
 		}
-		fmt.Fprintf(w, "%s: %s%s\n", p.Ref.Familiar(), p.Digest, plat)
+		fmt.Fprintf(w, "%s: %s%s\n", familiar(p.Reference), p.Digest, plat)
 	}
-	secs := res.Elapsed.Seconds()
+	secs := res.Seconds
 	rate := ""
 	if secs > 0 && res.Fetched > 0 {
 		rate = fmt.Sprintf(", %s/s", human(int64(float64(res.Fetched)/secs)))
 	}
-	dest := c.Output
+	dest := res.Output
 	if dest == "-" {
 		dest = "stdout"
 	}
+	elapsed := time.Duration(secs * float64(time.Second)).Round(time.Millisecond)
 	fmt.Fprintf(w, "wrote %s (%s): %d blobs, %s; fetched %s, %s from cache, in %s%s\n",
-		dest, c.Format, res.Blobs, human(res.Bytes), human(res.Fetched), human(res.Cached), res.Elapsed.Round(time.Millisecond), rate)
+		dest, res.Format, res.Blobs, human(res.Bytes), human(res.Fetched), human(res.Cached), elapsed, rate)
 	if e.anyMirrors() {
-		fmt.Fprintln(w, servedLine(res))
+		fmt.Fprintln(w, servedLine(res.Served))
 	}
 	if u := res.Unpacked; u != nil {
 		fmt.Fprintf(w, "unpacked %d layers: %d entries, %d files, %s\n", u.Layers, u.Entries, u.Files, human(u.Bytes))
@@ -267,12 +303,12 @@ func (e *env) pullSummary(c pull.Config, res *pull.Result) error {
 // servedLine says where a pull's blobs came from, for a pull through
 // mirrors: "config and layers, 3 blobs, 2.1 MiB: 2 from mirror 127.0.0.1:5001, 1 from upstream
 // 127.0.0.1:5000, 0 from cache".
-func servedLine(res *pull.Result) string {
+func servedLine(served []pull.Served) string {
 	var parts []string
 	var n int
 	var size int64
 	cache := 0
-	for _, s := range res.Served {
+	for _, s := range served {
 		n += s.Blobs
 		size += s.Bytes
 		switch {
@@ -286,16 +322,4 @@ func servedLine(res *pull.Result) string {
 	}
 	parts = append(parts, fmt.Sprintf("%d from cache", cache))
 	return fmt.Sprintf("config and layers, %d blobs, %s: %s", n, human(size), strings.Join(parts, ", "))
-}
-
-// openStore opens the blob cache at dir ("": the default), or none with noCache.
-func (e *env) openStore(dir string, noCache bool) (*store.Store, error) {
-	if noCache {
-		return nil, nil
-	}
-	st, err := store.Open(store.Config{Dir: dir, Env: e.Getenv})
-	if err != nil {
-		return nil, fmt.Errorf("opening the cache: %w", err)
-	}
-	return st, nil
 }

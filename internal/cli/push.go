@@ -3,11 +3,11 @@ package cli
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/haul-dev/haul/archive"
+	"github.com/haul-dev/haul"
+	"github.com/haul-dev/haul/image"
 	"github.com/haul-dev/haul/push"
 )
 
@@ -76,81 +76,50 @@ func (e *env) runPush(ctx context.Context, f pushFlags, src, dstArg string) erro
 	if err != nil {
 		return usageError{err}
 	}
-	cfg, err := e.copyConfig(copyFlags{destAuth: f.destAuth, cacheDir: f.cacheDir, jobs: f.jobs}, dst.Registry())
+	cf := copyFlags{destAuth: f.destAuth, cacheDir: f.cacheDir, jobs: f.jobs, noReferrers: f.noReferrers}
+	o, err := e.copyOptions(cf, dst.Registry())
 	if err != nil {
 		return err
 	}
-	rd, err := archive.Open(ctx, src)
+	// An index the archive holds in part: this machine's image, whatever
+	// config.toml prefers for pulls.
+	o.Platforms = []image.Platform{image.Host()}
+	o.KeepRegistry, o.Compress = f.keepRegistry, f.compress
+	cl, pr, stopped, err := e.copyClient(cf, dst.Registry(), &o)
 	if err != nil {
 		return err
 	}
-	defer rd.Close()
-	ac := push.ArchiveConfig{Compress: f.compress, NoReferrers: f.noReferrers} // an index held in part: this machine's image
-	a, err := push.ReadArchive(ctx, rd, ac)
-	if err != nil {
-		return fmt.Errorf("push %s: %w", src, err)
-	}
-	defer a.Close()
-	to, err := dst.Map(a.Images, f.keepRegistry)
-	if err != nil {
-		return fmt.Errorf("push %s: %w", src, err)
-	}
-	pr, stopped := e.copyProgress(&cfg)
+	defer cl.Close()
 	defer stopped()
-	start := time.Now()
-	res, err := push.PushArchive(ctx, a, to, cfg)
+	res, err := cl.PushWith(ctx, src, dstArg, o)
 	pr.done()
 	if err != nil {
 		return e.uploadsStopped(err, "push")
 	}
-	return e.pushSummary(res, time.Since(start))
+	return e.pushSummary(res)
 }
 
-// pushJSON is `haul push --json`'s shape (docs/json.md).
-type pushJSON struct {
-	Pushes  []pushedImage `json:"pushes"`
-	Seconds float64       `json:"seconds"`
-}
-
-// pushedImage is one image of the archive and where it went.
-type pushedImage struct {
-	Source      string `json:"source"`
-	Destination string `json:"destination"`
-	Digest      string `json:"digest"`
-	MediaType   string `json:"mediaType"`
-	Built       bool   `json:"built"`
-	Platform    string `json:"platform,omitempty"`
-	putJSON
-}
-
-func (e *env) pushSummary(res []push.ArchiveResult, elapsed time.Duration) error {
+func (e *env) pushSummary(res *haul.PushResult) error {
 	if e.g.json {
-		v := pushJSON{Pushes: []pushedImage{}, Seconds: elapsed.Seconds()}
-		for _, r := range res {
-			v.Pushes = append(v.Pushes, pushedImage{
-				Source: r.Image.Shown(), Destination: r.Destination.String(), Digest: r.Digest.String(),
-				MediaType: r.MediaType, Built: r.Image.Built, Platform: r.Image.Platform, putJSON: newPutJSON(r.Result),
-			})
-		}
-		return e.printJSON(v)
+		return e.printJSON(res)
 	}
 	if e.g.quiet {
 		return nil
 	}
-	for _, r := range res {
-		if r.Image.Built {
-			fmt.Fprintf(e.Stderr, "%s: built a manifest: %s (the archive held none; the config, %s, is the archive's)\n", r.Image.Shown(), r.Digest, r.Image.Plan.Root().Blobs[0].Descriptor.Digest)
+	for _, p := range res.Pushes {
+		if p.Built {
+			fmt.Fprintf(e.Stderr, "%s: built a manifest: %s (the archive held none; the config, %s, is the archive's)\n", p.Source, p.Digest, p.Config)
 		}
-		if r.Image.Platform != "" {
-			fmt.Fprintf(e.Stderr, "%s: the archive holds only part of its index: pushed the image for %s, %s, not the index\n", r.Image.Shown(), r.Image.Platform, r.Digest)
+		if p.Platform != "" {
+			fmt.Fprintf(e.Stderr, "%s: the archive holds only part of its index: pushed the image for %s, %s, not the index\n", p.Source, p.Platform, p.Digest)
 		}
-		fmt.Fprintln(e.Stderr, pushLine(r))
+		fmt.Fprintln(e.Stderr, pushLine(p))
 	}
 	return nil
 }
 
 // pushLine is the summary of one image: "pushed NAME to DST (sha256:…): N
 // blobs pushed (X MiB), M mounted, K skipped, in T".
-func pushLine(r push.ArchiveResult) string {
-	return fmt.Sprintf("pushed %s to %s (%s): %s", r.Image.Shown(), r.Destination.Familiar(), r.Digest, putCounts(r.Result))
+func pushLine(p haul.PushedImage) string {
+	return fmt.Sprintf("pushed %s to %s (%s): %s", p.Source, familiar(p.Destination), p.Digest, putCounts(p.Transfer))
 }

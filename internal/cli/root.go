@@ -24,7 +24,6 @@ import (
 	"github.com/haul-dev/haul/engine"
 	"github.com/haul-dev/haul/image"
 	"github.com/haul-dev/haul/mirror"
-	"github.com/haul-dev/haul/pull"
 	"github.com/haul-dev/haul/ref"
 	"github.com/haul-dev/haul/registry"
 )
@@ -507,26 +506,6 @@ func (e *env) baseConfig(registryName string) registry.Config {
 	return e.settings.RegistryConfig(registryName, e.overrides())
 }
 
-// clientConfig is the registry.Config for one registry, from the global
-// flags, with the explicit credential (flags, HAUL_USERNAME) first.
-func (e *env) clientConfig(registryName string) (registry.Config, error) {
-	explicit, err := e.explicitCredential(registryName)
-	if err != nil {
-		return registry.Config{}, err
-	}
-	c := e.baseConfig(registryName)
-	c.Creds = auth.Default(explicit, e.Getenv)
-	return c, nil
-}
-
-func (e *env) client(registryName string) (*registry.Client, error) {
-	c, err := e.clientConfig(registryName)
-	if err != nil {
-		return nil, err
-	}
-	return registry.New(c)
-}
-
 // mirrors are the mirrors for a registry in the order to try them:
 // --mirror's (for the registries of every reference given), then those the
 // files configure for registryName (mirror.FromSettings).
@@ -551,31 +530,6 @@ func (e *env) anyMirrors() bool {
 // allowed refuses an image name that registries.conf blocks.
 func (e *env) allowed(r ref.Reference) error {
 	return e.settings.Allowed(r.Name())
-}
-
-// reader is where a pull's reads of registryName's content go: its
-// mirrors in order, then the registry.
-func (e *env) reader(registryName string) (pull.Source, error) {
-	eps, err := e.mirrors(registryName)
-	if err != nil {
-		return nil, err
-	}
-	up, err := e.client(registryName)
-	if err != nil || len(eps) == 0 {
-		return up, err
-	}
-	return e.throughMirrors(up, eps)
-}
-
-// throughMirrors reads up's registry through mirrors, in order, then up:
-// each mirror looks up its own host's credentials in docker's config and
-// helpers, so the upstream's never reach a mirror.
-func (e *env) throughMirrors(up *registry.Client, mirrors []mirror.Spec) (*mirror.Source, error) {
-	c := mirror.Clients{Base: e.baseConfig, Creds: auth.Default(auth.Static{}, e.Getenv)}
-	if e.g.trace {
-		c.Trace = e.Stderr
-	}
-	return mirror.Open(up, mirrors, c)
 }
 
 // printIndented writes a JSON document indented, as a person reads it.

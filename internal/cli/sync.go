@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/haul-dev/haul"
 	"github.com/haul-dev/haul/config"
 	"github.com/haul-dev/haul/mirror"
 	"github.com/haul-dev/haul/push"
@@ -125,7 +126,7 @@ func (e *env) runSync(ctx context.Context, f syncFlags, file, dstArg string) err
 	if err != nil {
 		return usagef("DST is REGISTRY[/PREFIX]: %v", err)
 	}
-	cfg, err := e.copyConfig(f.copyFlags, ep.Host)
+	o, err := e.copyOptions(f.copyFlags, ep.Host)
 	if err != nil {
 		return err
 	}
@@ -134,11 +135,15 @@ func (e *env) runSync(ctx context.Context, f syncFlags, file, dstArg string) err
 	if err != nil {
 		return err
 	}
-	pr, stopped := e.copyProgress(&cfg)
+	cl, pr, stopped, err := e.copyClient(f.copyFlags, ep.Host, &o)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
 	defer stopped()
 	var report []syncedImage
 	for _, p := range pairs {
-		line, err := e.syncOne(ctx, f, cfg, p)
+		line, err := syncOne(ctx, f, cl, o, p)
 		report = append(report, line)
 		if errors.Is(err, registry.ErrUploadStopped) {
 			pr.done()
@@ -233,28 +238,29 @@ func (e *env) syncTags(ctx context.Context, f syncFlags, img config.SyncImage) (
 	return tags, nil
 }
 
-// syncOne copies one pair, or with --dry-run says whether it would.
-func (e *env) syncOne(ctx context.Context, f syncFlags, cfg push.Config, p syncPair) (syncedImage, error) {
+// syncOne copies one pair through cl, or with --dry-run says whether it
+// would.
+func syncOne(ctx context.Context, f syncFlags, cl *haul.Client, o haul.CopyOptions, p syncPair) (syncedImage, error) {
 	line := syncedImage{Source: p.src.String(), Destination: p.dst.String()}
-	switch len(p.entry.Platforms) {
-	case 0:
-	case 1:
-		pl := p.entry.Platforms[0]
-		cfg.Platform = &pl
-	default:
-		cfg.Platforms = p.entry.Platforms
-	}
+	o.Platforms = p.entry.Platforms
 	var err error
 	if f.dryRun {
-		err = e.syncPlan(ctx, cfg, p, &line)
+		var chk *haul.CopyCheck
+		if chk, err = cl.CheckCopy(ctx, line.Source, line.Destination, o); chk != nil {
+			line.Digest, line.Action = chk.Digest.String(), "would-copy"
+			line.subset(chk.Subset)
+			if chk.UpToDate {
+				line.Action = "up-to-date"
+			}
+		}
 	} else {
-		var res *push.Result
-		res, err = push.Copy(ctx, p.src, p.dst, cfg)
-		if res != nil { // also for an index refused after its images went
-			line.Digest, line.Platform, line.Pushed = res.Digest.String(), res.Platform, res.Pushed
-			line.subset(res.Subset)
+		var res *haul.CopyResult
+		if res, err = cl.CopyWith(ctx, line.Source, line.Destination, o); res != nil { // also for an index refused after its images went
+			c := res.Copies[0]
+			line.Digest, line.Platform, line.Pushed = c.Digest.String(), c.Platform, c.Pushed
+			line.subset(c.Subset)
 			line.Action = "copied"
-			if res.UpToDate {
+			if c.UpToDate {
 				line.Action = "up-to-date"
 			}
 		}
@@ -263,43 +269,6 @@ func (e *env) syncOne(ctx context.Context, f syncFlags, cfg push.Config, p syncP
 		line.Action, line.Error = "failed", err.Error()
 	}
 	return line, err
-}
-
-// syncPlan asks both ends for the digest (HEAD) and says whether a copy is due.
-func (e *env) syncPlan(ctx context.Context, cfg push.Config, p syncPair, line *syncedImage) error {
-	rd, err := cfg.Source(p.src.Registry())
-	if err != nil {
-		return err
-	}
-	want, err := rd.Digest(ctx, p.src)
-	if err != nil {
-		return err
-	}
-	line.Digest, line.Action = want.String(), "would-copy"
-	if cfg.Platform != nil {
-		return nil // the child's digest takes the index: a dry run asks no more
-	}
-	if len(cfg.Platforms) > 0 {
-		sub, err := push.RegistryImages{Reader: rd, Platforms: cfg.Platforms}.Subset(ctx, p.src.WithDigest(want))
-		if err != nil {
-			return err
-		}
-		line.subset(sub)
-	}
-	dcl, err := cfg.Dest(p.dst.Registry())
-	if err != nil {
-		return err
-	}
-	have, err := dcl.Digest(ctx, p.dst)
-	var re *registry.Error
-	switch {
-	case errors.As(err, &re) && re.Status == 404:
-	case err != nil:
-		return err
-	case have == want:
-		line.Action = "up-to-date"
-	}
-	return nil
 }
 
 // subset notes what of an index goes when only some platforms do; nil:

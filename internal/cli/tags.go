@@ -25,7 +25,7 @@ func newTagsCmd(e *env) *cobra.Command {
 			if err := e.allowed(r); err != nil {
 				return err
 			}
-			cl, err := e.haulClient(r.Registry(), "", false)
+			cl, err := e.haulClient("", false)
 			if err != nil {
 				return err
 			}
