@@ -22,6 +22,7 @@ type listed struct {
 	ImportPath string
 	Name       string
 	Export     string
+	Imports    []string
 }
 
 // TestNoInternalTypesInExportedAPI fails with every exported identifier of a
@@ -79,7 +80,7 @@ func listModule(t *testing.T) ([]string, map[string]string) {
 func goList(t *testing.T, args ...string) []listed {
 	t.Helper()
 	// go test puts its own GOROOT/bin first in PATH, so this is the go that runs the test.
-	cmd := exec.CommandContext(t.Context(), "go", append([]string{"list", "-json=ImportPath,Name,Export"}, args...)...)
+	cmd := exec.CommandContext(t.Context(), "go", append([]string{"list", "-json=ImportPath,Name,Export,Imports"}, args...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -102,4 +103,19 @@ func goList(t *testing.T, args ...string) []listed {
 // module: it has an element named internal (cmd/go's rule).
 func isInternal(path string) bool {
 	return slices.Contains(strings.Split(path, "/"), "internal")
+}
+
+// TestOrchestratorsImportedByFrontDoorOnly holds DESIGN's rule: pull and
+// push, which orchestrate the others, are imported only by package haul
+// (the front door) and the CLI; no package under them reaches back up.
+func TestOrchestratorsImportedByFrontDoorOnly(t *testing.T) {
+	t.Parallel()
+	allowed := map[string]bool{module: true, module + "/internal/cli": true}
+	for _, p := range goList(t, module+"/...") {
+		for _, imp := range p.Imports {
+			if (imp == module+"/pull" || imp == module+"/push") && !allowed[p.ImportPath] {
+				t.Errorf("%s imports %s: only package haul and the CLI may", p.ImportPath, imp)
+			}
+		}
+	}
 }
