@@ -285,7 +285,7 @@ func FuzzNewError(f *testing.F) {
 	f.Add(uint8(1), []byte(`{"errors":[{"code":"A"},{"code":"B"}],"errors":[]}`), "Bearer error=\"x\xff\"")
 	f.Fuzz(func(t *testing.T, sel uint8, body []byte, challenge string) {
 		status := statuses[int(sel)%len(statuses)]
-		header := http.Header{"Www-Authenticate": {challenge}, "Retry-After": {challenge}, "Ratelimit-Limit": {challenge}}
+		header := http.Header{"Www-Authenticate": {challenge}, "Retry-After": {challenge}, "Ratelimit-Limit": {challenge}, "Ratelimit-Reset": {challenge}}
 		resp, cb := errorResponse(t, status, header, body)
 		e := newError(resp, "r.example", "team/app", time.Now())
 		if !cb.closed || cb.read > maxErrorBody {
