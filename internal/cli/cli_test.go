@@ -180,6 +180,8 @@ func TestExitCodes(t *testing.T) {
 		{"unknown shorthand before the command", []string{"-Z", "digest", "x"}, ExitUsage, "unknown shorthand flag"},
 		{"unknown command", []string{"nosuch"}, ExitUsage, `unknown command "nosuch" for "haul"`},
 		{"unknown subcommand", []string{"cache", "nosuch"}, ExitUsage, `unknown command "nosuch" for "haul cache"`},
+		{"help for an unknown command", []string{"help", "nosuch"}, ExitUsage, `unknown help topic "nosuch"`},
+		{"help for an unknown subcommand", []string{"help", "cache", "nosuch"}, ExitUsage, `unknown help topic "cache nosuch"`},
 		{"flag without its value", []string{"digest", "--platform"}, ExitUsage, "flag needs an argument"},
 		{"version takes nothing", []string{"version", "x"}, ExitUsage, "no arguments"},
 	}

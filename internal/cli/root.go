@@ -394,8 +394,25 @@ func newRoot(io IO) (*cobra.Command, *env) {
 	for _, c := range root.Commands() {
 		c.Flags().SortFlags = false
 	}
+	root.SetHelpCommand(newHelpCmd(root))
 	refuseUnknownCommands(root)
 	return root, e
+}
+
+// newHelpCmd is `haul help [COMMAND]`: cobra's own prints haul's help and
+// exits 0 for a command that does not exist.
+func newHelpCmd(root *cobra.Command) *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		RunE: func(_ *cobra.Command, args []string) error {
+			c, rest, err := root.Find(args)
+			if err != nil || len(rest) > 0 || (len(args) > 0 && c == root) {
+				return usagef("unknown help topic %q (see haul --help)", strings.Join(args, " "))
+			}
+			return c.Help()
+		},
+	}
 }
 
 // refuseUnknownCommands makes an unknown command a usage error, in haul and
