@@ -34,7 +34,8 @@ pulls through DST as a mirror find them. FILE is YAML:
       platforms: [linux/amd64, linux/arm64]   # some images of an index, and the index
 
 Each image is copied as haul copy copies it: every digest kept, blobs the
-destination has skipped, within one registry mounted, uploads resumed. An
+destination has skipped, within one registry mounted, uploads resumed,
+signatures, SBOMs and attestations with it (--no-referrers leaves them). An
 image already at DST with the same digest costs a HEAD at each end and
 nothing more (HEADs do not count against Docker Hub's pull limit).
 --keep-registry puts the source registry first in the path
