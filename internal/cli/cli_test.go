@@ -181,6 +181,7 @@ func TestExitCodes(t *testing.T) {
 		{"unknown command", []string{"nosuch"}, ExitUsage, `unknown command "nosuch" for "haul"`},
 		{"unknown subcommand", []string{"cache", "nosuch"}, ExitUsage, `unknown command "nosuch" for "haul cache"`},
 		{"help for an unknown command", []string{"help", "nosuch"}, ExitUsage, `unknown help topic "nosuch"`},
+		{"push of a missing archive", []string{"push", "nosuch.tar", reg.Host() + "/mirror"}, ExitUsage, "nosuch.tar: no such file or directory: SRC is an archive"},
 		{"help for an unknown subcommand", []string{"help", "cache", "nosuch"}, ExitUsage, `unknown help topic "cache nosuch"`},
 		{"flag without its value", []string{"digest", "--platform"}, ExitUsage, "flag needs an argument"},
 		{"version takes nothing", []string{"version", "x"}, ExitUsage, "no arguments"},

@@ -72,6 +72,9 @@ func newPushCmd(e *env) *cobra.Command {
 }
 
 func (e *env) runPush(ctx context.Context, f pushFlags, src, dstArg string) error {
+	if missing(src) {
+		return usagef("%s: no such file or directory: SRC is an archive (haul pull's tar, docker save, an oci-archive) or an OCI layout directory", src)
+	}
 	dst, err := push.ParseDest(dstArg)
 	if err != nil {
 		return usageError{err}
