@@ -143,7 +143,7 @@ type PushedImage struct {
 	// Platform is set when the archive holds only part of an index: the
 	// image for it went, not the index.
 	Platform string        `json:"platform,omitempty"`
-	Config   digest.Digest `json:"-"` // the image's config, or an index's first blob
+	Config   digest.Digest `json:"-"` // an image manifest's config ("" for an index): what keeps a built image's ID
 	Transfer
 }
 
@@ -228,29 +228,14 @@ func (cl *Client) CopyWith(ctx context.Context, src, dst string, o CopyOptions) 
 	return out, err
 }
 
-// copyRefs parses src and dst: repositories with allTags; else dst may
-// leave out the tag.
+// copyRefs parses src and dst (push.ParseRefs); a source registries.conf
+// blocks is refused.
 func (cl *Client) copyRefs(src, dst string, allTags bool) (ref.Reference, ref.Reference, error) {
-	if allTags {
-		s, err := ref.ParseRepository(src)
-		if err != nil {
-			return s, s, err
-		}
-		d, err := ref.ParseRepository(dst)
-		if err != nil {
-			return s, d, err
-		}
-		return s, d, cl.settings.Allowed(s.Name())
-	}
-	s, err := cl.parse(src)
+	s, d, err := push.ParseRefs(src, dst, allTags)
 	if err != nil {
-		return s, s, err
+		return s, d, err
 	}
-	d, err := ref.ParseRepository(dst)
-	if err != nil {
-		d, err = ref.Parse(dst)
-	}
-	return s, d, err
+	return s, d, cl.settings.Allowed(s.Name())
 }
 
 // Push puts the images of the archive or OCI layout at src (what Pull

@@ -157,6 +157,33 @@ func wrap(what string, err error) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
+// ParseRefs reads a copy's source and destination as haul copy takes
+// them: with allTags, two repositories (CopyAllTags); else a reference,
+// and a repository (whose tag Target takes from the source) or a
+// reference.
+func ParseRefs(src, dst string, allTags bool) (ref.Reference, ref.Reference, error) {
+	if allTags {
+		s, err := ref.ParseRepository(src)
+		if err != nil {
+			return s, s, fmt.Errorf("SRC is a repository: %w", err)
+		}
+		d, err := ref.ParseRepository(dst)
+		if err != nil {
+			return s, d, fmt.Errorf("DST is a repository: %w", err)
+		}
+		return s, d, nil
+	}
+	s, err := ref.Parse(src)
+	if err != nil {
+		return s, s, err
+	}
+	d, err := ref.ParseRepository(dst)
+	if err != nil {
+		d, err = ref.Parse(dst)
+	}
+	return s, d, err
+}
+
 // Target is the reference Copy writes: dst, with the tag it leaves out
 // taken from src (or, src being pinned by digest only, src's digest).
 func Target(src, dst ref.Reference) ref.Reference {

@@ -112,30 +112,15 @@ func (e *env) runCopy(ctx context.Context, f copyFlags, srcArg, dstArg string) e
 	return e.copySummary(res)
 }
 
-// copyRefs parses SRC and DST: a repository each with --all-tags; else DST
-// may leave out the tag, which SRC's fills. A malformed one is a usage
+// copyRefs parses SRC and DST (push.ParseRefs); a malformed one is a usage
 // error.
 func copyRefs(srcArg, dstArg string, allTags bool) (ref.Reference, ref.Reference, error) {
-	if allTags {
-		src, err := ref.ParseRepository(srcArg)
-		if err != nil {
-			return ref.Reference{}, ref.Reference{}, usagef("--all-tags: SRC is a repository: %v", err)
-		}
-		dst, err := ref.ParseRepository(dstArg)
-		if err != nil {
-			return ref.Reference{}, ref.Reference{}, usagef("--all-tags: DST is a repository: %v", err)
-		}
-		return src, dst, nil
-	}
-	src, err := parseRef(srcArg)
-	if err != nil {
-		return ref.Reference{}, ref.Reference{}, err
-	}
-	dst, err := ref.ParseRepository(dstArg)
-	if err != nil {
-		if dst, err = parseRef(dstArg); err != nil {
-			return ref.Reference{}, ref.Reference{}, err
-		}
+	src, dst, err := push.ParseRefs(srcArg, dstArg, allTags)
+	switch {
+	case err != nil && allTags:
+		return src, dst, usagef("--all-tags: %v", err)
+	case err != nil:
+		return src, dst, usageError{err}
 	}
 	return src, dst, nil
 }
