@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -71,14 +72,47 @@ func TestPullCancelled(t *testing.T) {
 			cancel()
 		}
 	}})
-	out := filepath.Join(t.TempDir(), "app.tar")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "app.tar")
 	_, err := cl.Pull(ctx, []string{reg.Ref("team/app:2")}, haul.DockerArchive(out))
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("pull cancelled: %v, want context.Canceled", err)
 	}
+	// Nothing at the output; beside it at most haul's partial tar, which
+	// the next pull to the same path resumes.
 	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a cancelled pull left %s: %v", out, err)
 	}
+	for _, name := range dirNames(t, dir) {
+		if !strings.HasPrefix(name, ".app.tar.") || !strings.HasSuffix(name, ".haul-partial") {
+			t.Errorf("a cancelled pull left %s beside its output", name)
+		}
+	}
+	// The cache is consistent: the same pull, run again, completes from it
+	// and from the registry, every blob verified.
+	res, err := cl.Pull(t.Context(), []string{reg.Ref("team/app:2")}, haul.DockerArchive(out))
+	if err != nil {
+		t.Fatalf("the pull run again: %v", err)
+	}
+	if len(res.Images) != 1 || res.Images[0].Digest == "" {
+		t.Errorf("the pull run again: %+v", res)
+	}
+	if names := dirNames(t, dir); !slices.Equal(names, []string{"app.tar"}) {
+		t.Errorf("after the pull run again, the directory holds %q, want app.tar alone", names)
+	}
+}
+
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names
 }
 
 // TestBlocked refuses a name registries.conf blocks, before any request.
