@@ -26,11 +26,10 @@ import (
 // Limits on what a reader takes from an archive, which is a stranger's as
 // much as a registry's answer is.
 const (
-	maxManifestSize = 4 << 20  // index.json, manifest.json, a manifest or an index: refused before parsing
-	maxConfigSize   = 32 << 20 // an image config, as the registry client bounds it
-	maxTarEntries   = 1 << 20  // entries indexed in a tar; an image archive has a few per layer
-	maxLinkDepth    = 8        // symlinks followed to a file inside a tar (old docker save links shared layers)
-	maxIndexDepth   = 8        // nested indexes followed to an image manifest
+	maxManifestSize = 4 << 20 // index.json, manifest.json, a manifest or an index: refused before parsing
+	maxTarEntries   = 1 << 20 // entries indexed in a tar; an image archive has a few per layer
+	maxLinkDepth    = 8       // symlinks followed to a file inside a tar (old docker save links shared layers)
+	maxIndexDepth   = 8       // nested indexes followed to an image manifest
 )
 
 // MediaTypeDockerLayer is the media type of an uncompressed Docker layer:
@@ -430,7 +429,7 @@ func (r *Reader) ociImage(ctx context.Context, root image.Descriptor, platform i
 			continue
 		}
 		d.MediaType = p.MediaType
-		cfgBody, err := r.readBlob(p.Manifest.Config, maxConfigSize, "config")
+		cfgBody, err := r.readBlob(p.Manifest.Config, image.MaxConfigSize, "config")
 		if err != nil {
 			return nil, err
 		}
@@ -448,7 +447,7 @@ func (r *Reader) ociImage(ctx context.Context, root image.Descriptor, platform i
 // config's diff_ids. Both are checked: the config against its name when the
 // name is a digest, each layer by rootfs.Open against its diff_id.
 func (r *Reader) dockerImage(ctx context.Context, it dockerItem) (*Stored, error) {
-	cfgBody, err := readSmall(r.files, it.Config, maxConfigSize)
+	cfgBody, err := readSmall(r.files, it.Config, image.MaxConfigSize)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}

@@ -2,7 +2,6 @@ package pull
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -170,21 +169,10 @@ func checkPlatforms(ctx context.Context, o origin, cd image.Descriptor, platform
 	if len(platforms) == 0 {
 		return nil
 	}
-	if cd.Size > maxConfigSize {
-		return fmt.Errorf("config %s is %d bytes, over the limit of %d", cd.Digest, cd.Size, maxConfigSize)
-	}
-	rc, err := o.src.BlobAt(ctx, o.ref, cd, 0, nil)
+	// The reader stops at cd.Size and verifies the digest.
+	cfg, err := image.ReadConfig(cd, func() (io.ReadCloser, error) { return o.src.BlobAt(ctx, o.ref, cd, 0, nil) })
 	if err != nil {
 		return err
-	}
-	defer rc.Close()
-	body, err := io.ReadAll(rc) // the reader stops at cd.Size and verifies the digest
-	if err != nil {
-		return err
-	}
-	var cfg image.Config
-	if err := json.Unmarshal(body, &cfg); err != nil {
-		return fmt.Errorf("decoding config %s: %w", cd.Digest, err)
 	}
 	for _, want := range platforms {
 		if err := image.CheckPlatform(want, cfg); err != nil {

@@ -2,7 +2,6 @@ package pull
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,10 +17,6 @@ import (
 	"github.com/haul-dev/haul/rootfs"
 	"github.com/haul-dev/haul/store"
 )
-
-// maxConfigSize bounds an image config read into memory, as the registry
-// client bounds it.
-const maxConfigSize = 32 << 20
 
 // checkRootFS refuses what a root filesystem cannot be: several images, or
 // several platforms of one.
@@ -183,20 +178,13 @@ func readConfig(ctx context.Context, st *store.Store, dl *download) (*image.Conf
 
 // storedConfig reads the image config d from the store, which verified it.
 func storedConfig(ctx context.Context, st *store.Store, d image.Descriptor) (*image.Config, error) {
-	if d.Size > maxConfigSize {
-		return nil, fmt.Errorf("config %s is %d bytes, over the limit of %d", d.Digest, d.Size, maxConfigSize)
-	}
 	path, ok := st.Path(ctx, d)
 	if !ok {
 		return nil, fmt.Errorf("config %s is not in the store", d.Digest)
 	}
-	b, err := os.ReadFile(path)
+	cfg, err := image.ReadConfig(d, func() (io.ReadCloser, error) { return os.Open(path) })
 	if err != nil {
-		return nil, fmt.Errorf("reading config %s: %w", d.Digest, err)
-	}
-	var cfg image.Config
-	if err := json.Unmarshal(b, &cfg); err != nil {
-		return nil, fmt.Errorf("decoding config %s: %w", d.Digest, err)
+		return nil, err
 	}
 	return &cfg, nil
 }

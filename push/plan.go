@@ -2,7 +2,6 @@ package push
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -249,27 +248,11 @@ func (s RegistryImages) checkPlatforms(ctx context.Context, r ref.Reference, m *
 	return fmt.Errorf("reading %s: built for none of the platforms listed: %w", r, first)
 }
 
-// maxConfigSize caps an image config read into memory, as the registry
-// client caps it.
-const maxConfigSize = 32 << 20
-
 // config reads and decodes the image config d, verified.
 func (s RegistryImages) config(ctx context.Context, r ref.Reference, d image.Descriptor) (image.Config, error) {
-	var cfg image.Config
-	if d.Size > maxConfigSize {
-		return cfg, fmt.Errorf("reading %s: its config %s is %d bytes, over the limit of %d", r, d.Digest, d.Size, maxConfigSize)
-	}
-	rc, err := s.Reader.Blob(ctx, r, d)
+	cfg, err := image.ReadConfig(d, func() (io.ReadCloser, error) { return s.Reader.Blob(ctx, r, d) })
 	if err != nil {
 		return cfg, fmt.Errorf("reading the config of %s: %w", r, err)
-	}
-	defer rc.Close()
-	body, err := io.ReadAll(rc) // verified at EOF
-	if err != nil {
-		return cfg, fmt.Errorf("reading the config of %s: %w", r, err)
-	}
-	if err := json.Unmarshal(body, &cfg); err != nil {
-		return cfg, fmt.Errorf("decoding config %s of %s: %w", d.Digest, r, err)
 	}
 	return cfg, nil
 }

@@ -9,9 +9,6 @@ import (
 	"github.com/haul-dev/haul/ref"
 )
 
-// maxConfigSize caps an image config read into memory.
-const maxConfigSize = 32 << 20
-
 // Image is an image manifest resolved for one platform, with its config.
 type Image struct {
 	Chain      []*Manifest // from r's manifest or index to the image manifest
@@ -27,7 +24,7 @@ func (c *Client) Image(ctx context.Context, r ref.Reference, platform image.Plat
 		return nil, err
 	}
 	m := chain[len(chain)-1].Parsed.Manifest
-	body, err := c.BlobBytes(ctx, r, m.Config, maxConfigSize)
+	body, err := c.BlobBytes(ctx, r, m.Config, image.MaxConfigSize)
 	if err != nil {
 		return nil, fmt.Errorf("fetching config of %s: %w", r, err)
 	}
