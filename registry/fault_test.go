@@ -24,7 +24,11 @@ func fixture(t *testing.T, n int) (*registrytest.Registry, *registry.Client, reg
 	t.Helper()
 	reg := registrytest.New(t, registrytest.Config{TokenAuth: true})
 	pushed := reg.MustPush(t, "team/app:1", registrytest.RandomImage(42, 1, n))
-	cl := newClient(t, reg, auth.Credential{}, func(c *registry.Config) { c.IdleTimeout = 300 * time.Millisecond })
+	// The idle timeout is short so that a stall test ends soon, and long
+	// enough that a client starved of CPU (go test -race, every package at
+	// once) does not time out a body the server is sending: a cut that
+	// must resume with Range has to have delivered some bytes first.
+	cl := newClient(t, reg, auth.Credential{}, func(c *registry.Config) { c.IdleTimeout = 2 * time.Second })
 	// Warm the token cache, so that the faults below meet authorized requests.
 	if _, err := cl.Manifest(t.Context(), mustRef(t, reg.Ref("team/app:1"))); err != nil {
 		t.Fatal(err)
